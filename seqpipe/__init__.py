@@ -1,0 +1,10 @@
+"""seqpipe: declarative YAML pipelines for recurrent sequence models on Keras 3."""
+
+__version__ = "0.1.0"
+
+
+def run(pipeline, overrides=(), **kwargs):
+    """Run a pipeline file (or dict); see :func:`seqpipe.api.run`."""
+    from seqpipe.api import run as _run
+
+    return _run(pipeline, overrides, **kwargs)

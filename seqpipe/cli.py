@@ -1,0 +1,204 @@
+"""The ``seqpipe`` command line: a thin layer over :mod:`seqpipe.api`.
+
+TensorFlow is imported only by commands that need it (run, predict).
+Exit codes: 0 ok, 2 bad input (config, data, usage), 3 a bug in seqpipe, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from seqpipe.errors import EXIT_BUG, EXIT_INTERRUPTED, SeqpipeError
+
+
+def _load(args):
+    from seqpipe.api import load
+
+    return load(args.pipeline, args.override)
+
+
+def cmd_validate(args) -> int:
+    config, _, _ = _load(args)
+    from seqpipe.pipeline.runner import check_chain
+
+    check_chain(config.stage_names())
+    print(f"{args.pipeline}: ok ({config.task}; stages: {' -> '.join(config.stage_names())})")
+    return 0
+
+
+def cmd_render(args) -> int:
+    import yaml
+
+    from seqpipe.config.report import resolved_dict
+
+    config, _, _ = _load(args)
+    sys.stdout.write(yaml.safe_dump(resolved_dict(config), sort_keys=False, allow_unicode=True))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from seqpipe.api import run
+
+    real_stdout = sys.stdout
+    redirect = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
+    with redirect:
+        result = run(args.pipeline, args.override, progress=not args.no_progress and not args.json)
+    summary = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
+    print(f"seqpipe: finished {result.run_dir}" + (f" ({summary})" if summary else ""), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json()), file=real_stdout)
+    return 0
+
+
+def cmd_list(args) -> int:
+    import seqpipe.stages  # noqa: F401
+    from seqpipe.data.recipes import DATASETS
+    from seqpipe.layers import CELLS
+    from seqpipe.metrics import METRICS
+    from seqpipe.pipeline.stage import STAGES
+    from seqpipe.text import TOKENIZERS
+    from seqpipe.tracking import TRACKERS
+
+    for registry in (STAGES, CELLS, TOKENIZERS, DATASETS, METRICS, TRACKERS):
+        if args.kind and registry.kind != args.kind.rstrip("s"):
+            continue
+        print(f"{registry.kind}s:")
+        for name in registry.names():
+            print(f"  {name:<20} {registry.describe(name)}")
+    return 0
+
+
+def cmd_schema(args) -> int:
+    from seqpipe.config.docs import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_docs(args) -> int:
+    from seqpipe.config.docs import config_reference
+
+    Path(args.output).write_text(config_reference(), encoding="utf-8")
+    print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_ui(args) -> int:
+    import subprocess
+
+    from seqpipe.tracking.mlflow_tracker import ensure_store, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(args.tracking_uri)
+    ensure_store(uri)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
+               "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]
+    print(f"seqpipe: MLflow UI on http://127.0.0.1:{args.port} (store {uri}); Ctrl-C stops it", file=sys.stderr)
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")}
+    return subprocess.call(command, env=env)
+
+
+def cmd_predict(args) -> int:
+    from seqpipe.predict import predict_table, resolve_export
+
+    export = resolve_export(args.model, tracking_uri=args.tracking_uri)
+    if args.input and args.input != "-":
+        try:
+            lines = Path(args.input).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SeqpipeError(f"{args.input}: cannot read input file ({exc.strerror})") from None
+    else:
+        lines = sys.stdin.read().splitlines()
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        raise SeqpipeError(f"{args.input or 'stdin'}: no input lines; expected one raw text per line")
+    table = predict_table(export, texts)
+    if args.format == "json":
+        sys.stdout.write(table.to_json(orient="records", lines=True, force_ascii=False))
+    else:
+        sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import seqpipe
+
+    parser = argparse.ArgumentParser(prog="seqpipe", description="Declarative YAML pipelines for recurrent sequence models.")
+    parser.add_argument("--version", action="version", version=f"seqpipe {seqpipe.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def pipeline_command(name, func, help_text):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("pipeline", help="pipeline YAML file")
+        p.add_argument("-o", "--override", action="append", default=[], metavar="KEY.PATH=VALUE",
+                       help="override a config value, e.g. -o train.epochs=2 (repeatable; the value is read as YAML)")
+        p.set_defaults(func=func)
+        return p
+
+    p = pipeline_command("run", cmd_run, "run a pipeline end to end")
+    p.add_argument("--json", action="store_true", help="print a JSON summary as the last stdout line (progress goes to stderr)")
+    p.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a progress bar")
+    pipeline_command("validate", cmd_validate, "check a pipeline without running it (no TensorFlow import)")
+    pipeline_command("render", cmd_render, "print the pipeline with every default filled in")
+
+    p = sub.add_parser("list", help="list registered components (stages, cells, tokenizers, datasets, metrics, trackers)")
+    p.add_argument("kind", nargs="?", help="only this kind, e.g. cells")
+    p.set_defaults(func=cmd_list)
+    p = sub.add_parser("schema", help="write the JSON Schema of pipeline files (for editor completion)")
+    p.add_argument("--output", "-O", help="file to write (default: stdout)")
+    p.set_defaults(func=cmd_schema)
+    p = sub.add_parser("docs", help="write the config reference generated from the schema")
+    p.add_argument("--output", "-O", default="docs/config.md")
+    p.set_defaults(func=cmd_docs)
+    p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the same store")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
+    p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("predict", help="predict raw strings (one per line) with an exported model")
+    p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, or an MLflow run id")
+    p.add_argument("--input", "-i", help="text file, one example per line (default: stdin)")
+    p.add_argument("--format", choices=["tsv", "json"], default="tsv")
+    p.add_argument("--tracking-uri", help="for an MLflow run id")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def _crash_log(exc: BaseException) -> Path:
+    run_dir = getattr(exc, "run_dir", None)
+    if run_dir:
+        return Path(run_dir) / "run.log"
+    from seqpipe.data.cache import cache_dir
+
+    path = cache_dir() / "logs" / "last-error.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SeqpipeError as exc:
+        for line in exc.lines():
+            print(line, file=sys.stderr)
+        if getattr(exc, "run_dir", None):
+            print(f"seqpipe: run folder {exc.run_dir} (log: run.log)", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("seqpipe: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line here, the traceback in the log
+        log = _crash_log(exc)
+        print(f"seqpipe: internal error: {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        return EXIT_BUG

@@ -1,0 +1,1 @@
+"""Pipeline configuration: YAML with line numbers, layering, overrides and strict schemas."""

@@ -1,0 +1,85 @@
+"""The top-level pipeline schema, assembled from the registered stages."""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Discriminator, Field, Tag, create_model
+
+from seqpipe.config.schema import RegistryName, Schema
+
+TOP_LEVEL = {"name", "description", "extends", "seed", "task", "tracking", "data", "output_dir", "stages"}
+
+
+def _stage_key(value: Any) -> str | None:
+    if isinstance(value, Schema):  # serialising a validated entry
+        return next(iter(type(value).model_fields))
+    if isinstance(value, dict) and len(value) == 1:
+        return next(iter(value))
+    return None
+
+
+@functools.cache
+def pipeline_model() -> type[Schema]:
+    """Build (once) the ``PipelineConfig`` model from the stage registry."""
+    import seqpipe.stages  # noqa: F401  (registers the built-in stages)
+    from seqpipe.data.config import DataConfig
+    from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tracking import TRACKERS
+
+    class TrackingConfig(Schema):
+        backend: Annotated[str, RegistryName(TRACKERS)] = Field(
+            "mlflow", description="where runs are recorded: mlflow, or none")
+        experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name")
+        uri: str | None = Field(None, description="MLflow tracking URI; defaults to $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
+        run_name: str | None = Field(None, description="MLflow run name; defaults to <pipeline name>-<time>")
+        tags: dict[str, str] = Field(default_factory=dict, description="extra tags for the run")
+
+    entries = []
+    for name, stage in STAGES.items():
+        entry = create_model(
+            f"{name.title().replace('_', '')}Stage", __base__=Schema,
+            __doc__=STAGES.describe(name),
+            **{name: (stage.Config, Field(description=STAGES.describe(name)))},
+        )
+        entries.append(Annotated[entry, Tag(name)])
+    StageEntry = Annotated[
+        Union[tuple(entries)],
+        Discriminator(
+            _stage_key, custom_error_type="stage_entry",
+            custom_error_message="each stage must be a mapping with exactly one key, the stage name",
+        ),
+    ]
+
+    class PipelineConfig(Schema):
+        """A seqpipe pipeline: data, an ordered list of stages, tracking."""
+
+        name: str = Field(description="pipeline name; also the default MLflow experiment")
+        description: str = Field("", description="free text, logged as the run's description")
+        extends: list[str] = Field(default_factory=list, description="YAML fragments layered under this file (paths relative to it; the rightmost wins, then this file)")
+        seed: int = Field(13, description="seed for splits, initialisation, shuffling and dropout")
+        task: Literal["classification"] = Field(description="what the pipeline learns")
+        tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking")
+        data: DataConfig = Field(description="where the examples come from and how they are split")
+        output_dir: str = Field("runs", description="run folders are created under this directory (relative to the working directory)")
+        stages: list[StageEntry] = Field(description="the pipeline's stages, in order")
+
+        def stage(self, name: str) -> Any | None:
+            """The config of stage ``name``, or None when the pipeline has no such stage."""
+            for entry in self.stages:
+                if name in type(entry).model_fields:
+                    return getattr(entry, name)
+            return None
+
+        def stage_names(self) -> list[str]:
+            return [next(iter(type(e).model_fields)) for e in self.stages]
+
+    return PipelineConfig
+
+
+def stage_order(name: str) -> int:
+    """A stage's canonical place in a pipeline (unknown names go last, for the error)."""
+    import seqpipe.stages  # noqa: F401
+    from seqpipe.pipeline.stage import STAGES
+    return STAGES.get(name).order if name in STAGES else 10_000

@@ -1,0 +1,41 @@
+"""tf.data input pipelines: tokenize once, shuffle, bucket by length, pad on the right."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+
+def length_boundaries(lengths: np.ndarray, buckets: int = 8) -> list[int]:
+    """Bucket boundaries at length quantiles of the training data (strictly increasing)."""
+    qs = np.quantile(lengths, np.linspace(0, 1, buckets + 1)[1:-1]) if len(lengths) else []
+    return sorted({int(q) + 1 for q in qs if q >= 1})
+
+
+def token_dataset(
+    ids: tf.RaggedTensor,
+    targets: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    bucketing: bool = False,
+) -> tf.data.Dataset:
+    """Batches of ``(right-padded ids, targets)`` from already tokenized examples.
+
+    With ``shuffle``, the order changes every epoch (seeded). With ``bucketing``,
+    examples of similar length are batched together (boundaries at length quantiles),
+    which cuts padding; the order of examples is then not kept, so use it for training only.
+    """
+    rows = tf.data.Dataset.from_tensor_slices((ids.to_tensor(), ids.row_lengths(), targets))
+    ds = rows.map(lambda x, n, y: (x[:n], y))
+    if shuffle:
+        ds = ds.shuffle(int(ids.nrows()), seed=seed, reshuffle_each_iteration=True)
+    if bucketing:
+        boundaries = length_boundaries(ids.row_lengths().numpy())
+        ds = ds.bucket_by_sequence_length(
+            lambda x, y: tf.shape(x)[0], boundaries, [batch_size] * (len(boundaries) + 1)
+        )
+    else:
+        ds = ds.padded_batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,1 @@
+"""Export: SavedModels with string signatures, and the MLflow pyfunc wrapper."""

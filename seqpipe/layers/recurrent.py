@@ -1,0 +1,54 @@
+"""Stacked (bi)directional recurrent encoders built from standard Keras layers."""
+
+from __future__ import annotations
+
+import keras
+
+from seqpipe.layers import CELLS, CUDNN_CELLS
+
+
+def cudnn_eligible(cell: str, recurrent_dropout: float) -> tuple[bool, str]:
+    """Whether Keras can use the cuDNN kernel for this cell on a GPU, and why not.
+
+    Keras needs tanh/sigmoid activations, ``recurrent_dropout=0``, ``unroll=False``,
+    ``use_bias=True`` (and ``reset_after=True`` for GRU) plus right-padded masks; seqpipe
+    always builds with those defaults and right padding, so only these two can break it.
+    """
+    if cell not in CUDNN_CELLS:
+        return False, f"cell '{cell}' has no cuDNN kernel"
+    if recurrent_dropout > 0:
+        return False, "recurrent_dropout > 0 disables the cuDNN kernel"
+    return True, "tanh/sigmoid, no recurrent dropout, right padding"
+
+
+def recurrent_stack(
+    x,
+    *,
+    cell: str,
+    units: int,
+    layers: int,
+    bidirectional: bool,
+    merge_mode: str = "concat",
+    residual: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    name: str = "encoder",
+):
+    """Apply ``layers`` recurrent layers to the sequence ``x`` (masks propagate).
+
+    Between layers: dropout (``dropout``), and with ``residual=True`` the layer's input is
+    added to its output whenever their widths match (every layer after the first when
+    the embedding width equals the layer width). Returns the output sequence.
+    """
+    rnn_class = CELLS.get(cell)
+    for i in range(layers):
+        if i > 0 and dropout > 0:
+            x = keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
+        layer = rnn_class(units, return_sequences=True, recurrent_dropout=recurrent_dropout, name=f"{name}_{cell}_{i}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, merge_mode=merge_mode, name=f"{name}_bi{cell}_{i}")
+        y = layer(x)
+        if residual and x.shape[-1] == y.shape[-1]:
+            y = keras.layers.Add(name=f"{name}_residual_{i}")([x, y])
+        x = y
+    return x

@@ -1,0 +1,1 @@
+"""Stages, the run context that carries artifacts between them, and the runner."""

@@ -1,0 +1,164 @@
+"""Run a validated pipeline: check the stage chain, then run stages with tracking."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from seqpipe.errors import PipelineError
+from seqpipe.pipeline.context import RunContext
+from seqpipe.pipeline.stage import STAGES
+
+INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns (and ``seqpipe run --json`` prints)."""
+
+    run_id: str | None
+    tracking_uri: str | None
+    experiment: str | None
+    run_dir: Path
+    metrics: dict[str, float] = field(default_factory=dict)
+    export_path: Path | None = None
+    status: str = "FINISHED"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment": self.experiment,
+                "run_dir": str(self.run_dir), "metrics": self.metrics,
+                "export_path": str(self.export_path) if self.export_path else None, "status": self.status}
+
+
+def check_chain(stage_names: list[str]) -> None:
+    """Every stage's requirements must be provided by the runner or an earlier stage."""
+    have = set(INITIAL_ARTIFACTS)
+    problems = []
+    providers = {a: n for n, s in STAGES.items() for a in s.provides}
+    for i, name in enumerate(stage_names):
+        stage = STAGES.get(name)
+        for need in stage.requires:
+            if need not in have:
+                hint = f"; add a '{providers[need]}' stage before it" if need in providers else ""
+                problems.append(f"stages[{i}].{name}: needs '{need}', which no earlier stage provides{hint}")
+        have.update(stage.provides)
+    if problems:
+        raise PipelineError("\n".join(problems))
+
+
+def _run_dir(config) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(config.output_dir) / f"{config.name}-{stamp}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path.resolve()
+
+
+def _logger(run_dir: Path) -> logging.Logger:
+    log = logging.getLogger(f"seqpipe.run.{run_dir.name}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    console = logging.StreamHandler()
+    console.setFormatter(logging.Formatter("seqpipe: %(message)s"))
+    log.handlers = [handler, console]
+    return log
+
+
+def _environment_tags(config) -> dict[str, str]:
+    import keras
+    import tensorflow as tf
+
+    import seqpipe
+
+    gpus = tf.config.list_physical_devices("GPU")
+    tags = {
+        "seqpipe.version": seqpipe.__version__, "tensorflow.version": tf.__version__,
+        "keras.version": keras.__version__, "python.version": platform.python_version(),
+        "device": ", ".join(d.name for d in gpus) or f"CPU ({platform.processor() or platform.machine()})",
+        "task": config.task, "precision": keras.mixed_precision.global_policy().name,
+    }
+    from seqpipe.pipeline.gitinfo import git_commit
+    commit = git_commit()
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags
+
+
+def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True) -> RunResult:
+    """Run ``config`` (validated) end to end; ``resolved`` is its plain-data form."""
+    check_chain(config.stage_names())
+    from seqpipe._quiet import import_tensorflow
+    import_tensorflow()
+    import keras
+
+    from seqpipe.data import load_splits
+    from seqpipe.tracking import TRACKERS
+    from seqpipe.tracking.params import flatten_params
+
+    run_dir = _run_dir(config)
+    log = _logger(run_dir)
+    (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
+    keras.utils.set_random_seed(config.seed)
+
+    tracker = TRACKERS.get(config.tracking.backend)(tracking_uri=config.tracking.uri)
+    run_name = config.tracking.run_name or run_dir.name
+    tags = {**_environment_tags(config), **config.tracking.tags, "seqpipe.run_dir": str(run_dir)}
+    if config.description:
+        tags["mlflow.note.content"] = config.description
+    tracker.start(config.tracking.experiment or config.name, run_name, tags)
+    result = RunResult(tracker.run_id, tracker.tracking_uri, config.tracking.experiment or config.name, run_dir)
+    log.info("run folder %s", run_dir)
+    if tracker.run_id:
+        log.info("MLflow run %s in %s", tracker.run_id, tracker.tracking_uri)
+    ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, progress=progress)
+    try:
+        tracker.log_params(flatten_params(_params_view(resolved)))
+        tracker.log_artifact(run_dir / "resolved.yaml")
+        started = time.perf_counter()
+        ctx.put("splits", load_splits(config.data, roles=["text", "label"], seed=config.seed, base_dir=base_dir))
+        sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
+        tracker.log_metrics(sizes)
+        log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
+        for name in config.stage_names():
+            stage = STAGES.get(name)(config.stage(name))
+            ctx._allowed = stage.provides
+            t0 = time.perf_counter()
+            log.info("stage %s", name)
+            stage.run(ctx)
+            tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
+        tracker.log_metrics({"time_total_s": time.perf_counter() - started})
+    except BaseException as exc:
+        result.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+        log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
+                                              "run failed:\n%s", (traceback.format_exc(),), None))
+        tracker.end(result.status)
+        exc.run_dir = run_dir  # so the CLI can point at the log
+        raise
+    finally:
+        for handler in log.handlers:
+            handler.close()
+    tracker.log_artifact(run_dir / "run.log")
+    tracker.end("FINISHED")
+    result.metrics = dict(ctx.metrics)
+    result.export_path = ctx.artifacts.get("export_path")
+    return result
+
+
+def _params_view(resolved: dict[str, Any]) -> dict[str, Any]:
+    """Resolved config with stages keyed by name, so params read ``stages.train.epochs``."""
+    view = dict(resolved)
+    view["stages"] = {k: v for entry in resolved["stages"] for k, v in entry.items()}
+    return view

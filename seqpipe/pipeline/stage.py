@@ -1,0 +1,44 @@
+"""The stage contract: a config schema, the artifacts it requires and provides, and ``run``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from seqpipe.config.schema import Schema
+from seqpipe.registry import Registry
+
+if TYPE_CHECKING:
+    from seqpipe.pipeline.context import RunContext
+
+
+class Stage:
+    """One step of a pipeline.
+
+    Subclasses set ``Config`` (a :class:`Schema`, the YAML keys under the stage name),
+    ``order`` (the canonical place in a pipeline; stages run in this order), and the names
+    of the artifacts they ``requires`` from the run context and ``provides`` to it.
+    Module top-levels of stages must not import TensorFlow: import it inside ``run``.
+    """
+
+    name: ClassVar[str] = ""
+    order: ClassVar[int] = 0
+    requires: ClassVar[tuple[str, ...]] = ()
+    provides: ClassVar[tuple[str, ...]] = ()
+
+    class Config(Schema):
+        pass
+
+    def __init__(self, config: Schema):
+        self.config = config
+
+    def run(self, ctx: "RunContext") -> None:
+        raise NotImplementedError
+
+
+STAGES: Registry[type[Stage]] = Registry("stage", base=Stage)
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    """Class decorator: register a stage under its ``name``."""
+    STAGES.register(cls.name, cls)
+    return cls

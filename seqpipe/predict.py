@@ -1,0 +1,54 @@
+"""Predict with an exported SavedModel: find it from a run, then call its signature."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqpipe.errors import SeqpipeError
+
+
+def resolve_export(target: str, tracking_uri: str | None = None) -> Path:
+    """A SavedModel folder from: the folder itself, a run folder, or an MLflow run id."""
+    path = Path(target)
+    for candidate in (path, path / "export" / "saved_model"):
+        if (candidate / "saved_model.pb").exists():
+            return candidate
+    if path.exists():
+        raise SeqpipeError(f"{target}: no SavedModel here; expected a saved_model.pb in it or in export/saved_model/")
+    from seqpipe.tracking.mlflow_tracker import resolve_tracking_uri
+
+    import mlflow
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = mlflow.MlflowClient(uri)
+    try:
+        run = client.get_run(target)
+    except Exception:
+        raise SeqpipeError(f"{target}: not a folder with a SavedModel and not a run id in {uri}") from None
+    local = Path(run.data.tags.get("seqpipe.run_dir", "")) / "export" / "saved_model"
+    if (local / "saved_model.pb").exists():
+        return local
+    try:
+        return Path(mlflow.artifacts.download_artifacts(run_id=target, artifact_path="export/saved_model", tracking_uri=uri))
+    except Exception as exc:
+        raise SeqpipeError(f"{target}: the run has no export/saved_model artifact ({exc})") from None
+
+
+def predict_table(export: Path, texts: list[str]):
+    """Run ``serving_default`` on ``texts``; one row per text (label, confidence, p_<label>)."""
+    import json
+
+    import pandas as pd
+
+    from seqpipe._quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    model = tf.saved_model.load(str(export))
+    out = model.signatures["serving_default"](text=tf.constant(texts))
+    labels = json.loads((export / "seqpipe.json").read_text())["labels"] if (export / "seqpipe.json").exists() else None
+    probs = out["probabilities"].numpy()
+    table = pd.DataFrame({"text": texts, "label": [b.decode("utf-8") for b in out["label"].numpy()],
+                          "confidence": probs.max(axis=1)})
+    for i in range(probs.shape[1]):
+        table[f"p_{labels[i] if labels else i}"] = probs[:, i]
+    return table

@@ -1,0 +1,41 @@
+"""A stack of (bidirectional) recurrent layers over the embeddings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.layers import CELLS
+from seqpipe.pipeline.stage import Stage, register_stage
+
+
+class EncodeConfig(Schema):
+    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell: rnn, lstm or gru")
+    units: int = Field(128, ge=1, description="units per direction in each layer")
+    layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
+    bidirectional: bool = Field(False, description="run each layer in both directions")
+    merge_mode: Literal["concat", "sum", "ave", "mul"] = Field("concat", description="how the two directions combine")
+    residual: bool = Field(False, description="add each layer's input to its output where the widths match")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout between stacked layers")
+    recurrent_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the recurrent state; > 0 disables the cuDNN kernel")
+
+
+@register_stage
+class EncodeStage(Stage):
+    """Stacked (bi)directional SimpleRNN/LSTM/GRU layers with optional residual connections."""
+
+    name = "encode"
+    order = 30
+    requires = ("embedded",)
+    provides = ("encoded",)
+    Config = EncodeConfig
+
+    def run(self, ctx):
+        from seqpipe.layers.recurrent import cudnn_eligible, recurrent_stack
+
+        cfg = self.config
+        ctx.put("encoded", recurrent_stack(ctx["embedded"], **cfg.model_dump()))
+        eligible, why = cudnn_eligible(cfg.cell, cfg.recurrent_dropout)
+        ctx.tracker.set_tags({"cudnn_eligible": str(eligible).lower(), "cudnn_reason": why})

@@ -1,0 +1,1 @@
+"""Task-specific model helpers (inputs, predictions, serving signatures)."""

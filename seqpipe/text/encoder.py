@@ -1,0 +1,71 @@
+"""The Keras layer that turns raw strings into token ids inside the graph."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from seqpipe.text import TOKENIZERS
+from seqpipe.text.kinds import WordPieceTokenizer
+
+
+@keras.saving.register_keras_serializable(package="seqpipe")
+class TextEncoder(keras.layers.Layer):
+    """Raw strings to right-padded token ids; id 0 is padding, 1 is ``[UNK]``.
+
+    Args:
+        kind: tokenizer name registered in ``seqpipe.text.TOKENIZERS`` (char, word, wordpiece).
+        vocabulary: list of tokens; ``[PAD]`` and ``[UNK]`` first.
+        max_length: longer inputs are truncated to this many tokens.
+        lowercase: lowercase before splitting.
+
+    Call arguments:
+        strings: string tensor of shape ``(batch,)``.
+
+    Returns:
+        int32 tensor ``(batch, length)`` with ``length <= max_length`` the longest input in
+        the batch, padded on the right (so the cuDNN kernel stays eligible on a GPU).
+    """
+
+    def __init__(self, kind: str, vocabulary: list[str], max_length: int, lowercase: bool = True, **kwargs):
+        super().__init__(trainable=False, **kwargs)
+        self.kind = kind
+        self.vocabulary = list(vocabulary)
+        self.max_length = int(max_length)
+        self.lowercase = bool(lowercase)
+        self._tokenizer = TOKENIZERS.get(kind)(self.vocabulary, self.lowercase)
+        if isinstance(self._tokenizer, WordPieceTokenizer):
+            self._wordpiece = self._tokenizer.fast_wordpiece()
+        else:
+            self._table = self._tokenizer.lookup_table()
+
+    @property
+    def vocabulary_size(self) -> int:
+        return len(self.vocabulary)
+
+    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """Ragged int64 ids, truncated to ``max_length`` (used by tf.data for bucketing)."""
+        tokens = self._tokenizer.split(tf.convert_to_tensor(strings, dtype=tf.string))
+        if isinstance(self._tokenizer, WordPieceTokenizer):
+            ids = self._wordpiece.tokenize(tokens).merge_dims(-2, -1)
+        else:
+            ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
+        return ids[:, : self.max_length]
+
+    def tokens(self, strings: tf.Tensor) -> tf.RaggedTensor:
+        """The vocabulary entries the ids stand for (for inspection and tests)."""
+        ids = self.tokenize(strings)
+        return tf.ragged.map_flat_values(tf.gather, tf.constant(self.vocabulary), ids)
+
+    def call(self, strings):
+        return tf.cast(self.tokenize(strings).to_tensor(0), tf.int32)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(kind=self.kind, vocabulary=self.vocabulary,
+                      max_length=self.max_length, lowercase=self.lowercase)
+        config.pop("trainable", None)
+        return config

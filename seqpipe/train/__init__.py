@@ -1,0 +1,1 @@
+"""Training loops on top of keras.Model.fit."""

@@ -1,0 +1,71 @@
+"""Compile and fit a classifier; per-epoch metrics go to the tracker."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from seqpipe.data.batching import token_dataset
+from seqpipe.tasks.classification import label_ids
+from seqpipe.train.plots import plot_history
+
+
+class TrackerCallback(keras.callbacks.Callback):
+    """Log every epoch's metrics (loss, accuracy, val_*) to the tracker, step = epoch."""
+
+    def __init__(self, tracker):
+        super().__init__()
+        self.tracker = tracker
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.tracker.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch)
+
+
+def make_optimizer(cfg, clipnorm=None, clipvalue=None) -> keras.optimizers.Optimizer:
+    classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "nadam": keras.optimizers.Nadam,
+               "rmsprop": keras.optimizers.RMSprop, "sgd": keras.optimizers.SGD}
+    kwargs = {"learning_rate": cfg.learning_rate, "clipnorm": clipnorm, "clipvalue": clipvalue}
+    if cfg.weight_decay is not None:
+        kwargs["weight_decay"] = cfg.weight_decay
+    if cfg.name in ("sgd", "rmsprop"):
+        kwargs["momentum"] = cfg.momentum
+    return classes[cfg.name](**kwargs)
+
+
+def fit_classifier(ctx, cfg):
+    model, encoder, labels, splits = ctx["model"], ctx["encoder"], ctx["labels"], ctx["splits"]
+    seed = ctx.config.seed
+
+    def dataset(split, **kwargs):
+        frame = splits[split]
+        ids = encoder.tokenize(frame["text"].tolist())
+        return token_dataset(ids, label_ids(frame, labels, split), cfg.batch_size, **kwargs)
+
+    train = dataset("train", shuffle=True, seed=seed, bucketing=cfg.bucketing)
+    valid = dataset("valid") if len(splits["valid"]) else None
+    model.compile(
+        optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    best = ctx.path("checkpoints", "best.weights.h5")
+    callbacks = [
+        TrackerCallback(ctx.tracker),
+        keras.callbacks.ModelCheckpoint(best, monitor=cfg.monitor, save_best_only=True, save_weights_only=True, verbose=0),
+        keras.callbacks.CSVLogger(str(ctx.path("history.csv"))),
+    ]
+    if cfg.early_stopping:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=cfg.monitor, patience=cfg.early_stopping.patience, min_delta=cfg.early_stopping.min_delta, verbose=1))
+    history = model.fit(train, validation_data=valid, epochs=cfg.epochs, callbacks=callbacks,
+                        verbose=1 if ctx.progress else 2).history
+    if cfg.restore_best and best.exists():
+        model.load_weights(best)
+        values = history.get(cfg.monitor, [])
+        best_epoch = int(np.argmin(values) if "loss" in cfg.monitor else np.argmax(values)) if values else -1
+        ctx.log.info("restored the weights of epoch %d (best %s)", best_epoch + 1, cfg.monitor)
+        ctx.tracker.log_metrics({"best_epoch": best_epoch + 1})
+    plot = plot_history(history, ctx.path("plots", "training_curves.png"))
+    ctx.tracker.log_artifact(plot, "plots")
+    ctx.tracker.log_artifact(ctx.path("history.csv"))
+    return model, history
