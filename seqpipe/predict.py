@@ -15,9 +15,9 @@ def resolve_export(target: str, tracking_uri: str | None = None) -> Path:
             return candidate
     if path.exists():
         raise SeqpipeError(f"{target}: no SavedModel here; expected a saved_model.pb in it or in export/saved_model/")
-    from seqpipe.tracking.mlflow_tracker import resolve_tracking_uri
+    from seqpipe.tracking.mlflow_tracker import _mlflow, resolve_tracking_uri
 
-    import mlflow
+    mlflow = _mlflow()
 
     uri = resolve_tracking_uri(tracking_uri)
     client = mlflow.MlflowClient(uri)

@@ -93,7 +93,7 @@ def _stages_by_name(stages: Any, file: str, locs: dict, problems: list) -> dict[
             continue
         named[name] = {} if cfg is None else cfg
         # re-key locations from list index to stage name
-        for key in [k for k in locs if k[:2] == ("stages", i)]:
+        for key in [k for k in locs if k[:2] == ("stages", i) and len(k) > 2]:
             locs[("stages",) + key[2:]] = locs.pop(key)
         locs[("stages", name)] = at
     return named
@@ -217,7 +217,7 @@ def load(
     problems: list[str] = []
     layered = _read_file(path, (), problems)
     for text in overrides:
-        stage_names = list(layered.data.get("stages", {}) or {})
+        stage_names = sorted(layered.data.get("stages", {}) or {}, key=stage_order)
         keypath, value = parse_override(text, set(top_level), stage_names)
         apply_override(layered, keypath, value, f"-o {text}")
     if problems:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 import traceback
@@ -100,13 +101,15 @@ def _environment_tags(config) -> dict[str, str]:
 def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True) -> RunResult:
     """Run ``config`` (validated) end to end; ``resolved`` is its plain-data form."""
     check_chain(config.stage_names())
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     from seqpipe._quiet import import_tensorflow
     import_tensorflow()
     import keras
 
     from seqpipe.data import load_splits
     from seqpipe.tracking import TRACKERS
-    from seqpipe.tracking.params import flatten_params
 
     run_dir = _run_dir(config)
     log = _logger(run_dir)
@@ -125,7 +128,7 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         log.info("MLflow run %s in %s", tracker.run_id, tracker.tracking_uri)
     ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, progress=progress)
     try:
-        tracker.log_params(flatten_params(_params_view(resolved)))
+        tracker.log_params(_params_view(resolved))
         tracker.log_artifact(run_dir / "resolved.yaml")
         started = time.perf_counter()
         ctx.put("splits", load_splits(config.data, roles=["text", "label"], seed=config.seed, base_dir=base_dir))

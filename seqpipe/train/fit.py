@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import numpy as np
 
@@ -57,8 +59,11 @@ def fit_classifier(ctx, cfg):
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
             monitor=cfg.monitor, patience=cfg.early_stopping.patience, min_delta=cfg.early_stopping.min_delta, verbose=1))
-    history = model.fit(train, validation_data=valid, epochs=cfg.epochs, callbacks=callbacks,
-                        verbose=1 if ctx.progress else 2).history
+    with warnings.catch_warnings():
+        # tf.data with bucketing has no known length; Keras warns at the end of every first epoch
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        history = model.fit(train, validation_data=valid, epochs=cfg.epochs, callbacks=callbacks, shuffle=False,
+                            verbose=1 if ctx.progress else 2).history
     if cfg.restore_best and best.exists():
         model.load_weights(best)
         values = history.get(cfg.monitor, [])

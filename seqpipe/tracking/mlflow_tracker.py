@@ -1,0 +1,248 @@
+"""MLflow tracker: logs through ``MlflowClient`` with explicit run ids.
+
+mlflow is imported inside functions (with telemetry off unless the user set
+``MLFLOW_DISABLE_TELEMETRY``), so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, TypeVar
+from urllib.parse import unquote
+
+from seqpipe.errors import SeqpipeError
+from seqpipe.tracking.base import TRACKERS, Tracker, check_status
+from seqpipe.tracking.params import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_PER_BATCH,
+    MAX_TAG_VALUE_LENGTH,
+    flatten_params,
+    safe_key,
+)
+
+PYFUNC_MODEL_CODE = Path(__file__).resolve().parents[1] / "export" / "pyfunc_model.py"
+LOCAL_UI = "http://127.0.0.1:5000"  # where `mlflow ui` serves a local store by default
+
+_READY_STORES: set[str] = set()
+T = TypeVar("T")
+
+
+def _mlflow():
+    """Import mlflow, turning its telemetry off unless the user chose a setting."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    return mlflow
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    """``uri`` if given, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:///<cwd>/mlflow.db``."""
+    if uri:
+        return uri
+    if env_uri := os.environ.get("MLFLOW_TRACKING_URI"):
+        return env_uri
+    return f"sqlite:///{(Path.cwd() / 'mlflow.db').as_posix()}"
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for other stores and in-memory ones."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = unquote(uri[len("sqlite:///") :].split("?", 1)[0])
+    return Path(path) if path and path != ":memory:" else None
+
+
+def ensure_store(uri: str) -> None:
+    """Create and migrate a sqlite store once, holding an exclusive lock on ``<db>.lock``.
+
+    MLflow builds the schema when a store is first opened; processes that open a missing
+    database at the same time race on that migration and die. Other stores are left alone.
+    """
+    db = sqlite_path(uri)
+    if db is None or uri in _READY_STORES:
+        return
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{db}.lock", "a") as lock:  # closing the file releases the lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _mlflow().MlflowClient(uri).search_experiments(max_results=1)
+    _READY_STORES.add(uri)
+
+
+@contextmanager
+def _fluent_run(tracking_uri: str, run_id: str) -> Iterator[None]:
+    """Make ``run_id`` MLflow's active run for the block, for APIs that only log there.
+
+    The run is pushed as a nested run, so a caller's own active run stays put, and popped
+    with status RUNNING, so its final status is still the tracker's to set. The global
+    tracking URI, and the ``MLFLOW_TRACKING_URI`` variable MLflow mirrors it into, are
+    restored afterwards.
+    """
+    mlflow = _mlflow()
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    saved_env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        with _use_tracking_uri(tracking_uri):
+            mlflow.start_run(run_id=run_id, nested=True)
+            try:
+                yield
+            finally:
+                mlflow.end_run("RUNNING")
+    finally:
+        if saved_env_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env_uri
+
+
+def _batches(items: list[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@TRACKERS.register("mlflow")
+class MLflowTracker(Tracker):
+    """Logs runs to MLflow.
+
+    Every call names its run id, so trackers never log into each other's runs (the fluent
+    active run is used only for the moment ``log_pyfunc_model`` needs it). In a sqlite
+    store, experiments this tracker creates keep their artifacts next to the database,
+    in ``mlruns/<experiment name>/``.
+    """
+
+    def __init__(self, tracking_uri: str | None = None):
+        self._tracking_uri = resolve_tracking_uri(tracking_uri)
+        self._client = None
+        self._run_id: str | None = None
+        self._experiment_id: str | None = None
+        self._active = False
+
+    def start(self, experiment: str, run_name: str, tags: dict[str, str]) -> str:
+        if self._active:
+            raise RuntimeError(f"run {self._run_id} is still active; end it first")
+        ensure_store(self._tracking_uri)
+        self._client = _mlflow().MlflowClient(self._tracking_uri)
+        self._experiment_id = self._get_or_create_experiment(experiment)
+        run = self._client.create_run(self._experiment_id, run_name=run_name, tags=_tags(tags))
+        self._run_id = run.info.run_id
+        self._active = True
+        return self._run_id
+
+    def log_params(self, params: dict[str, object]) -> None:
+        from mlflow.entities import Param
+
+        run_id = self._current_run()
+        items = [Param(key, value) for key, value in flatten_params(params).items()]
+        for batch in _batches(items, MAX_PARAMS_PER_BATCH):
+            self._client.log_batch(run_id, params=batch)
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        from mlflow.entities import Metric
+
+        run_id = self._current_run()
+        now = int(time.time() * 1000)
+        items = [Metric(safe_key(k), float(v), now, step or 0) for k, v in metrics.items()]
+        for batch in _batches(items, MAX_METRICS_PER_BATCH):
+            self._client.log_batch(run_id, metrics=batch)
+
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        run_id = self._current_run()
+        items = [RunTag(key, value) for key, value in _tags(tags).items()]
+        for batch in _batches(items, MAX_PARAMS_PER_BATCH):
+            self._client.log_batch(run_id, tags=batch)
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        run_id = self._current_run()
+        if not Path(path).exists():
+            raise FileNotFoundError(f"artifact not found: {path}")
+        self._client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_pyfunc_model(
+        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model"
+    ) -> str:
+        """Log ``saved_model_dir`` with ``seqpipe/export/pyfunc_model.py`` as a pyfunc model.
+
+        The model takes one string column ``text`` and loads without seqpipe installed.
+        """
+        mlflow = _mlflow()
+        from mlflow.models import ModelSignature
+        from mlflow.types import ColSpec, Schema
+
+        with _fluent_run(self._tracking_uri, self._current_run()):
+            info = mlflow.pyfunc.log_model(
+                name=name,
+                python_model=str(PYFUNC_MODEL_CODE),
+                artifacts={"saved_model": str(saved_model_dir)},
+                pip_requirements=pip_requirements,
+                signature=ModelSignature(inputs=Schema([ColSpec("string", "text")])),
+            )
+        return info.model_uri
+
+    def end(self, status: str = "FINISHED") -> None:
+        check_status(status)
+        if self._active:
+            self._client.set_terminated(self._run_id, status)
+            self._active = False
+
+    @property
+    def run_id(self) -> str | None:
+        return self._run_id
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._tracking_uri
+
+    @property
+    def experiment_id(self) -> str | None:
+        return self._experiment_id
+
+    @property
+    def ui_url(self) -> str | None:
+        """The run's page: on the tracking server, or on ``mlflow ui`` for local stores."""
+        if self._run_id is None:
+            return None
+        uri = self._tracking_uri
+        base = uri.rstrip("/") if uri.startswith(("http://", "https://")) else LOCAL_UI
+        return f"{base}/#/experiments/{self._experiment_id}/runs/{self._run_id}"
+
+    def _current_run(self) -> str:
+        if not self._active:
+            raise RuntimeError("no active run; call start() first")
+        return self._run_id
+
+    def _get_or_create_experiment(self, name: str) -> str:
+        from mlflow.exceptions import MlflowException
+
+        experiment = self._client.get_experiment_by_name(name)
+        if experiment is None:
+            try:
+                return self._client.create_experiment(name, self._artifact_location(name))
+            except MlflowException:  # another process created it in the meantime
+                experiment = self._client.get_experiment_by_name(name)
+                if experiment is None:
+                    raise
+        if experiment.lifecycle_stage == "deleted":
+            raise SeqpipeError(
+                f"experiment '{name}' is deleted in {self._tracking_uri}; "
+                "restore it (mlflow experiments restore) or choose another name"
+            )
+        return experiment.experiment_id
+
+    def _artifact_location(self, experiment: str) -> str | None:
+        db = sqlite_path(self._tracking_uri)
+        if db is None:
+            return None
+        folder = re.sub(r"[^\w-]", "_", experiment)
+        return (db.resolve().parent / "mlruns" / folder).as_uri()
+
+
+def _tags(tags: dict[str, str]) -> dict[str, str]:
+    return {safe_key(key): str(value)[:MAX_TAG_VALUE_LENGTH] for key, value in tags.items()}

@@ -1,0 +1,88 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqpipe.text import PAD, TOKENIZERS, UNK
+from seqpipe.text.encoder import TextEncoder
+
+TEXTS = ["The film was GREAT, wasn't it?", "a dull , lifeless film .", "great great film"]
+
+
+def encoder(kind, vocab_size=60, max_length=16, texts=TEXTS):
+    vocab = TOKENIZERS.get(kind)(None, True).build_vocabulary(texts, vocab_size, 1)
+    return TextEncoder(kind, vocab, max_length)
+
+
+@pytest.mark.parametrize("kind", ["char", "word", "wordpiece"])
+def test_vocabulary_starts_with_pad_and_unk(kind):
+    enc = encoder(kind)
+    assert enc.vocabulary[:2] == [PAD, UNK]
+    assert len(set(enc.vocabulary)) == len(enc.vocabulary)
+
+
+def test_word_tokens_split_punctuation_and_lowercase():
+    enc = encoder("word")
+    assert enc.tokens(tf.constant(TEXTS[:1])).to_list() == [
+        [b"the", b"film", b"was", b"great", b",", b"wasn", b"'", b"t", b"it", b"?"]]
+
+
+def test_word_vocabulary_ranks_by_frequency_then_alphabet():
+    enc = encoder("word")
+    assert enc.vocabulary[2:5] == ["film", "great", ","]  # film x3, great x3, ',' x2
+
+
+def test_unknown_words_map_to_unk_and_padding_is_zero():
+    enc = encoder("word")
+    ids = enc(tf.constant(["great zebra", "film"])).numpy()
+    great, film = enc.vocabulary.index("great"), enc.vocabulary.index("film")
+    assert ids.tolist() == [[great, 1], [film, 0]]
+
+
+def test_char_tokens():
+    enc = encoder("char")
+    assert enc.tokens(tf.constant(["At!"])).to_list() == [[b"a", b"t", b"[UNK]"]]
+
+
+def test_wordpiece_splits_unseen_words_into_known_pieces():
+    enc = encoder("wordpiece", vocab_size=80, texts=TEXTS * 50)
+    assert "great" in enc.vocabulary and "film" in enc.vocabulary
+    tokens = enc.tokens(tf.constant(["greatest"])).to_list()[0]
+    assert tokens[0] == b"great" and len(tokens) > 1 and all(t.startswith(b"##") for t in tokens[1:])
+
+
+@pytest.mark.parametrize("kind", ["char", "word", "wordpiece"])
+def test_truncates_to_max_length_and_pads_to_longest(kind):
+    enc = encoder(kind, max_length=5, texts=TEXTS * 50)
+    ids = enc(tf.constant(["great great film great film great", "film"])).numpy()
+    assert ids.shape == (2, 5)
+    film_length = 4 if kind == "char" else 1
+    assert (ids[1, :film_length] > 1).all() and (ids[1, film_length:] == 0).all()
+    short = encoder(kind, max_length=50, texts=TEXTS * 50)(tf.constant(["film", "a"])).numpy()
+    assert short.shape[1] == film_length
+
+
+@pytest.mark.parametrize("kind", ["char", "word", "wordpiece"])
+def test_config_round_trip_gives_identical_ids(kind):
+    enc = encoder(kind)
+    clone = TextEncoder.from_config(enc.get_config())
+    x = tf.constant(TEXTS + ["unseen words here"])
+    np.testing.assert_array_equal(enc(x).numpy(), clone(x).numpy())
+
+
+def test_tokenize_works_inside_tf_data():
+    enc = encoder("wordpiece")
+    ds = tf.data.Dataset.from_tensor_slices(TEXTS).batch(2).map(lambda t: enc.tokenize(t).to_tensor())
+    batches = list(ds)
+    direct = enc(tf.constant(TEXTS)).numpy()
+    np.testing.assert_array_equal(batches[0].numpy(), direct[:2, : batches[0].shape[1]])
+
+
+def test_keras_model_with_encoder_saves_and_loads(tmp_path):
+    enc = encoder("word")
+    text = keras.Input(shape=(), dtype="string")
+    model = keras.Model(text, enc(text))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    x = tf.constant(TEXTS)
+    np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
