@@ -34,7 +34,7 @@ class ExportStage(Stage):
         ctx.log.info("exported SavedModel to %s", path)
         if self.config.keras:
             model.save(ctx.path("export", "model.keras"))
-        ctx.tracker.log_artifact(path.parent, "export")
+        ctx.tracker.log_artifact(path.parent)  # stored as export/saved_model, export/model.keras
         if self.config.log_model:
             ctx.tracker.log_pyfunc_model(path, pip_requirements=serving_requirements())
         ctx.put("export_path", path)

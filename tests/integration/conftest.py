@@ -1,0 +1,30 @@
+"""Run the smoke pipeline once per session (via the CLI, as a user would) and share the result."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def seqpipe(*args, cwd, check=True, stdin=None):
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    proc = subprocess.run([sys.executable, "-m", "seqpipe", *args], cwd=cwd, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"seqpipe {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """`seqpipe run pipelines/smoke/sentiment_bilstm.yaml --json` in a fresh working directory."""
+    workdir = tmp_path_factory.mktemp("smoke")
+    proc = seqpipe("run", str(REPO / "pipelines/smoke/sentiment_bilstm.yaml"), "--json", cwd=workdir)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"workdir": workdir, "result": result, "stderr": proc.stderr}
