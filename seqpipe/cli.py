@@ -65,8 +65,13 @@ def cmd_list(args) -> int:
     from seqpipe.text import TOKENIZERS
     from seqpipe.tracking import TRACKERS
 
-    for registry in (STAGES, CELLS, TOKENIZERS, DATASETS, METRICS, TRACKERS):
-        if args.kind and registry.kind != args.kind.rstrip("s"):
+    registries = (STAGES, CELLS, TOKENIZERS, DATASETS, METRICS, TRACKERS)
+    kinds = [f"{r.kind}s" for r in registries]
+    if args.kind and args.kind not in kinds and f"{args.kind}s" not in kinds:
+        from seqpipe.registry import did_you_mean
+        raise SeqpipeError(f"list: unknown kind '{args.kind}'; expected one of {', '.join(kinds)}{did_you_mean(args.kind, kinds)}")
+    for registry in registries:
+        if args.kind and registry.kind != args.kind.removesuffix("s"):
             continue
         print(f"{registry.kind}s:")
         for name in registry.names():
@@ -89,6 +94,7 @@ def cmd_schema(args) -> int:
 def cmd_docs(args) -> int:
     from seqpipe.config.docs import config_reference
 
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(config_reference(), encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import typing
 from typing import Any
 
@@ -19,17 +20,24 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _type_name(annotation: Any) -> str:
+def _choices(metadata) -> str | None:
+    for m in metadata:
+        registry = getattr(m, "registry", None)
+        if registry is not None:
+            return ", ".join(f"`{n}`" for n in registry.names())
+    return None
+
+
+def _type_name(annotation: Any, metadata=()) -> str:
+    choices = _choices(metadata)
+    if choices:
+        return choices
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         base, *meta = typing.get_args(annotation)
-        for m in meta:
-            registry = getattr(m, "registry", None)
-            if registry is not None:
-                return " | ".join(f"`{n}`" for n in registry.names())
-        return _type_name(base)
+        return _choices(meta) or _type_name(base)
     if origin is typing.Literal:
-        return " | ".join(f"`{a}`" for a in typing.get_args(annotation))
+        return ", ".join(f"`{a}`" for a in typing.get_args(annotation))
     if origin in (list, tuple):
         return f"list of {_type_name(typing.get_args(annotation)[0])}"
     if origin is dict:
@@ -48,10 +56,11 @@ def _default(field) -> str:
         value = field.default_factory()
         if isinstance(value, BaseModel):
             return "(see below)"
-        return f"`{value}`"
-    if field.default is PydanticUndefined:
+    elif field.default is PydanticUndefined:
         return "**required**"
-    return f"`{field.default}`" if field.default is not None else "`null`"
+    else:
+        value = field.default
+    return f"`{json.dumps(value)}`" if value != "" else '`""`'
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:
@@ -64,7 +73,7 @@ def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
     out += [f"### `{prefix}`", "", "| key | type | default | description |", "|---|---|---|---|"]
     nested = []
     for name, field in model.model_fields.items():
-        out.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |")
+        out.append(f"| `{name}` | {_type_name(field.annotation, field.metadata)} | {_default(field)} | {field.description or ''} |")
         nested += [(f"{prefix}.{name}", m) for m in _models(field.annotation)]
     out.append("")
     for path, sub in nested:
@@ -82,7 +91,7 @@ def config_reference() -> str:
     out += ["## Top level", "", "| key | type | default | description |", "|---|---|---|---|"]
     nested = []
     for name, field in top.items():
-        kind = "list of stages (below)" if name == "stages" else _type_name(field.annotation)
+        kind = "list of stages (below)" if name == "stages" else _type_name(field.annotation, field.metadata)
         out.append(f"| `{name}` | {kind} | {_default(field)} | {field.description or ''} |")
         if name != "stages":
             nested += [(name, m) for m in _models(field.annotation)]
@@ -91,7 +100,7 @@ def config_reference() -> str:
         _section(sub, path, out)
     out += ["## Stages", "", "Each entry of `stages` is a one-key mapping: the stage name, then its settings.", ""]
     for name, stage in STAGES.items():
-        out += [f"## stage `{name}`", "", STAGES.describe(name) + ".", "",
+        out += [f"## stage `{name}`", "", STAGES.describe(name).rstrip(".") + ".", "",
                 f"Requires: {', '.join(stage.requires) or '-'}; provides: {', '.join(stage.provides) or '-'}.", ""]
         _section(stage.Config, f"stages[].{name}", out)
     return "\n".join(out).rstrip() + "\n"

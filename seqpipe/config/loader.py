@@ -118,6 +118,13 @@ def _read_file(path: Path, seen: tuple[Path, ...], problems: list) -> Layered:
     except FileNotFoundError:
         where = f"{seen[-1]}: extends" if seen else str(path)
         raise ConfigError([f"{where}: file not found: {path}"]) from None
+    except IsADirectoryError:
+        where = f"{seen[-1]}: extends" if seen else str(path)
+        raise ConfigError([f"{where}: is a folder, not a YAML file: {path}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read ({exc.strerror})"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -192,8 +199,9 @@ def apply_override(layered: Layered, path: Path_, value: Any, origin: str) -> No
         if nxt is None:
             nxt = {}
             node[part] = nxt
+            layered.locations[path[: i + 1]] = origin  # a mapping this override created
         if not isinstance(nxt, dict):
-            raise ConfigError([f"{origin}: {_dotted(path[: i + 1])}: is a {type(nxt).__name__}, not a mapping; cannot set {_dotted(path)}"])
+            raise ConfigError([f"{origin}: {_dotted(path[: i + 1])}: holds a {type(nxt).__name__} value, not a mapping; cannot set {_dotted(path)}"])
         node = nxt
     node[path[-1]] = value
     layered.locations[path] = origin

@@ -9,7 +9,15 @@ from pydantic import Discriminator, Field, Tag, create_model
 
 from seqpipe.config.schema import RegistryName, Schema
 
-TOP_LEVEL = {"name", "description", "extends", "seed", "task", "tracking", "data", "output_dir", "stages"}
+TOP_LEVEL = {"name", "description", "extends", "seed", "task", "tracking", "data", "runtime", "output_dir", "stages"}
+
+
+class RuntimeConfig(Schema):
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
+        "float32", description="Keras dtype policy; mixed_* computes in 16 bits and keeps float32 weights and outputs")
+    distribute: Literal["none", "mirrored", "multi_worker"] = Field(
+        "none", description="tf.distribute strategy: mirrored (all local GPUs) or multi_worker (reads TF_CONFIG; the chief tracks)")
+    deterministic: bool = Field(False, description="enable TensorFlow op determinism (slower; bit-identical reruns)")
 
 
 def _stage_key(value: Any) -> str | None:
@@ -62,8 +70,9 @@ def pipeline_model() -> type[Schema]:
         task: Literal["classification"] = Field(description="what the pipeline learns")
         tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking")
         data: DataConfig = Field(description="where the examples come from and how they are split")
+        runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="precision, distribution, determinism")
         output_dir: str = Field("runs", description="run folders are created under this directory (relative to the working directory)")
-        stages: list[StageEntry] = Field(description="the pipeline's stages, in order")
+        stages: list[StageEntry] = Field(min_length=1, description="the pipeline's stages, in order")
 
         def stage(self, name: str) -> Any | None:
             """The config of stage ``name``, or None when the pipeline has no such stage."""

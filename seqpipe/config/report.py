@@ -97,6 +97,8 @@ def _message(err: dict, root: type[BaseModel], stage_names: list[str]) -> str:
         return f"unknown key '{loc[-1]}'{listing}{hint}"
     if kind == "missing":
         return "required key is missing"
+    if kind == "too_short" and loc == ("stages",):
+        return "the pipeline needs at least one stage"
     if kind == "literal_error":
         choices = _CHOICES.findall(err["ctx"]["expected"])
         return f"must be one of {', '.join(choices)}; got {value!r}{did_you_mean(str(value), choices)}"

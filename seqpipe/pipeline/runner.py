@@ -48,7 +48,7 @@ def check_chain(stage_names: list[str]) -> None:
         stage = STAGES.get(name)
         for need in stage.requires:
             if need not in have:
-                hint = f"; add a '{providers[need]}' stage before it" if need in providers else ""
+                hint = f"; add the '{providers[need]}' stage before it" if need in providers else ""
                 problems.append(f"stages[{i}].{name}: needs '{need}', which no earlier stage provides{hint}")
         have.update(stage.provides)
     if problems:
@@ -115,8 +115,10 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     log = _logger(run_dir)
     (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
     keras.utils.set_random_seed(config.seed)
+    strategy, is_chief = _configure_runtime(config.runtime)
 
-    tracker = TRACKERS.get(config.tracking.backend)(tracking_uri=config.tracking.uri)
+    backend = config.tracking.backend if is_chief else "none"
+    tracker = TRACKERS.get(backend)(tracking_uri=config.tracking.uri)
     run_name = config.tracking.run_name or run_dir.name
     tags = {**_environment_tags(config), **config.tracking.tags, "seqpipe.run_dir": str(run_dir)}
     if config.description:
@@ -135,13 +137,14 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
         tracker.log_metrics(sizes)
         log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
-        for name in config.stage_names():
-            stage = STAGES.get(name)(config.stage(name))
-            ctx._allowed = stage.provides
-            t0 = time.perf_counter()
-            log.info("stage %s", name)
-            stage.run(ctx)
-            tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
+        with strategy.scope():
+            for name in config.stage_names():
+                stage = STAGES.get(name)(config.stage(name))
+                ctx._allowed = stage.provides
+                t0 = time.perf_counter()
+                log.info("stage %s", name)
+                stage.run(ctx)
+                tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
         tracker.log_metrics({"time_total_s": time.perf_counter() - started})
     except BaseException as exc:
         result.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -158,6 +161,32 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     result.metrics = dict(ctx.metrics)
     result.export_path = ctx.artifacts.get("export_path")
     return result
+
+
+def is_chief(tf_config: dict) -> bool:
+    """The chief tracks: the 'chief' task when the cluster has one, else worker 0."""
+    task = tf_config.get("task", {})
+    if "chief" in tf_config.get("cluster", {}):
+        return task.get("type") == "chief"
+    return task.get("type", "worker") == "worker" and task.get("index", 0) == 0
+
+
+def _configure_runtime(runtime):
+    """Apply precision and determinism; return (tf.distribute strategy, whether this worker is the chief)."""
+    import json
+
+    import keras
+    import tensorflow as tf
+
+    keras.mixed_precision.set_global_policy(runtime.precision)
+    if runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    if runtime.distribute == "mirrored":
+        return tf.distribute.MirroredStrategy(), True
+    if runtime.distribute == "multi_worker":
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        return strategy, is_chief(json.loads(os.environ.get("TF_CONFIG") or "{}"))
+    return tf.distribute.get_strategy(), True
 
 
 def _params_view(resolved: dict[str, Any]) -> dict[str, Any]:
