@@ -41,6 +41,8 @@ class RunResult:
 
 def check_chain(stage_names: list[str]) -> None:
     """Every stage's requirements must be provided by the runner or an earlier stage."""
+    import seqpipe.stages  # noqa: F401  (registers the built-in stages)
+
     have = set(INITIAL_ARTIFACTS)
     problems = []
     providers = {a: n for n, s in STAGES.items() for a in s.provides}
