@@ -7,6 +7,7 @@ Each line reads ``file:line: key.path: message``, with the valid choices and a
 from __future__ import annotations
 
 import re
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -44,21 +45,21 @@ def _model_at(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
         field = current.model_fields.get(part)
         if field is None:
             return None
-        current = _unwrap(field.annotation, next_key=None)
+        current = _unwrap(field.annotation)
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
-def _unwrap(annotation: Any, next_key: str | None) -> Any:
+def _unwrap(annotation: Any) -> Any:
     """Strip Optional/Annotated/list/dict wrappers down to a model class when there is one."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0], next_key)
+        return _unwrap(typing.get_args(annotation)[0])
     if origin in (list, tuple, set):
-        return _unwrap(typing.get_args(annotation)[0], next_key)
+        return _unwrap(typing.get_args(annotation)[0])
     if origin is dict:
-        return _unwrap(typing.get_args(annotation)[1], next_key)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-        models = [a for a in (_unwrap(x, next_key) for x in typing.get_args(annotation))
+        return _unwrap(typing.get_args(annotation)[1])
+    if origin in (typing.Union, types.UnionType):
+        models = [a for a in (_unwrap(x) for x in typing.get_args(annotation))
                   if isinstance(a, type) and issubclass(a, BaseModel)]
         return models[0] if len(models) == 1 else annotation
     return annotation
@@ -77,7 +78,7 @@ def _fields_for(root: type[BaseModel], loc: tuple, stage_names: list[str]) -> li
             if isinstance(part, int) or not (isinstance(model, type) and issubclass(model, BaseModel)):
                 continue
             field = model.model_fields.get(part)
-            model = _unwrap(field.annotation, None) if field else None
+            model = _unwrap(field.annotation) if field else None
     else:
         model = _model_at(root, parent)
     if isinstance(model, type) and issubclass(model, BaseModel):
