@@ -32,10 +32,14 @@ def token_dataset(
     if shuffle:
         ds = ds.shuffle(int(ids.nrows()), seed=seed, reshuffle_each_iteration=True)
     if bucketing:
-        boundaries = length_boundaries(ids.row_lengths().numpy())
+        lengths = ids.row_lengths().numpy()
+        boundaries = length_boundaries(lengths)
         ds = ds.bucket_by_sequence_length(
             lambda x, y: tf.shape(x)[0], boundaries, [batch_size] * (len(boundaries) + 1)
         )
+        # the batch count is known, so progress bars can show N/N from the first epoch
+        per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(int(np.ceil(per_bucket / batch_size).sum())))
     else:
         ds = ds.padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)

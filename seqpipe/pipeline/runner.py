@@ -104,8 +104,6 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     """Run ``config`` (validated) end to end; ``resolved`` is its plain-data form."""
     check_chain(config.stage_names())
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     from seqpipe._quiet import import_tensorflow
     import_tensorflow()
     import keras

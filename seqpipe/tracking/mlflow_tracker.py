@@ -7,6 +7,7 @@ mlflow is imported inside functions (with telemetry off unless the user set
 from __future__ import annotations
 
 import os
+import warnings
 import re
 import time
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ T = TypeVar("T")
 def _mlflow():
     """Import mlflow, turning its telemetry off unless the user chose a setting."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines on schema creation
     import mlflow
 
     return mlflow
@@ -176,7 +178,9 @@ class MLflowTracker(Tracker):
         from mlflow.models import ModelSignature
         from mlflow.types import ColSpec, Schema
 
-        with _fluent_run(self._tracking_uri, self._current_run()):
+        with _fluent_run(self._tracking_uri, self._current_run()), warnings.catch_warnings():
+            # an input example makes MLflow 3.17 run the model at log time; the signature says enough
+            warnings.filterwarnings("ignore", message="An input example was not provided")
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(PYFUNC_MODEL_CODE),

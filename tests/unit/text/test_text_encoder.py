@@ -86,3 +86,23 @@ def test_keras_model_with_encoder_saves_and_loads(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "m.keras")
     x = tf.constant(TEXTS)
     np.testing.assert_array_equal(model(x).numpy(), loaded(x).numpy())
+
+
+def test_bucketed_batches_cover_every_example_once_with_known_count():
+    from seqpipe.data.batching import token_dataset
+
+    lengths = np.random.default_rng(0).integers(1, 40, size=301)
+    ids = tf.RaggedTensor.from_row_lengths(tf.range(1, lengths.sum() + 1, dtype=tf.int64), lengths)
+    ds = token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1, bucketing=True)
+    batches = list(ds)
+    assert len(batches) == int(ds.cardinality())
+    seen = np.concatenate([y.numpy() for _, y in batches])
+    assert sorted(seen.tolist()) == list(range(301))
+    padding = sum(int((x.numpy() == 0).sum()) for x, _ in batches)
+    plain = sum(int((x.numpy() == 0).sum()) for x, _ in token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1))
+    assert padding < plain / 2  # bucketing cuts padding
+    for x, y in batches:  # rows are the right examples, right-padded
+        for row, label in zip(x.numpy(), y.numpy()):
+            n = lengths[label]
+            np.testing.assert_array_equal(row[:n], ids[label].numpy())
+            assert (row[n:] == 0).all()
