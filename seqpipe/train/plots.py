@@ -11,6 +11,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4), squeeze=False)
@@ -21,6 +22,7 @@ def plot_history(history: dict[str, list[float]], path: Path) -> Path:
             ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend()
         ax.grid(alpha=0.3)
     fig.tight_layout()
