@@ -100,10 +100,10 @@ def test_predict_command_reads_stdin_and_prints_a_table(smoke_run):
     assert json.loads(by_id.stdout.splitlines()[0])["label"] == table["predicted"].iloc[0]
 
 
-def test_mlflow_pyfunc_model_predicts_the_same(smoke_run):
+def test_mlflow_pyfunc_model_predicts_the_same(smoke_run, monkeypatch):
     result = smoke_run["result"]
     table = pd.read_csv(Path(result["run_dir"]) / "evaluation" / "test_predictions.csv").head(8)
-    mlflow.set_tracking_uri(result["tracking_uri"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", result["tracking_uri"])  # not mlflow.set_tracking_uri: it is global
     model = mlflow.pyfunc.load_model(f"runs:/{result['run_id']}/model")
     out = model.predict(pd.DataFrame({"text": table["text"]}))
     assert out["label"].tolist() == table["predicted"].tolist()

@@ -131,11 +131,12 @@ def test_render_prints_yaml_that_revalidates_to_the_same_config(tmp_path, capsys
     assert err == ""
     rendered = yaml.safe_load(out)
     assert "extends" not in rendered
-    assert rendered["stages"][4] == {"train": {
-        "epochs": 3, "batch_size": 32,
-        "optimizer": {"name": "adam", "learning_rate": 0.002, "weight_decay": None, "momentum": 0.0},
-        "clipnorm": 5.0, "clipvalue": None, "monitor": "val_loss", "early_stopping": {"patience": 2, "min_delta": 0.0},
-        "restore_best": True, "bucketing": True}}
+    from seqpipe.stages.train import TrainConfig
+
+    fragment = yaml.safe_load((REPO / "configs" / "training" / "adam_clip.yaml").read_text())["stages"][0]["train"]
+    expected = TrainConfig.model_validate({**fragment, "epochs": 3}).model_dump(mode="json")
+    assert rendered["stages"][4] == {"train": expected}  # fragment values, the override, every default
+    assert set(expected) == set(TrainConfig.model_fields)
     path = tmp_path / "rendered.yaml"
     path.write_text(out, encoding="utf-8")
     original, _ = load_config(PIPELINE, ["train.epochs=3"])
