@@ -27,7 +27,7 @@ def cmd_validate(args) -> int:
     config, _, _ = _load(args)
     from seqpipe.pipeline.runner import check_chain
 
-    check_chain(config.stage_names())
+    check_chain(config.stage_names(), config.task)
     print(f"{args.pipeline}: ok ({config.task}; stages: {' -> '.join(config.stage_names())})")
     return 0
 

@@ -35,7 +35,10 @@ def resolve_export(target: str, tracking_uri: str | None = None) -> Path:
 
 
 def predict_table(export: Path, texts: list[str]):
-    """Run ``serving_default`` on ``texts``; one row per text (label, confidence, p_<label>)."""
+    """Run the export's signature on ``texts``; one row per text.
+
+    Classifiers give label, confidence and p_<label>; translators give translation and score.
+    """
     import json
 
     import pandas as pd
@@ -44,8 +47,13 @@ def predict_table(export: Path, texts: list[str]):
 
     tf = import_tensorflow()
     model = tf.saved_model.load(str(export))
+    meta = json.loads((export / "seqpipe.json").read_text()) if (export / "seqpipe.json").exists() else {}
+    if meta.get("task") == "translation":
+        out = model.signatures["translate"](text=tf.constant(texts))
+        return pd.DataFrame({"text": texts, "translation": [b.decode("utf-8") for b in out["translation"].numpy()],
+                             "score": out["score"].numpy()})
     out = model.signatures["serving_default"](text=tf.constant(texts))
-    labels = json.loads((export / "seqpipe.json").read_text())["labels"] if (export / "seqpipe.json").exists() else None
+    labels = meta.get("labels")
     probs = out["probabilities"].numpy()
     table = pd.DataFrame({"text": texts, "label": [b.decode("utf-8") for b in out["label"].numpy()],
                           "confidence": probs.max(axis=1)})

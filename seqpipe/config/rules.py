@@ -19,10 +19,27 @@ def needs_validation_split(config) -> Iterator[Problem]:
                "set data.split.valid > 0 or monitor 'loss'")
 
 
+MONITORS = {
+    "classification": ["loss", "accuracy", "val_loss", "val_accuracy"],
+    "translation": ["loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu"],
+}
+
+
+def stages_serve_the_task(config) -> Iterator[Problem]:
+    from seqpipe.pipeline.stage import STAGES
+
+    for name in config.stage_names():
+        tasks = STAGES.get(name).tasks
+        if tasks and config.task not in tasks:
+            fits = [n for n in STAGES.names() if not STAGES.get(n).tasks or config.task in STAGES.get(n).tasks]
+            yield (("stages", name), f"stage '{name}' is for task {', '.join(tasks)}, not '{config.task}'; "
+                                     f"stages for {config.task}: {', '.join(fits)}")
+
+
 def monitor_is_known(config) -> Iterator[Problem]:
     train = config.stage("train")
     if train:
-        known = ["loss", "accuracy", "val_loss", "val_accuracy"]
+        known = MONITORS[config.task]
         if train.monitor not in known:
             from seqpipe.registry import did_you_mean
             yield (("stages", "train", "monitor"),
@@ -49,7 +66,19 @@ def clip_once(config) -> Iterator[Problem]:
         yield (("stages", "train", "clipvalue"), "give train.clipnorm or train.clipvalue, not both")
 
 
-RULES = [needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once]
+def metrics_fit_the_task(config) -> Iterator[Problem]:
+    from seqpipe.metrics import METRICS
+
+    evaluate = config.stage("evaluate")
+    for i, name in enumerate((evaluate.metrics or []) if evaluate else []):
+        task = getattr(METRICS.get(name), "task", config.task)
+        if task != config.task:
+            fits = [n for n in METRICS.names() if getattr(METRICS.get(n), "task", config.task) == config.task]
+            yield (("stages", "evaluate", "metrics", i),
+                   f"'{name}' is a {task} metric; metrics for {config.task}: {', '.join(fits)}")
+
+
+RULES = [stages_serve_the_task, metrics_fit_the_task, needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once]
 
 
 def check_rules(config) -> list[Problem]:

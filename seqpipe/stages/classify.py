@@ -24,6 +24,7 @@ class ClassifyStage(Stage):
     order = 40
     requires = ("splits", "token_ids", "encoded")
     provides = ("labels", "model")
+    tasks = ("classification",)
     Config = ClassifyConfig
 
     def run(self, ctx):

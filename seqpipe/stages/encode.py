@@ -29,13 +29,15 @@ class EncodeStage(Stage):
     name = "encode"
     order = 30
     requires = ("embedded",)
-    provides = ("encoded",)
+    provides = ("encoded", "encoder_states")
     Config = EncodeConfig
 
     def run(self, ctx):
         from seqpipe.layers.recurrent import cudnn_eligible, recurrent_stack
 
         cfg = self.config
-        ctx.put("encoded", recurrent_stack(ctx["embedded"], **cfg.model_dump()))
+        encoded, states = recurrent_stack(ctx["embedded"], return_state=True, **cfg.model_dump())
+        ctx.put("encoded", encoded)
+        ctx.put("encoder_states", states)
         eligible, why = cudnn_eligible(cfg.cell, cfg.recurrent_dropout)
         ctx.tracker.set_tags({"cudnn_eligible": str(eligible).lower(), "cudnn_reason": why})

@@ -11,9 +11,12 @@ from seqpipe.metrics import METRICS
 from seqpipe.pipeline.stage import Stage, register_stage
 
 
+DEFAULT_METRICS = {"classification": ["accuracy", "macro_f1"], "translation": ["bleu", "chrf", "ter", "meteor"]}
+
+
 class EvaluateConfig(Schema):
-    metrics: list[Annotated[str, RegistryName(METRICS)]] = Field(
-        default_factory=lambda: ["accuracy", "macro_f1"], description="metrics to report per split")
+    metrics: list[Annotated[str, RegistryName(METRICS)]] | None = Field(
+        None, description="metrics to report per split; default: accuracy, macro_f1 (classification), bleu, chrf, ter, meteor (translation)")
     splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="held-out splits to score")
 
 
@@ -23,11 +26,49 @@ class EvaluateStage(Stage):
 
     name = "evaluate"
     order = 70
-    requires = ("trained_model", "encoder", "splits", "labels")
+    requires = ("trained_model", "encoder", "splits")
     provides = ("predictions",)
     Config = EvaluateConfig
 
     def run(self, ctx):
+        metrics = self.config.metrics or DEFAULT_METRICS[ctx.config.task]
+        if ctx.config.task == "translation":
+            return self._translation(ctx, metrics)
+        return self._classification(ctx, metrics)
+
+    def _translation(self, ctx, metrics):
+        """Corpus scores per split and strategy, a TSV of per-sentence scores, signatures as tags."""
+        import pandas as pd
+
+        from seqpipe.metrics import translation
+
+        hypotheses = ctx["hypotheses"]
+        for split in self.config.splits:
+            if split not in hypotheses:
+                ctx.log.warning("evaluate: the %s split was not decoded (add it to stages.generate.splits); skipped", split)
+                continue
+            frame = ctx["splits"][split]
+            references = frame["target"].tolist()
+            table = pd.DataFrame({"source": frame["source"].tolist(), "reference": references})
+            for key in [k for k in hypotheses if k == split or k.startswith(f"{split}_")]:
+                suffix = key[len(split):]
+                hyps = hypotheses[key]["translations"]
+                ctx.add_metrics({f"{split}_{m}{suffix}": METRICS.get(m)(hyps, references) for m in metrics})
+                table[f"hypothesis{suffix}"] = hyps
+                scores = translation.sentence_scores(hyps, references)
+                for column in scores.columns:
+                    table[f"{column}{suffix}"] = scores[column].to_numpy()
+            out = ctx.path("evaluation", f"{split}_translations.tsv")
+            table.to_csv(out, sep="\t", index=False)
+            ctx.tracker.log_artifact(out, "evaluation")
+            ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.2f}" for k, v in ctx.metrics.items() if k.startswith(split)))
+        tags = {f"sacrebleu.{name}": sig for name, sig in translation.signatures().items() if name in metrics}
+        if "meteor" in metrics:
+            tags["meteor.backend"] = translation.meteor_backend()
+        ctx.tracker.set_tags(tags)
+        ctx.put("predictions", hypotheses)
+
+    def _classification(self, ctx, metrics):
         import pandas as pd
 
         from seqpipe.metrics.classification import classification_report, confusion_matrix, plot_confusion_matrix
@@ -43,7 +84,7 @@ class EvaluateStage(Stage):
             y_true = label_ids(frame, labels, split)
             probs = predict_proba(model, encoder, frame["text"].tolist())
             y_pred = probs.argmax(axis=1)
-            ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(y_true, y_pred, len(labels)) for m in self.config.metrics})
+            ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(y_true, y_pred, len(labels)) for m in metrics})
 
             table = pd.DataFrame({"text": frame["text"], "label": frame["label"],
                                   "predicted": [labels[i] for i in y_pred], "confidence": probs.max(axis=1)})

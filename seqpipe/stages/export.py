@@ -22,15 +22,20 @@ class ExportStage(Stage):
 
     name = "export"
     order = 80
-    requires = ("trained_model", "encoder", "labels")
+    requires = ("trained_model", "encoder")
     provides = ("export_path",)
     Config = ExportConfig
 
     def run(self, ctx):
-        from seqpipe.export.saved_model import export_classifier, serving_requirements
+        from seqpipe.export.saved_model import export_classifier, export_translator, serving_requirements
 
-        model, encoder, labels = ctx["trained_model"], ctx["encoder"], ctx["labels"]
-        path = export_classifier(model, encoder, labels, ctx.path("export", "saved_model"), ctx.config)
+        model, encoder, target = ctx["trained_model"], ctx["encoder"], ctx.path("export", "saved_model")
+        if ctx.config.task == "translation":
+            generate = ctx.config.stage("generate")
+            decoding = generate.decoding.model_dump() if generate else {"strategy": "greedy"}
+            path = export_translator(ctx["translator"], decoding, target, ctx.config)
+        else:
+            path = export_classifier(model, encoder, ctx["labels"], target, ctx.config)
         ctx.log.info("exported SavedModel to %s", path)
         if self.config.keras:
             model.save(ctx.path("export", "model.keras"))

@@ -11,12 +11,22 @@ from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.text import TOKENIZERS
 
 
+class TargetTokenizeConfig(Schema):
+    kind: Annotated[str, RegistryName(TOKENIZERS)] | None = Field(None, description="target tokenizer; default: the source's")
+    vocab_size: int | None = Field(None, ge=8, description="target vocabulary size; default: the source's")
+    min_frequency: int | None = Field(None, ge=1, description="default: the source's")
+    lowercase: bool | None = Field(None, description="default: the source's")
+    max_length: int | None = Field(None, ge=2, description="target tokens kept, [START]/[END] included; default: the source's")
+
+
 class TokenizeConfig(Schema):
-    kind: Annotated[str, RegistryName(TOKENIZERS)] = Field("word", description="tokenizer: char, word or wordpiece")
-    vocab_size: int = Field(20000, ge=4, description="largest vocabulary, [PAD] and [UNK] included")
+    kind: Annotated[str, RegistryName(TOKENIZERS)] = Field("word", description="tokenizer: char, word, wordpiece or sentencepiece")
+    vocab_size: int = Field(20000, ge=8, description="largest vocabulary, [PAD], [UNK], [START] and [END] included")
     min_frequency: int = Field(1, ge=1, description="char/word: drop tokens seen fewer times in the training split")
     lowercase: bool = Field(True, description="lowercase before splitting")
     max_length: int = Field(64, ge=1, description="keep at most this many tokens per example")
+    target: TargetTokenizeConfig = Field(default_factory=TargetTokenizeConfig, description="translation: the target side (unset keys follow the source side)")
+    shared: bool = Field(False, description="translation: one vocabulary for both sides, built from source and target text")
 
 
 @register_stage
@@ -26,20 +36,41 @@ class TokenizeStage(Stage):
     name = "tokenize"
     order = 10
     requires = ("splits",)
-    provides = ("encoder",)
+    provides = ("encoder", "target_encoder")
     Config = TokenizeConfig
 
     def run(self, ctx):
-        from seqpipe.text.encoder import TextEncoder
+        from seqpipe.tasks import ROLES
 
         cfg = self.config
-        texts = ctx["splits"]["train"]["text"].tolist()
-        kind = TOKENIZERS.get(cfg.kind)(None, cfg.lowercase)
-        vocabulary = kind.build_vocabulary(texts, cfg.vocab_size, cfg.min_frequency)
-        encoder = TextEncoder(cfg.kind, vocabulary, cfg.max_length, cfg.lowercase, name="text_encoder")
-        vocab_file = ctx.path("vocab.txt")
+        train = ctx["splits"]["train"]
+        source_role, target_role = ROLES[ctx.config.task]
+        if ctx.config.task != "translation":
+            ctx.put("encoder", self._build(ctx, cfg.model_dump(exclude={"target", "shared"}), train[source_role].tolist(), "vocab"))
+            return
+        side = {k: v for k, v in cfg.model_dump(exclude={"target", "shared"}).items()}
+        target = {**side, **{k: v for k, v in cfg.target.model_dump().items() if v is not None}}
+        if cfg.shared:
+            texts = train[source_role].tolist() + train[target_role].tolist()
+            source = self._build(ctx, side, texts, "vocab")
+            target_encoder = source.__class__.from_config({**source.get_config(), "max_length": target["max_length"], "name": "target_encoder"})
+        else:
+            source = self._build(ctx, side, train[source_role].tolist(), "source_vocab")
+            target_encoder = self._build(ctx, target, train[target_role].tolist(), "target_vocab")
+        ctx.put("encoder", source)
+        ctx.put("target_encoder", target_encoder)
+
+    @staticmethod
+    def _build(ctx, side: dict, texts: list[str], name: str):
+        from seqpipe.text.encoder import TextEncoder
+
+        kind = TOKENIZERS.get(side["kind"])(None, side["lowercase"])
+        vocabulary = kind.build_vocabulary(texts, side["vocab_size"], side["min_frequency"])
+        encoder = TextEncoder(side["kind"], vocabulary, side["max_length"], side["lowercase"], model=kind.model,
+                              name=name.replace("vocab", "encoder") if name != "vocab" else "text_encoder")
+        vocab_file = ctx.path(f"{name}.txt")
         vocab_file.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
         ctx.tracker.log_artifact(vocab_file)
-        ctx.tracker.log_metrics({"vocab_size": len(vocabulary)})
-        ctx.log.info("vocabulary: %d %s tokens", len(vocabulary), cfg.kind)
-        ctx.put("encoder", encoder)
+        ctx.tracker.log_metrics({f"{name}_size": len(vocabulary)})
+        ctx.log.info("%s: %d %s tokens", name.replace("_", " "), len(vocabulary), side["kind"])
+        return encoder

@@ -32,6 +32,8 @@ class TrainConfig(Schema):
     early_stopping: EarlyStoppingConfig | None = Field(None, description="stop when train.monitor stops improving; null to train all epochs")
     restore_best: bool = Field(True, description="after training, restore the weights of the best epoch by train.monitor")
     bucketing: bool = Field(True, description="batch examples of similar length together (less padding)")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="translation: label smoothing of the token cross-entropy")
+    validation_subset: int = Field(200, ge=0, description="translation: validation sentences decoded after every epoch for val_bleu (with stages.generate's decoding); 0 turns it off")
 
 
 @register_stage
@@ -40,13 +42,14 @@ class TrainStage(Stage):
 
     name = "train"
     order = 50
-    requires = ("model", "encoder", "splits", "labels")
+    requires = ("model", "encoder", "splits")
     provides = ("trained_model", "history")
     Config = TrainConfig
 
     def run(self, ctx):
-        from seqpipe.train.fit import fit_classifier
+        from seqpipe.train.fit import fit_classifier, fit_seq2seq
 
-        model, history = fit_classifier(ctx, self.config)
+        fit = fit_seq2seq if ctx.config.task == "translation" else fit_classifier
+        model, history = fit(ctx, self.config)
         ctx.put("trained_model", model)
         ctx.put("history", history)

@@ -1,1 +1,10 @@
-"""Task-specific model helpers (inputs, predictions, serving signatures)."""
+"""Task-specific model helpers (inputs, predictions, serving signatures).
+
+``ROLES`` names the columns each task reads from its data (``data.source.columns`` maps
+them to a file's columns); the first role is the model's raw-text input.
+"""
+
+ROLES = {
+    "classification": ("text", "label"),
+    "translation": ("source", "target"),
+}

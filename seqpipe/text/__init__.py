@@ -2,8 +2,9 @@
 
 from seqpipe.registry import Registry
 
-PAD, UNK = "[PAD]", "[UNK]"
-RESERVED = (PAD, UNK)  # ids 0 and 1 in every vocabulary
+PAD, UNK, START, END = "[PAD]", "[UNK]", "[START]", "[END]"
+RESERVED = (PAD, UNK, START, END)  # ids 0-3 in every vocabulary
+PAD_ID, UNK_ID, START_ID, END_ID = range(4)
 
 TOKENIZERS = Registry("tokenizer")
 TOKENIZERS.register("char", "seqpipe.text.kinds:CharTokenizer",
@@ -12,3 +13,5 @@ TOKENIZERS.register("word", "seqpipe.text.kinds:WordTokenizer",
                     description="words and punctuation marks (BERT-style split); unseen words map to [UNK]")
 TOKENIZERS.register("wordpiece", "seqpipe.text.kinds:WordPieceTokenizer",
                     description="WordPiece subwords (tensorflow-text FastWordpiece); vocabulary trained on the training split")
+TOKENIZERS.register("sentencepiece", "seqpipe.text.kinds:SentencePieceTokenizer",
+                    description="SentencePiece unigram subwords, trained offline on the training split; lossless detokenization")

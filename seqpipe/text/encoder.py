@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seqpipe.text import TOKENIZERS
-from seqpipe.text.kinds import WordPieceTokenizer
+from seqpipe.text import END_ID, PAD_ID, START_ID, TOKENIZERS
+from seqpipe.text.kinds import SPACE_BEFORE_PUNCT, SentencePieceTokenizer, WordPieceTokenizer
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
@@ -18,6 +18,7 @@ class TextEncoder(keras.layers.Layer):
         vocabulary: list of tokens; ``[PAD]`` and ``[UNK]`` first.
         max_length: longer inputs are truncated to this many tokens.
         lowercase: lowercase before splitting.
+        model: base64 model for kinds that have one (sentencepiece).
 
     Call arguments:
         strings: string tensor of shape ``(batch,)``.
@@ -27,17 +28,22 @@ class TextEncoder(keras.layers.Layer):
         the batch, padded on the right (so the cuDNN kernel stays eligible on a GPU).
     """
 
-    def __init__(self, kind: str, vocabulary: list[str], max_length: int, lowercase: bool = True, **kwargs):
+    def __init__(self, kind: str, vocabulary: list[str], max_length: int, lowercase: bool = True,
+                 model: str | None = None, **kwargs):
         super().__init__(trainable=False, **kwargs)
         self.kind = kind
         self.vocabulary = list(vocabulary)
         self.max_length = int(max_length)
         self.lowercase = bool(lowercase)
-        self._tokenizer = TOKENIZERS.get(kind)(self.vocabulary, self.lowercase)
-        if isinstance(self._tokenizer, WordPieceTokenizer):
+        self.model = model
+        self._tokenizer = TOKENIZERS.get(kind)(self.vocabulary, self.lowercase, model)
+        if isinstance(self._tokenizer, SentencePieceTokenizer):
+            self._sentencepiece = self._tokenizer.sentencepiece()
+        elif isinstance(self._tokenizer, WordPieceTokenizer):
             self._wordpiece = self._tokenizer.fast_wordpiece()
         else:
             self._table = self._tokenizer.lookup_table()
+        self._tokens = tf.constant(self.vocabulary)
 
     @property
     def vocabulary_size(self) -> int:
@@ -45,7 +51,12 @@ class TextEncoder(keras.layers.Layer):
 
     def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """Ragged int64 ids, truncated to ``max_length`` (used by tf.data for bucketing)."""
-        tokens = self._tokenizer.split(tf.convert_to_tensor(strings, dtype=tf.string))
+        strings = tf.convert_to_tensor(strings, dtype=tf.string)
+        if isinstance(self._tokenizer, SentencePieceTokenizer):
+            if self.lowercase:
+                strings = tf.strings.lower(strings, encoding="utf-8")
+            return tf.cast(self._sentencepiece.tokenize(strings), tf.int64)[:, : self.max_length]
+        tokens = self._tokenizer.split(strings)
         if isinstance(self._tokenizer, WordPieceTokenizer):
             ids = self._wordpiece.tokenize(tokens).merge_dims(-2, -1)
         else:
@@ -54,8 +65,21 @@ class TextEncoder(keras.layers.Layer):
 
     def tokens(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """The vocabulary entries the ids stand for (for inspection and tests)."""
-        ids = self.tokenize(strings)
-        return tf.ragged.map_flat_values(tf.gather, tf.constant(self.vocabulary), ids)
+        return tf.ragged.map_flat_values(tf.gather, self._tokens, self.tokenize(strings))
+
+    def detokenize(self, ids) -> tf.Tensor:
+        """Ids ``(batch, length)`` (dense or ragged) back to strings; [PAD]/[START]/[END] dropped."""
+        if not isinstance(ids, tf.RaggedTensor):
+            ids = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(ids))
+        ids = tf.cast(ids, tf.int64)
+        keep = (ids != PAD_ID) & (ids != START_ID) & (ids != END_ID)
+        ids = tf.ragged.boolean_mask(ids, keep)
+        if isinstance(self._tokenizer, SentencePieceTokenizer):
+            return self._sentencepiece.detokenize(tf.cast(ids, tf.int32))
+        if isinstance(self._tokenizer, WordPieceTokenizer):
+            words = self._wordpiece.detokenize(ids)
+            return tf.strings.regex_replace(words, SPACE_BEFORE_PUNCT, r"\1")
+        return self._tokenizer.join(tf.ragged.map_flat_values(tf.gather, self._tokens, ids))
 
     def call(self, strings):
         return tf.cast(self.tokenize(strings).to_tensor(0), tf.int32)
@@ -66,6 +90,6 @@ class TextEncoder(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(kind=self.kind, vocabulary=self.vocabulary,
-                      max_length=self.max_length, lowercase=self.lowercase)
+                      max_length=self.max_length, lowercase=self.lowercase, model=self.model)
         config.pop("trainable", None)
         return config

@@ -7,14 +7,19 @@ with ``[PAD]`` (id 0) and ``[UNK]`` (id 1).
 
 from __future__ import annotations
 
+import base64
 import collections
+import tempfile
+from pathlib import Path
 
 import tensorflow as tf
 import tensorflow_text as tf_text
 from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize
 from keras_hub.tokenizers import compute_word_piece_vocabulary
 
-from seqpipe.text import RESERVED, UNK
+from seqpipe.text import END, PAD, RESERVED, START, UNK, UNK_ID
+
+SPACE_BEFORE_PUNCT = r" ([.,;:!?)\]}'»”])"
 
 
 def _top(counter: collections.Counter, vocab_size: int, min_frequency: int) -> list[str]:
@@ -27,9 +32,10 @@ def _top(counter: collections.Counter, vocab_size: int, min_frequency: int) -> l
 class TokenizerKind:
     """Base class: ``split`` strings into token strings; ``ids`` maps strings to ragged ids."""
 
-    def __init__(self, vocabulary: list[str] | None, lowercase: bool):
+    def __init__(self, vocabulary: list[str] | None, lowercase: bool, model: str | None = None):
         self.vocabulary = vocabulary
         self.lowercase = lowercase
+        self.model = model  # kinds with a trained model (sentencepiece) keep it here, base64
 
     def split(self, strings: tf.Tensor) -> tf.RaggedTensor:
         raise NotImplementedError
@@ -44,9 +50,12 @@ class TokenizerKind:
     def lookup_table(self) -> tf.lookup.StaticHashTable:
         keys = tf.constant(self.vocabulary)
         values = tf.range(len(self.vocabulary), dtype=tf.int64)
-        return tf.lookup.StaticHashTable(
-            tf.lookup.KeyValueTensorInitializer(keys, values), default_value=RESERVED.index(UNK)
-        )
+        return tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(keys, values), default_value=UNK_ID)
+
+    def join(self, tokens: tf.RaggedTensor) -> tf.Tensor:
+        """Token strings back to text (the inverse of ``split`` up to spacing)."""
+        text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+        return tf.strings.regex_replace(text, SPACE_BEFORE_PUNCT, r"\1")
 
 
 class CharTokenizer(TokenizerKind):
@@ -56,6 +65,9 @@ class CharTokenizer(TokenizerKind):
         if self.lowercase:
             strings = tf.strings.lower(strings, encoding="utf-8")
         return tf.strings.unicode_split(strings, "UTF-8")
+
+    def join(self, tokens):
+        return tf.strings.reduce_join(tokens, axis=-1)
 
 
 class WordTokenizer(TokenizerKind):
@@ -79,5 +91,32 @@ class WordPieceTokenizer(WordTokenizer):
     def fast_wordpiece(self) -> tf_text.FastWordpieceTokenizer:
         return tf_text.FastWordpieceTokenizer(
             vocab=self.vocabulary, suffix_indicator="##", unknown_token=UNK,
-            no_pretokenization=True, token_out_type=tf.int64,
+            no_pretokenization=True, token_out_type=tf.int64, support_detokenization=True,
         )
+
+
+class SentencePieceTokenizer(TokenizerKind):
+    """SentencePiece unigram model trained offline; ids 0-3 are [PAD], [UNK], [START], [END]."""
+
+    def build_vocabulary(self, texts, vocab_size, min_frequency):
+        import sentencepiece as spm
+
+        with tempfile.TemporaryDirectory() as tmp:
+            corpus = Path(tmp) / "corpus.txt"
+            corpus.write_text("\n".join(t.lower() if self.lowercase else t for t in texts) + "\n", encoding="utf-8")
+            spm.SentencePieceTrainer.train(
+                input=str(corpus), model_prefix=str(Path(tmp) / "sp"), vocab_size=vocab_size, model_type="unigram",
+                character_coverage=1.0, pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece=PAD, unk_piece=UNK,
+                bos_piece=START, eos_piece=END, hard_vocab_limit=False, num_threads=2, minloglevel=2,
+                input_sentence_size=2_000_000, shuffle_input_sentence=True,
+            )
+            proto = (Path(tmp) / "sp.model").read_bytes()
+        self.model = base64.b64encode(proto).decode("ascii")
+        processor = spm.SentencePieceProcessor(model_proto=proto)
+        return [processor.id_to_piece(i) for i in range(processor.get_piece_size())]
+
+    def sentencepiece(self) -> tf_text.SentencepieceTokenizer:
+        return tf_text.SentencepieceTokenizer(model=base64.b64decode(self.model), out_type=tf.int32)
+
+    def split(self, strings):
+        raise NotImplementedError("sentencepiece maps text to ids directly")

@@ -34,6 +34,28 @@ def make_optimizer(cfg, clipnorm=None, clipvalue=None) -> keras.optimizers.Optim
     return classes[cfg.name](**kwargs)
 
 
+class ValidationBleu(keras.callbacks.Callback):
+    """After each epoch, decode a fixed validation subset and add ``val_bleu`` to the logs.
+
+    It runs before the tracker, checkpoint and early-stopping callbacks, so they all see it.
+    """
+
+    def __init__(self, translator, sources: list[str], references: list[str], decoding: dict):
+        super().__init__()
+        self.translator, self.sources, self.references, self.decoding = translator, sources, references, decoding
+
+    def on_epoch_end(self, epoch, logs=None):
+        from seqpipe.metrics import METRICS
+
+        hypotheses = self.translator.translate(self.sources, self.decoding)["translations"]
+        if logs is not None:
+            logs["val_bleu"] = METRICS.get("bleu")(hypotheses, self.references)
+
+
+def monitor_mode(monitor: str) -> str:
+    return "min" if monitor.endswith("loss") else "max"
+
+
 def fit_classifier(ctx, cfg):
     model, encoder, labels, splits = ctx["model"], ctx["encoder"], ctx["labels"], ctx["splits"]
     seed = ctx.config.seed
@@ -50,15 +72,49 @@ def fit_classifier(ctx, cfg):
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+    return _fit(ctx, cfg, model, train, valid, [])
+
+
+def fit_seq2seq(ctx, cfg):
+    from seqpipe.data.batching import pair_dataset
+    from seqpipe.tasks.translation import MaskedCrossEntropy, target_ids, token_accuracy
+
+    model, splits, translator = ctx["model"], ctx["splits"], ctx["translator"]
+
+    def dataset(split, **kwargs):
+        frame = splits[split]
+        source = translator.source_encoder.tokenize(frame["source"].tolist())
+        target_in, target_out = target_ids(translator.target_encoder, frame["target"].tolist())
+        return pair_dataset(source, target_in, target_out, cfg.batch_size, **kwargs)
+
+    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing)
+    valid = dataset("valid") if len(splits["valid"]) else None
+    accuracy = keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+                  loss=MaskedCrossEntropy(cfg.label_smoothing), metrics=[accuracy])
+    first = []
+    if cfg.validation_subset and len(splits["valid"]):
+        subset = splits["valid"].head(cfg.validation_subset)
+        generate = ctx.config.stage("generate")
+        decoding = generate.decoding.model_dump() if generate else {"strategy": "greedy"}
+        first.append(ValidationBleu(translator, subset["source"].tolist(), subset["target"].tolist(), decoding))
+    return _fit(ctx, cfg, model, train, valid, first)
+
+
+def _fit(ctx, cfg, model, train, valid, first_callbacks):
     best = ctx.path("checkpoints", "best.weights.h5")
+    mode = monitor_mode(cfg.monitor)
     callbacks = [
+        *first_callbacks,
         TrackerCallback(ctx.tracker),
-        keras.callbacks.ModelCheckpoint(best, monitor=cfg.monitor, save_best_only=True, save_weights_only=True, verbose=0),
+        keras.callbacks.ModelCheckpoint(best, monitor=cfg.monitor, mode=mode, save_best_only=True,
+                                        save_weights_only=True, verbose=0),
         keras.callbacks.CSVLogger(str(ctx.path("history.csv"))),
     ]
     if cfg.early_stopping:
         callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=cfg.monitor, patience=cfg.early_stopping.patience, min_delta=cfg.early_stopping.min_delta, verbose=1))
+            monitor=cfg.monitor, mode=mode, patience=cfg.early_stopping.patience,
+            min_delta=cfg.early_stopping.min_delta, verbose=1))
     with warnings.catch_warnings():
         # tf.data with bucketing has no known length; Keras warns at the end of every first epoch
         warnings.filterwarnings("ignore", message="Your input ran out of data")
@@ -67,7 +123,7 @@ def fit_classifier(ctx, cfg):
     if cfg.restore_best and best.exists():
         model.load_weights(best)
         values = history.get(cfg.monitor, [])
-        best_epoch = int(np.argmin(values) if "loss" in cfg.monitor else np.argmax(values)) if values else -1
+        best_epoch = int(np.argmin(values) if mode == "min" else np.argmax(values)) if values else -1
         ctx.log.info("restored the weights of epoch %d (best %s)", best_epoch + 1, cfg.monitor)
         ctx.tracker.log_metrics({"best_epoch": best_epoch + 1})
     plot = plot_history(history, ctx.path("plots", "training_curves.png"))

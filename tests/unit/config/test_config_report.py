@@ -12,6 +12,7 @@ from textwrap import dedent
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model
 from seqpipe.config.report import load_config, resolved_dict
 from seqpipe.errors import ConfigError
+from seqpipe.metrics import METRICS
 
 REPO = Path(__file__).resolve().parents[3]
 # the valid top-level keys in schema order, as "unknown key" messages list them
@@ -45,14 +46,18 @@ stages:
 
 
 def test_many_typos_are_all_reported_at_once_one_line_each(write, problems):
+    from seqpipe.data.recipes import DATASETS
+    from seqpipe.pipeline.stage import STAGES
+    from seqpipe.text import TOKENIZERS
+
     path = write("typos.yaml", TYPOS)
     assert problems(load_config, path) == [
         f"{path}:2: seed: must be a valid integer, unable to parse string as an integer; got 'abc'",
-        f"{path}:5: data.source.recipe: must be one of sentence-polarity, sms-spam; "
+        f"{path}:5: data.source.recipe: must be one of {', '.join(DATASETS.names())}; "
         "got 'sentence-polarty' (did you mean 'sentence-polarity'?)",
         f"{path}:5: data.source.limitt: unknown key 'limitt'; "
         "expected one of recipe, path, format, columns, header, limit (did you mean 'limit'?)",
-        f"{path}:7: stages[0].tokenize.kind: must be one of char, word, wordpiece; "
+        f"{path}:7: stages[0].tokenize.kind: must be one of {', '.join(TOKENIZERS.names())}; "
         "got 'wordpeice' (did you mean 'wordpiece'?)",
         # encode is written before embed; it is reported at its canonical index 2
         f"{path}:8: stages[2].encode.cell: must be one of gru, lstm, rnn; got 'lstmm' (did you mean 'lstm'?)",
@@ -61,8 +66,8 @@ def test_many_typos_are_all_reported_at_once_one_line_each(write, problems):
         "bidirectional, merge_mode, residual, dropout, recurrent_dropout (did you mean 'units'?)",
         f"{path}:12: stages[4].train.optimizer.name: must be one of adam, adamw, nadam, rmsprop, sgd; "
         "got 'adamm' (did you mean 'adam'?)",
-        f"{path}:15: stages[7]: unknown stage 'classfy'; expected one of classify, embed, encode, evaluate, "
-        "export, tokenize, train (did you mean 'classify'?)",
+        f"{path}:15: stages[7]: unknown stage 'classfy'; expected one of {', '.join(STAGES.names())} "
+        "(did you mean 'classify'?)",
     ]
 
 
@@ -134,15 +139,14 @@ def test_wrong_types_and_bounds(write, problems):
         f"{path}:10: stages[2].train.clipnorm: must be greater than 0; got -1",
         f"{path}:10: stages[2].train.early_stopping.patience: "
         "must be a valid integer, unable to parse string as an integer; got 'x'",
-        f"{path}:11: stages[3].evaluate.metrics[0]: must be one of accuracy, macro_f1, macro_precision, "
-        "macro_recall, weighted_f1; got 'acc'",
+        f"{path}:11: stages[3].evaluate.metrics[0]: must be one of {', '.join(METRICS.names())}; got 'acc'",
         f"{path}:11: stages[3].evaluate.splits[0]: must be one of valid, test; got 'train'",
     ]
 
 
 def test_wrong_task_literal(write, problems):
     path = write("p.yaml", "name: x\n" + DATA.replace("classification", "regression") + "stages: [tokenize]\n")
-    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification; got 'regression'"]
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, translation; got 'regression'"]
 
 
 def test_unknown_top_level_key_with_did_you_mean(write, problems):
@@ -293,7 +297,7 @@ def test_resolved_dict_fills_every_default(write):
             {"train": {"epochs": 5, "batch_size": 64,
                        "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0},
                        "clipnorm": None, "clipvalue": None, "monitor": "val_loss", "early_stopping": None,
-                       "restore_best": True, "bucketing": True}},
+                       "restore_best": True, "bucketing": True, "label_smoothing": 0.0, "validation_subset": 200}},
         ],
     }
 

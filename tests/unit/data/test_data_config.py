@@ -38,7 +38,7 @@ def test_exactly_one_source(values):
 
 def test_unknown_recipe_suggests_a_name():
     assert message(SourceConfig, recipe="sms-spma") == [
-        "must be one of sentence-polarity, sms-spam; got 'sms-spma' (did you mean 'sms-spam'?)"]
+        "must be one of bible-en-es, sentence-polarity, sms-spam; got 'sms-spma' (did you mean 'sms-spam'?)"]
 
 
 def test_unknown_keys_and_bad_values_are_refused():
@@ -64,7 +64,7 @@ def test_schema_describes_every_field_and_lists_recipes():
             assert field.get("description"), name
     assert all(field.get("description") for field in schema["properties"].values())
     recipe = schema["$defs"]["SourceConfig"]["properties"]["recipe"]
-    assert {"type": "string", "enum": ["sentence-polarity", "sms-spam"]} in recipe["anyOf"]
+    assert {"type": "string", "enum": ["bible-en-es", "sentence-polarity", "sms-spam"]} in recipe["anyOf"]
 
 
 def test_importing_data_and_its_config_stays_light():

@@ -66,10 +66,11 @@ def polarity_archive(cache, content=None):
 
 
 def test_registry_lists_both_recipes_with_their_metadata():
-    assert DATASETS.names() == ["sentence-polarity", "sms-spam"]
+    assert DATASETS.names() == ["bible-en-es", "sentence-polarity", "sms-spam"]
+    from seqpipe.tasks import ROLES
+
     for name, recipe in DATASETS.items():
-        assert recipe.name == name and recipe.task == "classification"
-        assert recipe.roles == ("text", "label")
+        assert recipe.name == name and recipe.roles == ROLES[recipe.task]
         assert "\n" not in recipe.description + recipe.licence
         assert DATASETS.describe(name) == recipe.description
     assert SentencePolarity.expected_rows == 4000 and SmsSpam.expected_rows == 4837
@@ -86,7 +87,7 @@ def test_registry_refuses_duplicates_and_non_recipes():
 def test_unknown_recipe_suggests_a_name():
     with pytest.raises(DataError) as info:
         prepare_recipe("sms-spma")
-    assert str(info.value) == ("unknown dataset 'sms-spma'; expected one of sentence-polarity, "
+    assert str(info.value) == ("unknown dataset 'sms-spma'; expected one of bible-en-es, sentence-polarity, "
                                "sms-spam (did you mean 'sms-spam'?)")
 
 

@@ -6,17 +6,20 @@ from seqpipe.pipeline.runner import check_chain, is_chief
 
 
 def test_full_chain_is_accepted():
-    check_chain(["tokenize", "embed", "encode", "classify", "train", "evaluate", "export"])
+    check_chain(["tokenize", "embed", "encode", "classify", "train", "evaluate", "export"], "classification")
+    check_chain(["tokenize", "embed", "encode", "decode", "train", "generate", "evaluate", "export"], "translation")
 
 
 def test_missing_providers_are_all_reported_with_the_stage_to_add():
     with pytest.raises(PipelineError) as info:
-        check_chain(["tokenize", "encode", "train"])
+        check_chain(["tokenize", "encode", "train"], "classification")
     assert str(info.value).splitlines() == [
         "stages[1].encode: needs 'embedded', which no earlier stage provides; add the 'embed' stage before it",
         "stages[2].train: needs 'model', which no earlier stage provides; add the 'classify' stage before it",
-        "stages[2].train: needs 'labels', which no earlier stage provides; add the 'classify' stage before it",
     ]
+    with pytest.raises(PipelineError) as info:
+        check_chain(["tokenize", "embed", "encode", "train"], "translation")
+    assert str(info.value) == "stages[3].train: needs 'model', which no earlier stage provides; add the 'decode' stage before it"
 
 
 @pytest.mark.parametrize("tf_config, chief", [

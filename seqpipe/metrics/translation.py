@@ -1,0 +1,135 @@
+"""Translation metrics over plain (detokenized) sentences, one reference per hypothesis.
+
+Each metric is ``fn(hypotheses, references) -> float``. BLEU, chrF and TER are
+sacrebleu's corpus scores with its default settings on its 0-100 scale, so they equal
+``sacrebleu REF -i HYP -m bleu chrf ter``; :func:`signatures` gives the settings to
+report. METEOR is nltk's sentence score (0-1) averaged over the sentences; it matches
+words exactly, by Porter stem and by WordNet synonym. The stemmer and WordNet are
+English, so on Spanish output mostly the exact matches count.
+
+sacrebleu, nltk and pandas are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from typing import TYPE_CHECKING, Sequence
+
+from seqpipe.errors import SeqpipeError
+from seqpipe.metrics import metric
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+_SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # our name -> sacrebleu class
+_TOKEN = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for METEOR
+
+
+def check_pairs(hypotheses: Sequence[str], references: Sequence[str]) -> None:
+    """Raise ValueError unless there are as many hypotheses as references, and some."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    if not hypotheses:
+        raise ValueError("no sentences to score")
+
+
+def _sacrebleu(name: str, **options):
+    import sacrebleu.metrics
+
+    return getattr(sacrebleu.metrics, _SACREBLEU[name])(**options)
+
+
+def _corpus_score(name: str, hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    check_pairs(hypotheses, references)
+    return float(_sacrebleu(name).corpus_score(list(hypotheses), [list(references)]).score)
+
+
+@metric("bleu", "translation")
+def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus BLEU, 0-100 (sacrebleu defaults: 13a tokens, case kept, exp smoothing)."""
+    return _corpus_score("bleu", hypotheses, references)
+
+
+@metric("chrf", "translation")
+def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF2, 0-100 (sacrebleu defaults: character 6-grams, no word n-grams)."""
+    return _corpus_score("chrf", hypotheses, references)
+
+
+@metric("ter", "translation")
+def ter(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus TER, 0-100 and lower is better (sacrebleu defaults: tercom tokens, lower case)."""
+    return _corpus_score("ter", hypotheses, references)
+
+
+def signatures() -> dict[str, str]:
+    """sacrebleu's signature of ``bleu``, ``chrf`` and ``ter`` as computed here."""
+    result = {}
+    for name in _SACREBLEU:
+        scorer = _sacrebleu(name)
+        scorer.corpus_score(["x"], [["x"]])  # the signature names the reference count once scored
+        result[name] = str(scorer.get_signature())
+    return result
+
+
+def sentence_scores(hypotheses: Sequence[str], references: Sequence[str]) -> pd.DataFrame:
+    """One row per sentence: ``hypothesis``, ``reference``, ``bleu`` and ``chrf`` (0-100).
+
+    Sentence BLEU uses effective n-gram orders, as sacrebleu advises for single sentences.
+    """
+    import pandas as pd
+
+    check_pairs(hypotheses, references)
+    scorers = {"bleu": _sacrebleu("bleu", effective_order=True), "chrf": _sacrebleu("chrf")}
+    rows = [{"hypothesis": hyp, "reference": ref,
+             **{name: scorer.sentence_score(hyp, [ref]).score for name, scorer in scorers.items()}}
+            for hyp, ref in zip(hypotheses, references)]
+    return pd.DataFrame(rows, columns=["hypothesis", "reference", *scorers])
+
+
+class _NoSynonyms:
+    """Stands in for WordNet when it cannot be had: no word has synonyms."""
+
+    @staticmethod
+    def synsets(word: str) -> list:
+        return []
+
+
+@functools.cache
+def _wordnet():
+    """``(reader, backend)``: WordNet, loaded once per process, or the announced stand-in."""
+    from seqpipe.metrics.wordnet import load_wordnet
+
+    try:
+        return load_wordnet(), "nltk-wordnet"
+    except (SeqpipeError, OSError, LookupError) as exc:
+        reason = " ".join(str(exc).split())
+        log.warning("METEOR WITHOUT WORDNET: matching exact words and stems only; scores can be "
+                    "lower than, and are not comparable with, METEOR using WordNet (%s)", reason)
+        return _NoSynonyms(), f"nltk-exact-stem (WordNet unavailable: {reason})"
+
+
+def meteor_backend() -> str:
+    """How :func:`meteor` matches words, to record with its scores.
+
+    ``"nltk-wordnet"``, or ``"nltk-exact-stem (WordNet unavailable: <reason>)"`` when
+    WordNet could not be prepared. Prepares and loads WordNet on the first call.
+    """
+    return _wordnet()[1]
+
+
+@metric("meteor", "translation")
+def meteor(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+    """Mean sentence METEOR, 0-1 (nltk: exact, stem and WordNet synonym matches)."""
+    check_pairs(hypotheses, references)
+    from nltk.translate.meteor_score import meteor_score
+
+    wordnet = _wordnet()[0]
+    # nltk wants token lists and lower-cases them itself (preprocess=str.lower).
+    scores = [meteor_score([_TOKEN.findall(ref)], _TOKEN.findall(hyp), wordnet=wordnet)
+              for hyp, ref in zip(hypotheses, references)]
+    return sum(scores) / len(scores)

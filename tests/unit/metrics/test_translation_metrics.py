@@ -1,0 +1,276 @@
+"""Translation metrics: sacrebleu's command line, nltk's documented METEOR values, the fallback."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import sacrebleu
+
+from seqpipe.data import recipes
+from seqpipe.errors import DataError, SeqpipeError
+from seqpipe.metrics import (
+    METRICS,
+    meteor_backend,
+    meteor_jar,
+    metric_names,
+    sentence_scores,
+    signatures,
+    translation,
+    wordnet,
+)
+
+HYPOTHESES = ["El gato está en la alfombra.", "Dijo Dios: sea la luz, y la luz fue.",
+              "en el principio creó dios el cielo y la tierra", "¿Quién eres tú?", ""]
+REFERENCES = ["El gato se sentó en la alfombra.", "Y dijo Dios: Sea la luz: y fué la luz.",
+              "En el principio crió Dios los cielos y la tierra.", "¿Quién eres?", "Amén."]
+
+# nltk's documented examples: meteor_score.py docstrings and test/meteor.doctest.
+METEOR_EXAMPLES = [
+    ("It is a guide to action which ensures that the military always obeys the commands of "
+     "the party",
+     "It is a guide to action that ensures that the military will forever heed Party commands",
+     0.6944),
+    ("non matching hypothesis", "this is a cat", 0.0),
+    ("John loves Mary", "The candidate has no alignment to any of the references", 0.0),
+    ("The cat sat on the mat", "The cat sat on the mat", 0.9977),
+    ("on the mat sat the cat", "The cat sat on the mat", 0.5),
+    ("The cat was sat on the mat", "The cat sat on the mat", 0.9654),
+    ("creates or updates a virtual machine scale set", "create or update a vm set", 0.7806),
+]
+SYNONYMS = (["the car is red"], ["the auto is red"])  # car and auto share a synset
+NO_WORDNET = ("WordNet 3.0 ({}) is not installed; run as root: apt-get update && "
+              "apt-get install -y --no-install-recommends wordnet-base wordnet-sense-index")
+
+
+def sacrebleu_cli(tmp_path, *options):
+    (tmp_path / "hyp.txt").write_text("\n".join(HYPOTHESES) + "\n", encoding="utf-8")
+    (tmp_path / "ref.txt").write_text("\n".join(REFERENCES) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "sacrebleu", str(tmp_path / "ref.txt"),
+               "-i", str(tmp_path / "hyp.txt"), "-w", "4", *options]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+
+
+def test_every_metric_names_its_task():
+    assert metric_names("translation") == ["bleu", "chrf", "meteor", "meteor_1.5", "ter"]
+    assert metric_names("classification") == [
+        "accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
+    assert {METRICS.get(name).task for name in METRICS} == {"classification", "translation"}
+    assert METRICS.describe("bleu") == (
+        "Corpus BLEU, 0-100 (sacrebleu defaults: 13a tokens, case kept, exp smoothing).")
+
+
+def test_bleu_chrf_ter_equal_the_sacrebleu_command_line(tmp_path):
+    printed = json.loads(sacrebleu_cli(tmp_path, "-m", "bleu", "chrf", "ter"))
+    assert [entry["name"] for entry in printed] == ["BLEU", "chrF2", "TER"]
+    ours = {name: METRICS.get(name)(HYPOTHESES, REFERENCES) for name in ("bleu", "chrf", "ter")}
+    assert [f"{value:.4f}" for value in ours.values()] == [
+        f"{entry['score']:.4f}" for entry in printed]
+    assert signatures() == {name: entry["signature"] for name, entry in zip(ours, printed)}
+    assert signatures()["bleu"] == (
+        f"nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:{sacrebleu.__version__}")
+
+
+def test_sentence_scores_equal_the_sacrebleu_command_line(tmp_path):
+    table = sentence_scores(HYPOTHESES, REFERENCES)
+    assert list(table.columns) == ["hypothesis", "reference", "bleu", "chrf"]
+    assert table["hypothesis"].tolist() == HYPOTHESES
+    for name in ("bleu", "chrf"):
+        printed = sacrebleu_cli(tmp_path, "-m", name, "--sentence-level", "-b").split()
+        assert [f"{value:.4f}" for value in table[name]] == printed
+
+
+@pytest.mark.parametrize("name", ["bleu", "chrf", "ter", "meteor", "meteor_1.5"])
+def test_mismatched_or_empty_inputs_are_refused(name):
+    with pytest.raises(ValueError, match="^2 hypotheses but 1 references$"):
+        METRICS.get(name)(["a", "b"], ["a"])
+    with pytest.raises(ValueError, match="^no sentences to score$"):
+        METRICS.get(name)([], [])
+
+
+def test_lexnames_follow_the_wordnet_manual():
+    lines = wordnet.lexnames().splitlines()
+    assert len(lines) == 45
+    assert [lines[i] for i in (0, 1, 2, 3, 18, 28, 29, 43, 44)] == [
+        "00\tadj.all\t3", "01\tadj.pert\t3", "02\tadv.all\t4", "03\tnoun.Tops\t1",
+        "18\tnoun.person\t1", "28\tnoun.time\t1", "29\tverb.body\t2", "43\tverb.weather\t2",
+        "44\tadj.ppl\t3"]
+
+
+@pytest.fixture(scope="session")
+def wordnet_cache(tmp_path_factory):
+    """A cache with WordNet prepared once per session (installed with apt-get if root may)."""
+    cache = tmp_path_factory.mktemp("wordnet-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SEQPIPE_CACHE", str(cache))
+        try:
+            wordnet.prepare_wordnet()
+        except DataError as exc:
+            pytest.skip(str(exc))
+    return cache
+
+
+@pytest.fixture
+def fresh_meteor(monkeypatch):
+    """METEOR loads its WordNet (or falls back) anew in the test and again after it."""
+    translation._wordnet.cache_clear()
+    yield monkeypatch
+    translation._wordnet.cache_clear()
+
+
+@pytest.fixture
+def with_wordnet(wordnet_cache, fresh_meteor):
+    fresh_meteor.setenv("SEQPIPE_CACHE", str(wordnet_cache))
+    assert meteor_backend() == "nltk-wordnet"
+
+
+@pytest.mark.parametrize("hypothesis, reference, expected", METEOR_EXAMPLES)
+def test_meteor_reproduces_nltk_examples(with_wordnet, hypothesis, reference, expected):
+    assert round(METRICS.get("meteor")([hypothesis], [reference]), 4) == expected
+
+
+def test_meteor_averages_sentences_and_matches_synonyms(with_wordnet):
+    hypotheses, references, expected = zip(*METEOR_EXAMPLES)
+    mean = METRICS.get("meteor")(list(hypotheses), list(references))
+    assert mean == pytest.approx(sum(expected) / len(expected), abs=1e-4)
+    assert round(METRICS.get("meteor")(*SYNONYMS), 4) == 0.9922
+
+
+def test_wordnet_files_are_copies_with_lexnames(wordnet_cache, with_wordnet):
+    from nltk.corpus import wordnet as nltk_wordnet
+
+    folder = wordnet_cache / "nltk_data" / "corpora" / "wordnet"
+    assert sorted(path.name for path in folder.iterdir()) == sorted([*wordnet.FILES, "lexnames"])
+    assert not any(path.is_symlink() for path in folder.iterdir())
+    assert (folder / "lexnames").read_text(encoding="utf-8") == wordnet.lexnames()
+    assert [nltk_wordnet.synset(name).lexname() for name in ("dog.n.01", "run.v.01", "big.a.01")] \
+        == ["noun.animal", "verb.motion", "adj.all"]
+
+
+def test_meteor_without_wordnet_falls_back_and_says_so(tmp_path, fresh_meteor, caplog):
+    fresh_meteor.setenv("SEQPIPE_CACHE", str(tmp_path))
+    fresh_meteor.setattr(wordnet, "DEBIAN_DIR", tmp_path / "none")
+    fresh_meteor.setattr(recipes.shutil, "which", lambda name: f"/usr/bin/{name}")
+    fresh_meteor.setattr(recipes.os, "geteuid", lambda: 1000)
+    with caplog.at_level(logging.WARNING, logger="seqpipe.metrics.translation"):
+        assert round(METRICS.get("meteor")(["The cat was sat on the mat"],
+                                           ["The cat sat on the mat"]), 4) == 0.9654
+        assert round(METRICS.get("meteor")(*SYNONYMS), 4) == 0.6389  # car != auto now
+    reason = NO_WORDNET.format(tmp_path / "none")
+    assert meteor_backend() == f"nltk-exact-stem (WordNet unavailable: {reason})"
+    assert caplog.messages == [  # once per process, not per call
+        "METEOR WITHOUT WORDNET: matching exact words and stems only; scores can be lower than, "
+        f"and are not comparable with, METEOR using WordNet ({reason})"]
+
+
+def test_importing_metrics_stays_light():
+    code = ("import sys, seqpipe.metrics; print(sorted(set(sys.modules) & "
+            "{'tensorflow', 'nltk', 'sacrebleu', 'pandas', 'sklearn'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
+JAR_REPORT = """Meteor version: 1.5
+
+Segment 1 score:\t0.44736091739438233
+Segment 2 score:\t1.0
+
+Final score:            0.503185843639056
+"""
+
+
+@pytest.fixture
+def fake_wheel(tmp_path, monkeypatch):
+    """A cache whose downloads hold a small stand-in for the pycocoevalcap wheel; no pip."""
+    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
+    (tmp_path / "downloads").mkdir()
+    with zipfile.ZipFile(tmp_path / "downloads" / meteor_jar.WHEEL, "w") as zf:
+        for name, member in meteor_jar.MEMBERS.items():
+            zf.writestr(member, f"fake {name}")
+    monkeypatch.setattr(recipes.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
+    return tmp_path
+
+
+def test_meteor_1_5_runs_the_jar_from_the_wheel(fake_wheel, monkeypatch):
+    calls = []
+
+    def java(command, cwd, **kwargs):
+        calls.append((command, Path(cwd, "hyp.txt").read_text(), Path(cwd, "ref.txt").read_text()))
+        return subprocess.CompletedProcess(command, 0, JAR_REPORT, "")
+
+    monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: "/usr/bin/java")
+    monkeypatch.setattr(meteor_jar.subprocess, "run", java)
+    assert METRICS.get("meteor_1.5")(["a  b\nc", ""], ["a b c", "d"]) == 0.503185843639056
+    folder = fake_wheel / "meteor-1.5"
+    assert calls == [(["/usr/bin/java", "-Xmx2G", "-jar", str(folder / "meteor-1.5.jar"),
+                       "hyp.txt", "ref.txt", "-l", "en", "-norm"], "a b c\n\n", "a b c\nd\n")]
+    assert (folder / "data" / "paraphrase-en.gz").read_text() == "fake data/paraphrase-en.gz"
+
+
+def test_meteor_1_5_errors_name_the_fix(fake_wheel, monkeypatch):
+    monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: None)
+    with pytest.raises(SeqpipeError) as info:
+        METRICS.get("meteor_1.5")(["a"], ["a"])
+    assert str(info.value) == (
+        "meteor_1.5 needs Java 8 or later and there is no java on PATH; install it, e.g. as "
+        "root: apt-get install -y --no-install-recommends default-jre-headless")
+    monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: "/usr/bin/java")
+    stderr = ('Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n'
+              "\tat edu.cmu.meteor.scorer.MeteorScorer.<init>(Unknown Source)\n")
+    monkeypatch.setattr(meteor_jar.subprocess, "run", lambda command, **kwargs:
+                        subprocess.CompletedProcess(command, 1, "", stderr))
+    with pytest.raises(SeqpipeError) as info:
+        METRICS.get("meteor_1.5")(["a"], ["a"])
+    assert str(info.value) == ('meteor_1.5: java failed (Exception in thread "main" '
+                               "java.lang.OutOfMemoryError: Java heap space)")
+
+
+def test_damaged_wheel_is_reported(fake_wheel):
+    wheel = fake_wheel / "downloads" / meteor_jar.WHEEL
+    wheel.write_bytes(b"not a wheel")
+    with pytest.raises(DataError) as info:
+        meteor_jar.prepare_meteor_jar()
+    assert str(info.value) == (
+        f"meteor_1.5: could not unpack {wheel} (File is not a zip file); "
+        "delete the file and run again")
+
+
+@pytest.mark.network
+def test_meteor_1_5_for_real(tmp_path, monkeypatch):
+    """Downloads the wheel (100 MB) and runs the jar; needs Java."""
+    if shutil.which("java") is None:
+        pytest.skip(meteor_jar.NO_JAVA)
+    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
+    hypotheses, references, _ = zip(*METEOR_EXAMPLES[:1], *METEOR_EXAMPLES[3:5])
+    report = meteor_jar.run_meteor_jar([*hypotheses, *SYNONYMS[0]], [*references, *SYNONYMS[1]])
+    # The values `java -Xmx2G -jar meteor-1.5.jar hyp ref -l en -norm` prints for these lines.
+    assert re.findall(r"Segment \d+ score:\t(\S+)", report) == [
+        "0.44736091739438233", "1.0", "0.4776696620223255", "0.9249999999999999"]
+    assert METRICS.get("meteor_1.5")([*hypotheses, *SYNONYMS[0]],
+                                     [*references, *SYNONYMS[1]]) == 0.503185843639056
+
+
+@pytest.mark.network
+def test_wordnet_prepared_for_real_matches_the_manual(tmp_path, monkeypatch):
+    """Installs WordNet with apt-get when missing (as root) and checks lexnames(5WN)."""
+    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
+    root = wordnet.prepare_wordnet()
+    manual = Path("/usr/share/man/man5/lexnames.5WN.gz")
+    if not manual.is_file():
+        pytest.skip(f"{manual} is not installed (man pages excluded?)")
+    rows = re.findall(r"^(\d\d)\t(\S+)\s*\t", gzip.decompress(manual.read_bytes()).decode(),
+                      re.MULTILINE)
+    category = {"noun": "1", "verb": "2", "adj": "3", "adv": "4"}
+    expected = "".join(f"{n}\t{name}\t{category[name.split('.')[0]]}\n" for n, name in rows)
+    assert (root / "corpora" / "wordnet" / "lexnames").read_text(encoding="utf-8") == expected
+    assert os.path.getsize(root / "corpora" / "wordnet" / "data.noun") > 15_000_000
