@@ -75,7 +75,12 @@ class TextEncoder(keras.layers.Layer):
         keep = (ids != PAD_ID) & (ids != START_ID) & (ids != END_ID)
         ids = tf.ragged.boolean_mask(ids, keep)
         if isinstance(self._tokenizer, SentencePieceTokenizer):
-            return self._sentencepiece.detokenize(tf.cast(ids, tf.int32))
+            # Joining the pieces is SentencePiece's own detokenization for unigram models without byte
+            # fallback; pure string ops keep a second SentencePiece resource out of exported graphs
+            # (two of them in one SavedModel restore as the same model).
+            pieces = tf.ragged.map_flat_values(tf.gather, self._tokens, ids)
+            text = tf.strings.regex_replace(tf.strings.reduce_join(pieces, axis=-1), "\u2581", " ")
+            return tf.strings.strip(text)
         if isinstance(self._tokenizer, WordPieceTokenizer):
             words = self._wordpiece.detokenize(ids)
             return tf.strings.regex_replace(words, SPACE_BEFORE_PUNCT, r"\1")

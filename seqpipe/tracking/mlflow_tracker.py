@@ -180,7 +180,7 @@ class MLflowTracker(Tracker):
 
         with _fluent_run(self._tracking_uri, self._current_run()), warnings.catch_warnings():
             # an input example makes MLflow 3.17 run the model at log time; the signature says enough
-            warnings.filterwarnings("ignore", message="An input example was not provided")
+            warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(PYFUNC_MODEL_CODE),

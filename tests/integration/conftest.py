@@ -21,10 +21,19 @@ def seqpipe(*args, cwd, check=True, stdin=None):
     return proc
 
 
-@pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """`seqpipe run pipelines/smoke/sentiment_bilstm.yaml --json` in a fresh working directory."""
-    workdir = tmp_path_factory.mktemp("smoke")
-    proc = seqpipe("run", str(REPO / "pipelines/smoke/sentiment_bilstm.yaml"), "--json", cwd=workdir)
+def run_smoke(tmp_path_factory, name):
+    """`seqpipe run pipelines/smoke/<name>.yaml --json` in a fresh working directory."""
+    workdir = tmp_path_factory.mktemp(name)
+    proc = seqpipe("run", str(REPO / f"pipelines/smoke/{name}.yaml"), "--json", cwd=workdir)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"workdir": workdir, "result": result, "stderr": proc.stderr}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "sentiment_bilstm")
+
+
+@pytest.fixture(scope="session")
+def translate_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "translate_en_es")

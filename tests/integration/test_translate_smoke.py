@@ -1,0 +1,79 @@
+"""End to end: the smoke translation pipeline on a slice of the parallel Bible."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+
+from tests.integration.conftest import seqpipe
+
+
+def translations(run):
+    return pd.read_csv(Path(run["result"]["run_dir"]) / "evaluation" / "test_translations.tsv", sep="\t",
+                       keep_default_na=False, quoting=3)
+
+
+def test_run_reports_beam_and_greedy_scores_side_by_side(translate_run):
+    metrics = translate_run["result"]["metrics"]
+    for name in ("bleu", "chrf", "ter", "meteor"):
+        assert f"test_{name}" in metrics and f"test_{name}_greedy" in metrics
+    assert 0 <= metrics["test_bleu"] <= 100 and 0 <= metrics["test_meteor"] <= 1
+    table = translations(translate_run)
+    assert len(table) == 60  # 5% of 1,200 pairs
+    assert list(table.columns[:4]) == ["source", "reference", "hypothesis", "bleu"]
+    assert "hypothesis_greedy" in table.columns
+
+
+def test_bleu_equals_the_sacrebleu_command_line_on_the_same_files(translate_run, tmp_path):
+    table = translations(translate_run)
+    (tmp_path / "hyp.txt").write_text("\n".join(table["hypothesis"]) + "\n", encoding="utf-8")
+    (tmp_path / "ref.txt").write_text("\n".join(table["reference"]) + "\n", encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "sacrebleu", str(tmp_path / "ref.txt"), "-i", str(tmp_path / "hyp.txt"),
+                          "-m", "bleu", "-b", "-w", "4"], capture_output=True, text=True, check=True)
+    assert float(out.stdout.strip()) == pytest.approx(translate_run["result"]["metrics"]["test_bleu"], abs=5e-5)
+
+
+def test_mlflow_run_has_val_bleu_per_epoch_signatures_heatmaps_and_the_tsv(translate_run):
+    result = translate_run["result"]
+    client = mlflow.MlflowClient(result["tracking_uri"])
+    run = client.get_run(result["run_id"])
+    assert [m.step for m in client.get_metric_history(result["run_id"], "val_bleu")] == [0, 1]
+    assert run.data.tags["sacrebleu.bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6")
+    assert run.data.tags["meteor.backend"]
+    assert run.data.params["stages.decode.attention"] == "bahdanau"
+    assert run.data.params["stages.generate.decoding.beam_width"] == "3"
+    files = {f.path for f in client.list_artifacts(result["run_id"], "plots")}
+    assert {"plots/attention_0.png", "plots/attention_1.png", "plots/training_curves.png"} <= files
+    files = {f.path for f in client.list_artifacts(result["run_id"], "evaluation")}
+    assert "evaluation/test_translations.tsv" in files
+
+
+SERVE = """
+import json, sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+model = tf.saved_model.load(sys.argv[1])
+out = model.signatures["translate"](text=tf.constant(json.load(sys.stdin)))
+assert "seqpipe" not in sys.modules
+print(json.dumps([t.decode("utf-8") for t in out["translation"].numpy()]))
+"""
+
+
+def test_saved_model_translate_signature_matches_the_pipeline_beam_output(translate_run):
+    table = translations(translate_run)
+    proc = subprocess.run([sys.executable, "-c", SERVE, translate_run["result"]["export_path"]],
+                          input=json.dumps(table["source"].tolist()), capture_output=True, text=True, timeout=600, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == table["hypothesis"].tolist()
+
+
+def test_predict_translates_lines_from_stdin(translate_run):
+    table = translations(translate_run).head(3)
+    proc = seqpipe("predict", translate_run["result"]["run_dir"], "--format", "json",
+                   stdin="\n".join(table["source"]) + "\n", cwd=translate_run["workdir"])
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["translation"] for r in rows] == table["hypothesis"].tolist()
