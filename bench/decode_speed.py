@@ -66,9 +66,9 @@ def sentencepiece(texts: list[str], name: str) -> TextEncoder:
 
 
 def fits(encoder: TextEncoder, texts: list[str], limit: int) -> np.ndarray:
-    """Whether each text has at most ``limit`` tokens (nothing truncated)."""
-    full = TextEncoder.from_config({**encoder.get_config(), "max_length": 10_000})
-    return full.tokenize(tf.constant(texts)).row_lengths().numpy() <= limit
+    """Whether each text has at most ``limit`` < ``encoder.max_length`` tokens (so nothing was truncated)."""
+    assert limit < encoder.max_length
+    return encoder.tokenize(tf.constant(texts)).row_lengths().numpy() <= limit
 
 
 def load_data(train_pairs: int, vocab_pairs: int):
@@ -150,9 +150,11 @@ def keras_hub_fn(decoder, sampler, freeze_finished: bool = False):
 
 def compiled(fn, state_example: dict):
     """tf.function over state dicts of any batch and source length (traced once)."""
-    spec = {k: tf.TensorSpec([None] * (v.shape.rank - 1) + v.shape[-1:].as_list() if v.shape.rank > 2
-                             else [None, None] if v.dtype == tf.bool else [None, v.shape[-1]], v.dtype)
-            for k, v in state_example.items()}
+    def spec(v):  # batch and source length unknown; feature widths kept
+        shape = [None, None] if v.shape.rank == 2 and v.dtype == tf.bool else [None] * (v.shape.rank - 1) + [v.shape[-1]]
+        return tf.TensorSpec(shape, v.dtype)
+
+    spec = {k: spec(v) for k, v in state_example.items()}
     return tf.function(fn, input_signature=[spec])
 
 
