@@ -17,8 +17,9 @@ slice of the bible-en-es recipe, then decodes the same test sentences with:
 Timed: the search only, from the decoder's initial state (encoder outputs and bridged states,
 computed once beforehand) to the token ids. Width 1 is seqpipe's greedy strategy; width 5 is
 seqpipe's beam search with length_penalty=0 and coverage_penalty=0 (keras_hub has neither).
-Rounds are interleaved (every variant once per round, in a rotating order) so machine noise hits
-every variant alike; the table reports the median round and ratios to seqpipe compiled.
+Measurements are interleaved at the grain of single calls (every sentence at batch 1, the batch at
+batch 64, runs all variants of its width and batch back to back, in a rotating order) so machine
+noise hits every variant alike; ratios to seqpipe compiled are taken within a round, median over rounds.
 
 Run:  python bench/decode_speed.py            (writes bench/results/decode_speed.md)
 """
@@ -90,7 +91,6 @@ def load_data(train_pairs: int, vocab_pairs: int):
 
 def build_model(source_vocab: int, target_vocab: int):
     """The seq2seq model as seqpipe's stages assemble it (see seqpipe/stages/decode.py)."""
-    keras.utils.set_random_seed(SEED)
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = keras.layers.Embedding(source_vocab, 64, mask_zero=True, name="embedding")(ids)
     memory, states = recurrent_stack(x, cell="lstm", units=64, layers=1, bidirectional=True, return_state=True)
@@ -194,14 +194,17 @@ def cpu_name() -> str:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--train-pairs", type=int, default=3000)
+    parser.add_argument("--train-pairs", type=int, default=8000)
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--sentences", type=int, default=64, help="test sentences decoded at batch 64 (one batch)")
-    parser.add_argument("--batch1-sentences", type=int, default=8, help="of those, decoded one at a time at batch 1")
+    parser.add_argument("--batch1-sentences", type=int, default=16, help="of those, decoded one at a time at batch 1")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "decode_speed.md"))
     args = parser.parse_args()
     started, load_start = time.perf_counter(), os.getloadavg()
+    # Seed before any SentencePiece encoder exists: tf.random.set_seed in eager mode drops the
+    # tokenizer resources created before it ("Resource ..._SentencepieceOp... does not exist").
+    keras.utils.set_random_seed(SEED)
 
     source_encoder, target_encoder, train_frame, test_frame = load_data(args.train_pairs, 10_000)
     test_frame = test_frame.head(args.sentences)
@@ -217,52 +220,62 @@ def main():
         return decoder.initial_state(memory, ids != 0, states)
 
     sources, references = test_frame["source"].tolist(), test_frame["target"].tolist()
-    configs = {64: [initial_state(tf.constant(sources))],
+    big = len(sources)  # the "batch 64" configuration: every test sentence in one batch
+    configs = {big: [initial_state(tf.constant(sources))],
                1: [initial_state(tf.constant([s])) for s in sources[: args.batch1_sentences]]}
     bleu = METRICS.get("bleu")
 
-    table = {}  # (width, batch, label, mode) -> dict
-    plans = []
+    # groups of variants timed side by side: (width, batch) -> [(key, function)]; the first is the reference
+    groups = {}
     for width in (1, 5):
         for label, mode, fn in variants(decoder, width):
-            run = compiled(fn, configs[64][0]) if mode == "compiled" else fn
-            for batch, states in configs.items():
-                plans.append(((width, batch, label, mode), run, states))
+            run = compiled(fn, configs[big][0]) if mode == "compiled" else fn
+            for batch in configs:
+                groups.setdefault((width, batch), []).append(((width, batch, label, mode), run))
 
     # warm-up: traces every compiled variant (and runs each once); tracing is not timed
-    for key, run, states in plans:
-        t0 = time.perf_counter()
-        outputs = [run(s) for s in states[:1]]
-        print(f"warm-up {key}: {time.perf_counter() - t0:.1f}s", flush=True)
-
-    for rnd in range(args.rounds):
-        shift = rnd % len(plans)
-        for key, run, states in plans[shift:] + plans[:shift]:
+    for (width, batch), runs in groups.items():
+        for key, run in runs:
             t0 = time.perf_counter()
-            outputs = [run(s).numpy() for s in states]
-            seconds = time.perf_counter() - t0
-            entry = table.setdefault(key, {"times": []})
-            entry["times"].append(seconds)
-            tokens = truncate(np.concatenate([np.pad(o, [(0, 0), (0, MAX_LENGTH - o.shape[1])]) for o in outputs]))
-            if "tokens" in entry and not np.array_equal(entry["tokens"], tokens):
-                raise RuntimeError(f"{key}: outputs changed between rounds")
-            entry["tokens"] = tokens
-            print(f"round {rnd + 1} {key}: {seconds:.2f}s", flush=True)
+            run(configs[batch][0])
+            print(f"warm-up {key}: {time.perf_counter() - t0:.1f}s", flush=True)
 
-    lines_out = []
-    for key, entry in table.items():
-        width, batch, label, mode = key
-        tokens = entry["tokens"]
-        lengths = np.where((tokens == END_ID).any(axis=1), (tokens == END_ID).argmax(axis=1) + 1, MAX_LENGTH)
-        entry["n_tokens"] = int(lengths.sum())
-        entry["median"] = statistics.median(entry["times"])
-        hyps = [t.decode("utf-8") for t in target_encoder.detokenize(tf.constant(tokens)).numpy()]
-        entry["bleu"] = bleu(hyps, references[: len(hyps)])
-        entry["hyps"] = hyps
+    # Interleaved at the finest grain: every call (one sentence at batch 1, the whole batch at
+    # batch 64) runs each variant of its group once, in an order that rotates from call to call.
+    table = {key: {"times": [0.0] * args.rounds, "outputs": [[] for _ in range(args.rounds)]}
+             for runs in groups.values() for key, _ in runs}
+    for rnd in range(args.rounds):
+        for (width, batch), runs in groups.items():
+            for i, state in enumerate(configs[batch]):
+                shift = (rnd * len(configs[batch]) + i) % len(runs)
+                for key, run in runs[shift:] + runs[:shift]:
+                    t0 = time.perf_counter()
+                    out = run(state).numpy()
+                    table[key]["times"][rnd] += time.perf_counter() - t0
+                    table[key]["outputs"][rnd].append(out)
+            print(f"round {rnd + 1}/{args.rounds}, width {width}, batch {batch}: "
+                  + ", ".join(f"{k[2]} {k[3]} {table[k]['times'][rnd]:.2f}s" for k, _ in runs), flush=True)
+
+    for runs in groups.values():
+        ref = table[runs[0][0]]
+        for key, _ in runs:
+            entry = table[key]
+            rounds = [truncate(np.concatenate(outputs)) for outputs in entry["outputs"]]
+            if any(not np.array_equal(rounds[0], r) for r in rounds[1:]):
+                raise RuntimeError(f"{key}: outputs changed between rounds")
+            tokens = entry["tokens"] = rounds[0]
+            lengths = np.where((tokens == END_ID).any(axis=1), (tokens == END_ID).argmax(axis=1) + 1, MAX_LENGTH)
+            entry["n_tokens"] = int(lengths.sum())
+            entry["median"] = statistics.median(entry["times"])
+            # ratio per round (both measured in that round), then the median over rounds
+            entry["ratio"] = statistics.median(r / t for r, t in zip(ref["times"], entry["times"]))
+            hyps = [t.decode("utf-8") for t in target_encoder.detokenize(tf.constant(tokens)).numpy()]
+            entry["bleu"] = bleu(hyps, references[: len(hyps)])
+            entry["hyps"] = hyps
 
     fmt_rows = []
     for width in (1, 5):
-        for batch in (1, 64):
+        for batch in (1, big):
             keys = [k for k in table if k[0] == width and k[1] == batch]
             ref = table[keys[0]]
             for key in keys:
@@ -271,7 +284,7 @@ def main():
                 n = len(same)
                 fmt_rows.append(
                     f"| {width} | {batch} | {key[2]} | {key[3]} | {entry['n_tokens'] / entry['median']:,.0f} | "
-                    f"{ref['median'] / entry['median']:.2f} | {entry['bleu']:.2f} | "
+                    f"{entry['ratio']:.2f} | {entry['bleu']:.2f} | {entry['n_tokens'] / n:.1f} | "
                     f"{'yes' if same.all() else 'no'} ({int(same.sum())}/{n}) |")
 
     nb1 = min(args.batch1_sentences, len(sources))
@@ -282,7 +295,9 @@ def main():
         f"keras_hub {keras_hub.__version__}, Python {platform.python_version()}.",
         f"The machine is shared (load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end, "
         f"with {os.cpu_count()} cores): absolute tokens/s are noisy; the ratios come from variants measured "
-        f"side by side, interleaved in one process ({args.rounds} rounds, rotating order, median round reported).",
+        f"side by side, interleaved in one process: {args.rounds} rounds, and within a round every call (one sentence at batch 1, "
+        f"the whole batch at batch {big}) runs all variants of its width and batch back to back, in an order that rotates "
+        f"from call to call; tokens/s uses the median round.",
         "Command: `python bench/decode_speed.py`", "",
         f"Model: SentencePiece {source_encoder.vocabulary_size} (en) / {target_encoder.vocabulary_size} (es) tokens, "
         f"embeddings 64, BiLSTM encoder 64 per direction, LSTM decoder 128 with Bahdanau attention, input feeding and "
@@ -290,20 +305,32 @@ def main():
         f"bible-en-es training pairs whose both sides fit {MAX_LENGTH - 1} tokens ({train_seconds:.0f}s; loss "
         f"{losses[0]:.2f} -> {losses[-1]:.2f}).",
         f"Decoding: at most {MAX_LENGTH} target tokens ([END] included); {len(sources)} test sentences of the same kind "
-        f"in one batch (batch 64) and the first {nb1} of them one at a time (batch 1). Width 1 is seqpipe's greedy "
+        f"in one batch (batch {big}) and the first {nb1} of them one at a time (batch 1). Width 1 is seqpipe's greedy "
         "strategy; width 5 is its beam search with length_penalty=0 and coverage_penalty=0.",
         "Timed: the search only, from the decoder's initial state (encoder run beforehand) to the token ids; compiled "
         "variants are `tf.function`s traced before timing.", "",
         "tokens/s: target tokens of the variant's own best hypotheses (up to and including the first [END]) per second. "
-        "Ratio: wall time of seqpipe compiled / wall time of the variant on the same sentences (> 1 is faster). "
+        "Ratio: wall time of seqpipe compiled / wall time of the variant on the same sentences in the same round, "
+        "median over rounds (> 1 is faster than seqpipe compiled). Mean length: tokens per hypothesis, [END] included. "
         "BLEU: sacrebleu corpus BLEU (seqpipe's `bleu`) of the detokenized hypotheses against the references of those "
         "sentences. Identical: whether the token ids, cut after the first [END], equal seqpipe compiled's "
         "(sentences equal / sentences).", "",
-        "| width | batch | implementation | mode | tokens/s | ratio to seqpipe compiled | BLEU | identical tokens |",
-        "|---|---|---|---|---|---|---|---|",
+        "| width | batch | implementation | mode | tokens/s | ratio to seqpipe compiled | BLEU | mean length | identical tokens |",
+        "|---|---|---|---|---|---|---|---|---|",
         *fmt_rows,
     ]
-    notes = notes_for(table, args)
+    notes = notes_for(table)
+    greedy64, beam64 = table[(1, big, "seqpipe decode", "compiled")], table[(5, big, "seqpipe decode", "compiled")]
+    plain64 = table[(5, big, "keras_hub BeamSampler(5)", "compiled")]
+    examples = ["", f"Sanity check (batch {big}, seqpipe compiled): "
+                f"{len(set(greedy64['hyps']))} distinct greedy and {len(set(beam64['hyps']))} distinct beam-5 "
+                f"hypotheses for {len(sources)} sentences; mean length {greedy64['n_tokens'] / len(sources):.1f} "
+                f"(greedy) and {beam64['n_tokens'] / len(sources):.1f} (beam 5) tokens with [END].", "",
+                "| source | reference | seqpipe greedy | seqpipe beam 5 | keras_hub BeamSampler(5) |", "|---|---|---|---|---|"]
+    for i in range(3):
+        cells = [sources[i], references[i], greedy64["hyps"][i], beam64["hyps"][i], plain64["hyps"][i]]
+        examples.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    lines_out += examples
     lines_out += ["", "Notes:", "", *notes, "", f"Total run time {time.perf_counter() - started:.0f}s."]
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -311,34 +338,50 @@ def main():
     print("\n".join(lines_out))
 
 
-def notes_for(table, args) -> list[str]:
+def notes_for(table) -> list[str]:
     """Notes derived from this run's numbers (so the text cannot go stale)."""
     notes = []
     beam = {k: v for k, v in table.items() if k[0] > 1}
-    for batch in (1, 64):
+    for batch in sorted({k[1] for k in beam}):
         ref = beam[(5, batch, "seqpipe decode", "compiled")]
         plain = beam[(5, batch, "keras_hub BeamSampler(5)", "compiled")]
         frozen = beam[(5, batch, "keras_hub BeamSampler(5), finished beams frozen in next()", "compiled")]
         same = int((plain["tokens"] == ref["tokens"]).all(axis=1).sum())
         notes.append(
             f"- Beam 5, batch {batch}: plain keras_hub BeamSampler gives BLEU {plain['bleu']:.2f} vs seqpipe's "
-            f"{ref['bleu']:.2f} ({same}/{len(ref['tokens'])} sentences identical); with finished beams frozen in "
+            f"{ref['bleu']:.2f} ({same}/{len(ref['tokens'])} sentences identical; mean length "
+            f"{plain['n_tokens'] / len(ref['tokens']):.1f} vs {ref['n_tokens'] / len(ref['tokens']):.1f}); with finished beams frozen in "
             f"`next()` it gives {frozen['bleu']:.2f} "
             f"({int((frozen['tokens'] == ref['tokens']).all(axis=1).sum())}/{len(ref['tokens'])} identical).")
+    plain = [k for k in beam if k[2] == "keras_hub BeamSampler(5)"]
+    differs = any(not np.array_equal(beam[k]["tokens"], beam[(5, k[1], "seqpipe decode", "compiled")]["tokens"])
+                  for k in plain)
+    why = ("its BeamSampler never marks a beam finished: a beam that has produced [END] keeps being extended with "
+           "model-chosen tokens whose log-probabilities keep lowering its score (and may fill several beam slots "
+           "with copies of one ended hypothesis), and it loops until every beam of every example contains [END]; "
+           "seqpipe freezes an ended hypothesis at its score (padding at zero cost, one slot), so it competes as it "
+           "stands -- which is what the frozen `next()` wrapper reproduces.")
+    notes.append(("- Plain keras_hub beam differs from seqpipe's by design: " if differs else
+                  "- Plain keras_hub beam matched seqpipe's here, but can differ by design: ") + why)
     notes += [
-        "- Why plain keras_hub beam differs by design: its BeamSampler never marks a beam finished, so a beam that has "
-        "produced [END] keeps being extended with model-chosen tokens whose log-probabilities keep lowering its score "
-        "(and can fill several beam slots with copies of one ended hypothesis), and it loops until every beam of "
-        "every example contains [END]; seqpipe freezes an ended hypothesis at its score (padding at zero cost, one "
-        "slot) so it competes as it stands, which is also what the `next()` wrapper above reproduces.",
         "- keras_hub's samplers take `log(softmax(logits))` where seqpipe takes `log_softmax(logits)`; the two differ "
         "in the last bits, which could only matter at near-ties.",
         "- The cache is the decoder's state dict (recurrent states, fed-back vector, encoder memory, attention keys, "
         "source mask); keras_hub repeats it per beam and reorders it with `keras.tree.map_structure`, so no packing "
-        "into one tensor was needed. Both loops reorder the whole state, memory and keys included, at every step.",
-        "- Greedy: keras_hub's samplers also keep generating after [END] for rows that have finished, but stop at the "
-        "same step as seqpipe (when every row has produced [END]); cut after the first [END], greedy outputs match.",
+        "into one tensor was needed. At width > 1 both loops reorder the whole state, memory and keys included, "
+        "at every step.",
+        "- Speed: keras_hub's BeamSampler reorders every cache tensor with `ops.take_along_axis`, which on the "
+        "TensorFlow backend broadcasts the beam indices to the tensor's full shape, transposes and gathers element by "
+        "element; seqpipe gathers whole rows (`tf.gather`). It does so even at width 1, where seqpipe's loop (and "
+        "keras_hub's GreedySampler) reorder nothing. keras_hub's stop test also scans the whole prompt every step.",
     ]
+    greedy = [k for k in table if k[0] == 1 and k[2].startswith("keras_hub")]
+    match = all(np.array_equal(table[k]["tokens"], table[(1, k[1], "seqpipe decode", "compiled")]["tokens"])
+                for k in greedy)
+    notes.append("- Width 1: keras_hub's samplers keep generating after [END] in rows that have finished, but stop "
+                 "at the same step as seqpipe (once every row has produced [END]); cut after the first [END], their "
+                 + ("outputs equal seqpipe's greedy ones here." if match else
+                    "outputs should equal seqpipe's greedy ones, yet some differ here (see the table)."))
     return notes
 
 

@@ -118,21 +118,55 @@ def cmd_predict(args) -> int:
     from seqpipe.predict import predict_table, resolve_export
 
     export = resolve_export(args.model, tracking_uri=args.tracking_uri)
-    if args.input and args.input != "-":
-        try:
-            lines = Path(args.input).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise SeqpipeError(f"{args.input}: cannot read input file ({exc.strerror})") from None
-    else:
-        lines = sys.stdin.read().splitlines()
-    texts = [line for line in lines if line.strip()]
-    if not texts:
-        raise SeqpipeError(f"{args.input or 'stdin'}: no input lines; expected one raw text per line")
-    table = predict_table(export, texts)
+    table = predict_table(export, _read_lines(args.input))
     if args.format == "json":
         sys.stdout.write(table.to_json(orient="records", lines=True, force_ascii=False))
     else:
         sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
+    return 0
+
+
+def _read_lines(path: str | None) -> list[str]:
+    if path and path != "-":
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SeqpipeError(f"{path}: cannot read input file ({exc.strerror})") from None
+    else:
+        lines = sys.stdin.read().splitlines()
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        raise SeqpipeError(f"{path or 'stdin'}: no input lines; expected one text per line")
+    return texts
+
+
+def cmd_generate(args) -> int:
+    from seqpipe.decoding import SamplingConfig
+    from seqpipe.predict import load_language_model
+
+    lm = load_language_model(args.model, tracking_uri=args.tracking_uri)
+    if args.greedy:
+        decoding = {"strategy": "greedy"}
+    else:
+        try:
+            decoding = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed).model_dump()
+        except ValueError as exc:
+            err = exc.errors()[0]
+            message = err["msg"].replace("Input should be", "must be")
+            raise SeqpipeError(f"generate: --{str(err['loc'][0]).replace('_', '-')}: {message}; got {err['input']}") from None
+    fn = lm.function("generate", decoding=decoding, max_length=args.max_length)
+    import tensorflow as tf
+
+    for text in fn(tf.constant([args.prompt]))["text"].numpy():
+        print(text.decode("utf-8", "replace"))
+    return 0
+
+
+def cmd_score(args) -> int:
+    from seqpipe.predict import resolve_export, score_table
+
+    table = score_table(resolve_export(args.model, tracking_uri=args.tracking_uri), _read_lines(args.input))
+    sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
     return 0
 
 
@@ -176,6 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["tsv", "json"], default="tsv")
     p.add_argument("--tracking-uri", help="for an MLflow run id")
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("generate", help="continue a prompt with a trained language model")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder, its export folder, or an MLflow run id")
+    p.add_argument("--prompt", default="", help="text to continue (default: start a new text)")
+    p.add_argument("--max-length", type=int, default=300, help="tokens to generate")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-k", type=int, default=0, help="sample among the k most probable tokens (0: off)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1: off)")
+    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
+    p.add_argument("--greedy", action="store_true", help="the most probable token at every step instead of sampling")
+    p.add_argument("--tracking-uri", help="for an MLflow run id")
+    p.set_defaults(func=cmd_generate)
+    p = sub.add_parser("score", help="log-probabilities of sentences under a trained language model (TSV)")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a SavedModel folder, a run folder, or an MLflow run id")
+    p.add_argument("--input", "-i", help="text file, one sentence per line (default: stdin)")
+    p.add_argument("--tracking-uri", help="for an MLflow run id")
+    p.set_defaults(func=cmd_score)
     return parser
 
 

@@ -60,3 +60,45 @@ def predict_table(export: Path, texts: list[str]):
     for i in range(probs.shape[1]):
         table[f"p_{labels[i] if labels else i}"] = probs[:, i]
     return table
+
+
+def load_language_model(target: str, tracking_uri: str | None = None):
+    """The LanguageModel of a run (its folder, export folder or MLflow run id), rebuilt in-process."""
+    import json
+
+    export = resolve_export(target, tracking_uri=tracking_uri).parent  # .../export
+    meta_file = export / "saved_model" / "seqpipe.json"
+    if not meta_file.exists() or json.loads(meta_file.read_text()).get("task") != "language_model":
+        raise SeqpipeError(f"{target}: not a language model export (no task 'language_model' in {meta_file})")
+    if not (export / "model.keras").exists() or not (export / "text_encoder.json").exists():
+        raise SeqpipeError(f"{target}: generate needs export/model.keras and export/text_encoder.json "
+                           "(export with stages.export.keras: true)")
+    from seqpipe._quiet import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    import seqpipe.layers.pooling  # noqa: F401  (registers seqpipe's Keras objects)
+    from seqpipe.tasks.language_model import LanguageModel
+    from seqpipe.text.encoder import TextEncoder
+
+    model = keras.saving.load_model(export / "model.keras", compile=False)
+    encoder = TextEncoder.from_config(json.loads((export / "text_encoder.json").read_text()))
+    return LanguageModel(model, encoder)
+
+
+def score_table(export: Path, texts: list[str]):
+    """Per text: total log-probability (nats), tokens, mean per token, and every token's log-probability."""
+    import pandas as pd
+
+    from seqpipe._quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    out = tf.saved_model.load(str(export)).signatures["score"](text=tf.constant(texts))
+    counts = out["num_tokens"].numpy()
+    tokens = out["token_log_probs"].numpy()
+    return pd.DataFrame({
+        "text": texts, "log_prob": out["log_prob"].numpy(), "num_tokens": counts,
+        "log_prob_per_token": out["log_prob"].numpy() / counts.clip(min=1),
+        "token_log_probs": [",".join(f"{v:.4f}" for v in row[:n]) for row, n in zip(tokens, counts)],
+    })

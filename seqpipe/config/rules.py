@@ -22,7 +22,15 @@ def needs_validation_split(config) -> Iterator[Problem]:
 MONITORS = {
     "classification": ["loss", "accuracy", "val_loss", "val_accuracy"],
     "translation": ["loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu"],
+    "language_model": ["loss", "token_accuracy", "val_loss", "val_token_accuracy"],
 }
+
+
+def language_model_reads_left_to_right(config) -> Iterator[Problem]:
+    encode = config.stage("encode")
+    if config.task == "language_model" and encode and encode.bidirectional:
+        yield (("stages", "encode", "bidirectional"), "a language model predicts the next token, so its encoder "
+                                                      "cannot read the future; set it to false")
 
 
 def stages_serve_the_task(config) -> Iterator[Problem]:
@@ -78,7 +86,7 @@ def metrics_fit_the_task(config) -> Iterator[Problem]:
                    f"'{name}' is a {task} metric; metrics for {config.task}: {', '.join(fits)}")
 
 
-RULES = [stages_serve_the_task, metrics_fit_the_task, needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once]
+RULES = [stages_serve_the_task, metrics_fit_the_task, language_model_reads_left_to_right, needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once]
 
 
 def check_rules(config) -> list[Problem]:

@@ -20,23 +20,33 @@ def load_splits(
 ) -> dict[str, pd.DataFrame]:
     """Read the configured source and return its ``train`` / ``valid`` / ``test`` frames.
 
-    A recipe is prepared in the cache and its TSV read; a ``path`` is taken relative
-    to ``base_dir`` (the pipeline file's folder). ``source.limit`` keeps a seeded
-    sample; the split is stratified by ``label`` when ``split.stratify`` is on and
-    ``label`` is one of ``roles``.
+    A recipe is prepared in the cache and its table (TSV, or JSONL for multi-line texts)
+    read; a ``path`` is taken relative to ``base_dir`` (the pipeline file's folder).
+    ``source.limit`` keeps a seeded sample. With ``split.group_by``, whole groups go to
+    one split each; that column is read like a role (``source.columns`` may map it) and
+    dropped afterwards unless it is one of ``roles``. Otherwise the split is stratified
+    by ``label`` when ``split.stratify`` is on and ``label`` is one of ``roles``.
     """
     from seqpipe.data.readers import read_table
-    from seqpipe.data.recipes import prepare_recipe
+    from seqpipe.data.recipes import DATASETS, prepare_recipe
     from seqpipe.data.split import shuffle_limit, split_frame
 
     source, split = cfg.source, cfg.split
+    group_by = split.group_by
+    columns = list(roles) + ([group_by] if group_by is not None and group_by not in roles else [])
     if source.recipe is not None:
-        df = read_table(prepare_recipe(source.recipe), format="tsv", roles=roles)
+        df = read_table(prepare_recipe(source.recipe), format=DATASETS.get(source.recipe).format,
+                        roles=columns)
     else:
         path = Path(base_dir) / Path(source.path).expanduser()
-        df = read_table(path, format=source.format, roles=roles, columns=source.columns,
+        df = read_table(path, format=source.format, roles=columns, columns=source.columns,
                         header=source.header)
     if source.limit is not None:
         df = shuffle_limit(df, source.limit, seed)
-    stratify_by = "label" if split.stratify and "label" in roles else None
-    return split_frame(df, valid=split.valid, test=split.test, seed=seed, stratify_by=stratify_by)
+    stratify_by = ("label" if split.stratify and "label" in roles and group_by is None
+                   else None)
+    parts = split_frame(df, valid=split.valid, test=split.test, seed=seed,
+                        stratify_by=stratify_by, group_by=group_by)
+    if len(columns) > len(roles):
+        parts = {name: part.drop(columns=group_by) for name, part in parts.items()}
+    return parts

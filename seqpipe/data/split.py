@@ -1,4 +1,4 @@
-"""Seeded, optionally stratified train / valid / test splits."""
+"""Seeded train / valid / test splits: by row (optionally stratified) or by group."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from seqpipe.errors import DataError
 
 
 def split_frame(
-    df: pd.DataFrame, *, valid: float, test: float, seed: int, stratify_by: str | None
+    df: pd.DataFrame, *, valid: float, test: float, seed: int, stratify_by: str | None,
+    group_by: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Split ``df`` into ``train``, ``valid`` and ``test`` frames (index reset).
 
@@ -19,7 +20,14 @@ def split_frame(
     frame for fraction 0); train gets the rest. The result depends only on ``df`` and
     ``seed``. With ``stratify_by``, every split holds each value of that column in the
     same proportion as ``df`` (to within one row per value).
+
+    With ``group_by`` (not with ``stratify_by``), the rows sharing a value of that column
+    stay together: see :func:`split_groups`.
     """
+    if group_by is not None:
+        if stratify_by is not None:
+            raise ValueError("split_frame takes stratify_by or group_by, not both")
+        return split_groups(df, valid=valid, test=test, seed=seed, group_by=group_by)
     n = len(df)
     sizes = {"valid": math.floor(n * valid + 0.5), "test": math.floor(n * test + 0.5)}
     for name, fraction in (("valid", valid), ("test", test)):
@@ -38,6 +46,45 @@ def split_frame(
     parts = {
         "train": order[cut_valid:], "valid": order[cut_test:cut_valid], "test": order[:cut_test]
     }
+    return {name: df.iloc[rows].reset_index(drop=True) for name, rows in parts.items()}
+
+
+def split_groups(
+    df: pd.DataFrame, *, valid: float, test: float, seed: int, group_by: str
+) -> dict[str, pd.DataFrame]:
+    """Split ``df`` into ``train``, ``valid`` and ``test`` so that no group spans two splits.
+
+    The distinct values of column ``group_by`` are shuffled with ``seed``; the valid and
+    test splits get ``round(groups * fraction)`` groups each, at least one for a non-zero
+    fraction (none for 0), and train the rest. Each split holds its groups' rows, group
+    after group in the shuffled order, each group's rows in their order in ``df``. The
+    result depends only on ``df`` and ``seed``.
+    """
+    if group_by not in df.columns:
+        raise DataError(
+            f"no column '{group_by}' to split by (data.split.group_by); "
+            f"the table has: {', '.join(map(str, df.columns))}"
+        )
+    groups, codes = np.unique(df[group_by].to_numpy(), return_inverse=True)
+    n = len(groups)
+    sizes = {name: max(1, math.floor(n * fraction + 0.5)) if fraction > 0 else 0
+             for name, fraction in (("valid", valid), ("test", test))}
+    if sizes["valid"] + sizes["test"] >= n:
+        noun, verb = ("group", "is") if n == 1 else ("groups", "are")
+        raise DataError(
+            f"{n} {noun} in column '{group_by}' {verb} too few to split by group: valid {valid} "
+            f"and test {test} take {sizes['valid']} + {sizes['test']} and leave none for train; "
+            "add groups, or lower data.split.valid / data.split.test or set one to 0"
+        )
+    rank = np.empty(n, dtype=np.int64)  # each group's place in the shuffle
+    rank[np.random.default_rng(seed).permutation(n)] = np.arange(n)
+    row_rank = rank[codes.reshape(-1)]
+    order = np.lexsort((np.arange(len(df)), row_rank))
+    cut_test, cut_valid = sizes["test"], sizes["test"] + sizes["valid"]
+    ranks = row_rank[order]
+    parts = {"train": order[ranks >= cut_valid],
+             "valid": order[(ranks >= cut_test) & (ranks < cut_valid)],
+             "test": order[ranks < cut_test]}
     return {name: df.iloc[rows].reset_index(drop=True) for name, rows in parts.items()}
 
 

@@ -74,6 +74,25 @@ def export_translator(translator, decoding: dict, path: Path, config) -> Path:
     return path
 
 
+def export_language_model(lm, decoding: dict, max_length: int, path: Path, config) -> Path:
+    """Save ``score(text)`` and ``generate(text)`` signatures on raw strings (also serving_default = score)."""
+    lm.encoder(tf.constant(["build"]))
+    archive = keras.export.ExportArchive()
+    archive.track(lm.model)
+    archive.track(lm.encoder)
+    spec = [tf.TensorSpec([None], tf.string, name="text")]
+    archive.add_endpoint("score", lambda text: lm.score(text), input_signature=spec)
+    archive.add_endpoint("generate", lambda text: lm.generate(text, decoding, max_length), input_signature=spec)
+    archive.add_endpoint("serving_default", lambda text: lm.score(text), input_signature=spec)
+    archive.write_out(str(path), verbose=False)
+    outputs = ("`score`: `log_prob` (float32 [batch], nats), `num_tokens` (int32), `token_log_probs` (float32 "
+               "[batch, tokens], 0 past the end); `generate`: `text` (prompt + continuation), `continuation`, `log_prob`")
+    _describe(path, config, "language_model", "score", outputs,
+              f"`generate` continues each prompt by {max_length} tokens with {json.dumps(decoding)}.",
+              decoding=decoding, max_length=max_length)
+    return path
+
+
 def _describe(path: Path, config, task: str, signature: str, outputs: str, extra: str, **fields) -> None:
     """The export's README.md (how to load it without seqpipe) and seqpipe.json metadata."""
     (path / "README.md").write_text(LOAD_NOTE.format(path=path.name, signature=signature, outputs=outputs, extra=extra),

@@ -27,7 +27,10 @@ class EmbedStage(Stage):
         import keras
 
         ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        x = keras.layers.Embedding(ctx["encoder"].vocabulary_size, self.config.dim, mask_zero=True, name="embedding")(ids)
+        # A language model reads left to right and its padding only ever follows the real tokens,
+        # so it needs no mask (and Keras would otherwise carry one onto its logits).
+        mask_zero = ctx.config.task != "language_model"
+        x = keras.layers.Embedding(ctx["encoder"].vocabulary_size, self.config.dim, mask_zero=mask_zero, name="embedding")(ids)
         if self.config.dropout:
             x = keras.layers.Dropout(self.config.dropout, name="embedding_dropout")(x)
         ctx.put("token_ids", ids)

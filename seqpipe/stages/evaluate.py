@@ -11,13 +11,15 @@ from seqpipe.metrics import METRICS
 from seqpipe.pipeline.stage import Stage, register_stage
 
 
-DEFAULT_METRICS = {"classification": ["accuracy", "macro_f1"], "translation": ["bleu", "chrf", "ter", "meteor"]}
+DEFAULT_METRICS = {"classification": ["accuracy", "macro_f1"], "translation": ["bleu", "chrf", "ter", "meteor"],
+                   "language_model": []}
 
 
 class EvaluateConfig(Schema):
     metrics: list[Annotated[str, RegistryName(METRICS)]] | None = Field(
         None, description="metrics to report per split; default: accuracy, macro_f1 (classification), bleu, chrf, ter, meteor (translation)")
     splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="held-out splits to score")
+    shuffled_pairs: int = Field(500, ge=0, description="language_model: held-out lines (4+ words) scored against a word-shuffled copy")
 
 
 @register_stage
@@ -34,6 +36,8 @@ class EvaluateStage(Stage):
         metrics = self.config.metrics or DEFAULT_METRICS[ctx.config.task]
         if ctx.config.task == "translation":
             return self._translation(ctx, metrics)
+        if ctx.config.task == "language_model":
+            return self._language_model(ctx)
         return self._classification(ctx, metrics)
 
     def _translation(self, ctx, metrics):
@@ -67,6 +71,37 @@ class EvaluateStage(Stage):
             tags["meteor.backend"] = translation.meteor_backend()
         ctx.tracker.set_tags(tags)
         ctx.put("predictions", hypotheses)
+
+    def _language_model(self, ctx):
+        """Loss (nats/token), perplexity and bits per token on held-out text; real vs shuffled lines."""
+        import numpy as np
+        import pandas as pd
+        import tensorflow as tf
+
+        from seqpipe.tasks.language_model import shuffled_pairs, stream, window_dataset
+
+        lm, train = ctx["language_model"], ctx.config.stage("train")
+        unit = "char" if lm.encoder.kind == "char" else "token"
+        for split in self.config.splits:
+            texts = ctx["splits"][split]["text"].tolist()
+            if not texts:
+                continue
+            ds = window_dataset(stream(lm.encoder, texts), train.window if train else 100, 64)
+            loss = lm.model.evaluate(ds, verbose=0, return_dict=True)["loss"]
+            ctx.add_metrics({f"{split}_loss": loss, f"{split}_perplexity": float(np.exp(loss)),
+                             f"{split}_bits_per_{unit}": loss / float(np.log(2))})
+            if self.config.shuffled_pairs:
+                real, shuffled = shuffled_pairs(texts, self.config.shuffled_pairs, ctx.config.seed)
+                score = lm.function("score")
+                lp_real = np.concatenate([score(tf.constant(real[i:i + 128]))["log_prob"].numpy() for i in range(0, len(real), 128)])
+                lp_shuf = np.concatenate([score(tf.constant(shuffled[i:i + 128]))["log_prob"].numpy() for i in range(0, len(real), 128)])
+                ctx.add_metrics({f"{split}_real_over_shuffled": float(np.mean(lp_real > lp_shuf))})
+                out = ctx.path("evaluation", f"{split}_real_vs_shuffled.tsv")
+                pd.DataFrame({"line": real, "shuffled": shuffled, "log_prob": lp_real, "log_prob_shuffled": lp_shuf}
+                             ).to_csv(out, sep="\t", index=False)
+                ctx.tracker.log_artifact(out, "evaluation")
+            ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
+        ctx.put("predictions", None)
 
     def _classification(self, ctx, metrics):
         import pandas as pd

@@ -27,13 +27,22 @@ class ExportStage(Stage):
     Config = ExportConfig
 
     def run(self, ctx):
-        from seqpipe.export.saved_model import export_classifier, export_translator, serving_requirements
+        import json
+
+        from seqpipe.export.saved_model import (export_classifier, export_language_model, export_translator,
+                                                serving_requirements)
 
         model, encoder, target = ctx["trained_model"], ctx["encoder"], ctx.path("export", "saved_model")
         if ctx.config.task == "translation":
             generate = ctx.config.stage("generate")
             decoding = generate.decoding.model_dump() if generate else {"strategy": "greedy"}
             path = export_translator(ctx["translator"], decoding, target, ctx.config)
+        elif ctx.config.task == "language_model":
+            sample = ctx.config.stage("sample")
+            decoding = sample.decoding.model_dump() if sample else {"strategy": "sampling", "temperature": 0.8, "seed": 1}
+            path = export_language_model(ctx["language_model"], decoding, sample.max_length if sample else 300,
+                                         target, ctx.config)
+            (target.parent / "text_encoder.json").write_text(json.dumps(ctx["encoder"].get_config()), encoding="utf-8")
         else:
             path = export_classifier(model, encoder, ctx["labels"], target, ctx.config)
         ctx.log.info("exported SavedModel to %s", path)

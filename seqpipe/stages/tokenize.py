@@ -44,10 +44,11 @@ class TokenizeStage(Stage):
 
         cfg = self.config
         train = ctx["splits"]["train"]
-        source_role, target_role = ROLES[ctx.config.task]
+        source_role = ROLES[ctx.config.task][0]
         if ctx.config.task != "translation":
             ctx.put("encoder", self._build(ctx, cfg.model_dump(exclude={"target", "shared"}), train[source_role].tolist(), "vocab"))
             return
+        target_role = ROLES[ctx.config.task][1]
         side = {k: v for k, v in cfg.model_dump(exclude={"target", "shared"}).items()}
         target = {**side, **{k: v for k, v in cfg.target.model_dump().items() if v is not None}}
         if cfg.shared:

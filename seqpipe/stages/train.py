@@ -32,6 +32,7 @@ class TrainConfig(Schema):
     early_stopping: EarlyStoppingConfig | None = Field(None, description="stop when train.monitor stops improving; null to train all epochs")
     restore_best: bool = Field(True, description="after training, restore the weights of the best epoch by train.monitor")
     bucketing: bool = Field(True, description="batch examples of similar length together (less padding)")
+    window: int = Field(100, ge=2, description="language_model: tokens per training window (truncated backpropagation through time)")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="translation: label smoothing of the token cross-entropy")
     validation_subset: int = Field(200, ge=0, description="translation: validation sentences decoded after every epoch for val_bleu (with stages.generate's decoding); 0 turns it off")
 
@@ -47,9 +48,9 @@ class TrainStage(Stage):
     Config = TrainConfig
 
     def run(self, ctx):
-        from seqpipe.train.fit import fit_classifier, fit_seq2seq
+        from seqpipe.train.fit import fit_classifier, fit_language_model, fit_seq2seq
 
-        fit = fit_seq2seq if ctx.config.task == "translation" else fit_classifier
+        fit = {"translation": fit_seq2seq, "language_model": fit_language_model}.get(ctx.config.task, fit_classifier)
         model, history = fit(ctx, self.config)
         ctx.put("trained_model", model)
         ctx.put("history", history)

@@ -7,4 +7,5 @@ them to a file's columns); the first role is the model's raw-text input.
 ROLES = {
     "classification": ("text", "label"),
     "translation": ("source", "target"),
+    "language_model": ("text",),  # data.split.group_by names an extra column to split by
 }

@@ -49,19 +49,20 @@ class TextEncoder(keras.layers.Layer):
     def vocabulary_size(self) -> int:
         return len(self.vocabulary)
 
-    def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
-        """Ragged int64 ids, truncated to ``max_length`` (used by tf.data for bucketing)."""
+    def tokenize(self, strings: tf.Tensor, truncate: bool = True) -> tf.RaggedTensor:
+        """Ragged int64 ids, truncated to ``max_length`` unless ``truncate`` is False."""
+        end = self.max_length if truncate else None
         strings = tf.convert_to_tensor(strings, dtype=tf.string)
         if isinstance(self._tokenizer, SentencePieceTokenizer):
             if self.lowercase:
                 strings = tf.strings.lower(strings, encoding="utf-8")
-            return tf.cast(self._sentencepiece.tokenize(strings), tf.int64)[:, : self.max_length]
+            return tf.cast(self._sentencepiece.tokenize(strings), tf.int64)[:, :end]
         tokens = self._tokenizer.split(strings)
         if isinstance(self._tokenizer, WordPieceTokenizer):
             ids = self._wordpiece.tokenize(tokens).merge_dims(-2, -1)
         else:
             ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
-        return ids[:, : self.max_length]
+        return ids[:, :end]
 
     def tokens(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """The vocabulary entries the ids stand for (for inspection and tests)."""

@@ -52,6 +52,26 @@ class ValidationBleu(keras.callbacks.Callback):
             logs["val_bleu"] = METRICS.get("bleu")(hypotheses, self.references)
 
 
+class LanguageModelEpoch(keras.callbacks.Callback):
+    """Adds perplexity and bits per token to the logs; writes a text sample after each epoch."""
+
+    def __init__(self, ctx, sample_cfg):
+        super().__init__()
+        self.ctx, self.sample_cfg = ctx, sample_cfg
+
+    def on_epoch_end(self, epoch, logs=None):
+        from seqpipe.tasks.language_model import write_samples
+
+        for prefix in ("", "val_"):
+            if logs is not None and f"{prefix}loss" in logs:
+                logs[f"{prefix}perplexity"] = float(np.exp(logs[f"{prefix}loss"]))
+                logs[f"{prefix}bits_per_token"] = float(logs[f"{prefix}loss"] / np.log(2))
+        if self.sample_cfg is not None:
+            path = write_samples(self.ctx["language_model"], self.sample_cfg,
+                                 self.ctx.path("samples", f"epoch_{epoch + 1:02d}.txt"))
+            self.ctx.tracker.log_artifact(path, "samples")
+
+
 def monitor_mode(monitor: str) -> str:
     return "min" if monitor.endswith("loss") else "max"
 
@@ -99,6 +119,23 @@ def fit_seq2seq(ctx, cfg):
         decoding = generate.decoding.model_dump() if generate else {"strategy": "greedy"}
         first.append(ValidationBleu(translator, subset["source"].tolist(), subset["target"].tolist(), decoding))
     return _fit(ctx, cfg, model, train, valid, first)
+
+
+def fit_language_model(ctx, cfg):
+    from seqpipe.tasks.language_model import stream, window_dataset
+    from seqpipe.tasks.translation import MaskedCrossEntropy, token_accuracy
+
+    model, splits, encoder = ctx["model"], ctx["splits"], ctx["encoder"]
+
+    def dataset(split, **kwargs):
+        return window_dataset(stream(encoder, splits[split]["text"].tolist()), cfg.window, cfg.batch_size, **kwargs)
+
+    train = dataset("train", shuffle=True, seed=ctx.config.seed)
+    valid = dataset("valid") if len(splits["valid"]) else None
+    accuracy = keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+                  loss=MaskedCrossEntropy(cfg.label_smoothing), metrics=[accuracy])
+    return _fit(ctx, cfg, model, train, valid, [LanguageModelEpoch(ctx, ctx.config.stage("sample"))])
 
 
 def _fit(ctx, cfg, model, train, valid, first_callbacks):

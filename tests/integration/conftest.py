@@ -37,3 +37,8 @@ def smoke_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def translate_run(tmp_path_factory):
     return run_smoke(tmp_path_factory, "translate_en_es")
+
+
+@pytest.fixture(scope="session")
+def char_lm_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "shakespeare_char_lstm")

@@ -165,7 +165,7 @@ def test_schema_is_json_with_registry_enums(capsys):
     items = schema["properties"]["stages"]["items"]["oneOf"]
     refs = sorted(item["$ref"].rsplit("/", 1)[1] for item in items)
     assert refs == ["ClassifyStage", "DecodeStage", "EmbedStage", "EncodeStage", "EvaluateStage", "ExportStage",
-                    "GenerateStage", "TokenizeStage", "TrainStage"]
+                    "GenerateStage", "LmStage", "SampleStage", "TokenizeStage", "TrainStage"]
     defs = schema["$defs"]
     encode_stage = defs["EncodeStage"]
     assert encode_stage["required"] == ["encode"]
@@ -246,8 +246,11 @@ def test_committed_config_reference_is_up_to_date():
 
 @pytest.mark.parametrize("path", PIPELINES + SMOKE, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_shipped_pipeline_validates(path, capsys):
+    from seqpipe.config.report import load_config
+
+    task = load_config(path)[0].task
     assert main(["validate", str(path)]) == 0, capsys.readouterr().err
-    assert capsys.readouterr().out.startswith(f"{path}: ok (classification; stages: ")
+    assert capsys.readouterr().out.startswith(f"{path}: ok ({task}; stages: ")
 
 
 def test_pipelines_are_found():

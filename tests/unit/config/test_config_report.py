@@ -146,7 +146,7 @@ def test_wrong_types_and_bounds(write, problems):
 
 def test_wrong_task_literal(write, problems):
     path = write("p.yaml", "name: x\n" + DATA.replace("classification", "regression") + "stages: [tokenize]\n")
-    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, translation; got 'regression'"]
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, translation, language_model; got 'regression'"]
 
 
 def test_unknown_top_level_key_with_did_you_mean(write, problems):
@@ -288,7 +288,7 @@ def test_resolved_dict_fills_every_default(write):
         "data": {
             "source": {"recipe": "sms-spam", "path": None, "format": "auto", "columns": None,
                        "header": True, "limit": None},
-            "split": {"valid": 0.1, "test": 0.1, "stratify": True},
+            "split": {"valid": 0.1, "test": 0.1, "stratify": True, "group_by": None},
         },
         "output_dir": "runs",
         "stages": [
@@ -297,7 +297,7 @@ def test_resolved_dict_fills_every_default(write):
             {"train": {"epochs": 5, "batch_size": 64,
                        "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0},
                        "clipnorm": None, "clipvalue": None, "monitor": "val_loss", "early_stopping": None,
-                       "restore_best": True, "bucketing": True, "label_smoothing": 0.0, "validation_subset": 200}},
+                       "restore_best": True, "bucketing": True, "window": 100, "label_smoothing": 0.0, "validation_subset": 200}},
         ],
     }
 

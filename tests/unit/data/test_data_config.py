@@ -21,7 +21,8 @@ def test_defaults():
     cfg = DataConfig(source={"recipe": "sms-spam"})
     assert cfg.source.model_dump() == {"recipe": "sms-spam", "path": None, "format": "auto",
                                        "columns": None, "header": True, "limit": None}
-    assert cfg.split.model_dump() == {"valid": 0.1, "test": 0.1, "stratify": True}
+    assert cfg.split.model_dump() == {"valid": 0.1, "test": 0.1, "stratify": True,
+                                      "group_by": None}
 
 
 def test_path_source_with_columns():
@@ -38,7 +39,8 @@ def test_exactly_one_source(values):
 
 def test_unknown_recipe_suggests_a_name():
     assert message(SourceConfig, recipe="sms-spma") == [
-        "must be one of bible-en-es, sentence-polarity, sms-spam; got 'sms-spma' (did you mean 'sms-spam'?)"]
+        "must be one of bible-en-es, sentence-polarity, shakespeare, sms-spam; got 'sms-spma' "
+        "(did you mean 'sms-spam'?)"]
 
 
 def test_unknown_keys_and_bad_values_are_refused():
@@ -64,7 +66,8 @@ def test_schema_describes_every_field_and_lists_recipes():
             assert field.get("description"), name
     assert all(field.get("description") for field in schema["properties"].values())
     recipe = schema["$defs"]["SourceConfig"]["properties"]["recipe"]
-    assert {"type": "string", "enum": ["bible-en-es", "sentence-polarity", "sms-spam"]} in recipe["anyOf"]
+    assert {"type": "string",
+            "enum": ["bible-en-es", "sentence-polarity", "shakespeare", "sms-spam"]} in recipe["anyOf"]
 
 
 def test_importing_data_and_its_config_stays_light():
