@@ -33,6 +33,8 @@ class TrainConfig(Schema):
     restore_best: bool = Field(True, description="after training, restore the weights of the best epoch by train.monitor")
     bucketing: bool = Field(True, description="batch examples of similar length together (less padding)")
     window: int = Field(100, ge=2, description="language_model: tokens per training window (truncated backpropagation through time)")
+    stateful: bool = Field(False, description="language_model: split the stream into batch_size parallel streams and carry each one's "
+                                              "state across consecutive windows (longer context, no window shuffling); false: every window starts from a zero state")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="translation: label smoothing of the token cross-entropy")
     validation_subset: int = Field(200, ge=0, description="translation: validation sentences decoded after every epoch for val_bleu (with stages.generate's decoding); 0 turns it off")
 

@@ -34,6 +34,50 @@ def window_dataset(tokens: np.ndarray, window: int, batch_size: int, *, shuffle:
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def stateful_windows(tokens: np.ndarray, window: int, batch_size: int):
+    """Batches whose row b continues row b of the previous batch: ``batch_size`` contiguous streams."""
+    per_stream = (len(tokens) - 1) // batch_size
+    steps = per_stream // window
+    if steps == 0:
+        raise ValueError(f"{len(tokens)} tokens are too few for {batch_size} streams of {window}-token windows")
+    starts = np.arange(batch_size) * per_stream
+    x = np.stack([tokens[s : s + steps * window] for s in starts]).reshape(batch_size, steps, window)
+    y = np.stack([tokens[s + 1 : s + 1 + steps * window] for s in starts]).reshape(batch_size, steps, window)
+    return tf.data.Dataset.from_tensor_slices((x.transpose(1, 0, 2), y.transpose(1, 0, 2))).prefetch(tf.data.AUTOTUNE)
+
+
+def stateful_copy(model: keras.Model, batch_size: int, window: int) -> keras.Model:
+    """The same network with stateful recurrent layers and a fixed batch shape (weights copied)."""
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.RNN):
+            config["stateful"] = True
+        return layer.__class__.from_config(config)
+
+    ids = keras.Input(batch_shape=(batch_size, window), dtype="int32", name="token_ids")
+    copy = keras.models.clone_model(model, input_tensors=ids, clone_function=clone)
+    copy_weights(model, copy)
+    return copy
+
+
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Assign every trainable weight of ``source`` to the same-named layer of ``target``."""
+    for layer in source.layers:
+        for src, dst in zip(layer.trainable_weights, target.get_layer(layer.name).trainable_weights):
+            dst.assign(src)
+
+
+class ResetStates(keras.callbacks.Callback):
+    """Zero the recurrent state at the start of every epoch and of every validation pass."""
+
+    def _reset(self, *args):
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.RNN):
+                layer.reset_state()
+
+    on_epoch_begin = on_test_begin = _reset
+
+
 class LanguageModel:
     """Step, score and generate with the Keras model the embed/encode/lm stages built.
 
@@ -51,6 +95,7 @@ class LanguageModel:
         self.residual = [f"encoder_residual_{i}" in names for i in range(len(self.rnns))]
         self.head = model.get_layer("lm_logits")
         self.separator = "" if encoder.kind in ("char", "sentencepiece") else " "
+        self._functions: dict = {}
 
     # -- stepping ------------------------------------------------------------------------
     def _sizes(self, cell) -> list[int]:
@@ -127,9 +172,13 @@ class LanguageModel:
                 "continuation": continuation, "log_prob": out["log_probs"][:, 0]}
 
     def function(self, name: str, **kwargs):
-        """A tf.function over a string batch for ``score`` or ``generate`` (traced per kwargs)."""
-        fn = getattr(self, name)
-        return tf.function(lambda text: fn(text, **kwargs), input_signature=[tf.TensorSpec([None], tf.string)])
+        """A tf.function over a string batch for ``score`` or ``generate`` (one per settings, cached)."""
+        key = (name, repr(sorted(kwargs.items())))
+        if key not in self._functions:
+            fn = getattr(self, name)
+            self._functions[key] = tf.function(lambda text: fn(text, **kwargs),
+                                               input_signature=[tf.TensorSpec([None], tf.string)])
+        return self._functions[key]
 
 
 def write_samples(lm: LanguageModel, cfg, path) -> "Path":

@@ -55,13 +55,15 @@ class ValidationBleu(keras.callbacks.Callback):
 class LanguageModelEpoch(keras.callbacks.Callback):
     """Adds perplexity and bits per token to the logs; writes a text sample after each epoch."""
 
-    def __init__(self, ctx, sample_cfg):
+    def __init__(self, ctx, sample_cfg, stateless_model=None):
         super().__init__()
-        self.ctx, self.sample_cfg = ctx, sample_cfg
+        self.ctx, self.sample_cfg, self.stateless_model = ctx, sample_cfg, stateless_model
 
     def on_epoch_end(self, epoch, logs=None):
-        from seqpipe.tasks.language_model import write_samples
+        from seqpipe.tasks.language_model import copy_weights, write_samples
 
+        if self.stateless_model is not None:  # training runs on a stateful copy
+            copy_weights(self.model, self.stateless_model)
         for prefix in ("", "val_"):
             if logs is not None and f"{prefix}loss" in logs:
                 logs[f"{prefix}perplexity"] = float(np.exp(logs[f"{prefix}loss"]))
@@ -122,20 +124,31 @@ def fit_seq2seq(ctx, cfg):
 
 
 def fit_language_model(ctx, cfg):
-    from seqpipe.tasks.language_model import stream, window_dataset
+    """Windows of a token stream; with ``cfg.stateful`` a stateful copy carries state across windows."""
+    from seqpipe.tasks import language_model as lm_data
     from seqpipe.tasks.translation import MaskedCrossEntropy, token_accuracy
 
     model, splits, encoder = ctx["model"], ctx["splits"], ctx["encoder"]
-
-    def dataset(split, **kwargs):
-        return window_dataset(stream(encoder, splits[split]["text"].tolist()), cfg.window, cfg.batch_size, **kwargs)
-
-    train = dataset("train", shuffle=True, seed=ctx.config.seed)
-    valid = dataset("valid") if len(splits["valid"]) else None
-    accuracy = keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")
-    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
-                  loss=MaskedCrossEntropy(cfg.label_smoothing), metrics=[accuracy])
-    return _fit(ctx, cfg, model, train, valid, [LanguageModelEpoch(ctx, ctx.config.stage("sample"))])
+    streams = {split: lm_data.stream(encoder, splits[split]["text"].tolist()) for split in ("train", "valid")
+               if len(splits[split])}
+    if cfg.stateful:
+        trained = lm_data.stateful_copy(model, cfg.batch_size, cfg.window)
+        train = lm_data.stateful_windows(streams["train"], cfg.window, cfg.batch_size)
+        valid = lm_data.stateful_windows(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
+        first = [lm_data.ResetStates(), LanguageModelEpoch(ctx, ctx.config.stage("sample"), stateless_model=model)]
+    else:
+        trained = model
+        train = lm_data.window_dataset(streams["train"], cfg.window, cfg.batch_size, shuffle=True, seed=ctx.config.seed)
+        valid = lm_data.window_dataset(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
+        first = [LanguageModelEpoch(ctx, ctx.config.stage("sample"))]
+    for m in {id(trained): trained, id(model): model}.values():  # the stateless model is evaluated later
+        m.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+                  loss=MaskedCrossEntropy(cfg.label_smoothing),
+                  metrics=[keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")])
+    trained, history = _fit(ctx, cfg, trained, train, valid, first)
+    if trained is not model:
+        lm_data.copy_weights(trained, model)  # the best epoch's weights, into the stateless model
+    return model, history
 
 
 def _fit(ctx, cfg, model, train, valid, first_callbacks):

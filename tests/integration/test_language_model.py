@@ -106,3 +106,21 @@ def test_generate_and_score_commands(char_lm_run):
     assert int(rows[1][2]) == len("To be, or not to be") and len(rows[1][4].split(",")) == int(rows[1][2])
     bad = cli("generate", run_dir, "--temperature", "0", cwd=workdir, check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == "generate: --temperature: must be greater than 0; got 0.0"
+
+
+def test_stateful_training_carries_state_and_hands_back_a_stateless_model(tmp_path):
+    rows = ["text\tgroup"] + [("abcdefgh" * 60) + f"\tg{g}" for g in range(12)]
+    (tmp_path / "pattern.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = {
+        "name": "stateful", "task": "language_model", "tracking": {"backend": "none"}, "output_dir": str(tmp_path / "runs"),
+        "data": {"source": {"path": str(tmp_path / "pattern.tsv")}, "split": {"valid": 0.2, "test": 0.2, "group_by": "group"}},
+        "stages": [{"tokenize": {"kind": "char", "vocab_size": 32, "lowercase": False}}, {"embed": {"dim": 16}},
+                   {"encode": {"cell": "gru", "units": 32}}, {"lm": {}},
+                   {"train": {"epochs": 6, "batch_size": 4, "window": 16, "stateful": True,
+                              "optimizer": {"learning_rate": 0.01}}},
+                   {"sample": {"prompts": ["bcd"], "max_length": 8, "decoding": {"strategy": "greedy"}}},
+                   {"evaluate": {"splits": ["valid"], "shuffled_pairs": 0}}, {"export": {}}],
+    }
+    result = seqpipe.run(config, progress=False)
+    assert result.metrics["valid_loss"] < 0.1  # evaluated with the stateless model and the trained weights
+    assert (result.run_dir / "samples" / "final.txt").read_text().strip() == "bcdefghabcd"
