@@ -297,7 +297,7 @@ def test_resolved_dict_fills_every_default(write):
             {"train": {"epochs": 5, "batch_size": 64,
                        "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0},
                        "clipnorm": None, "clipvalue": None, "monitor": "val_loss", "early_stopping": None,
-                       "restore_best": True, "bucketing": True, "window": 100, "label_smoothing": 0.0, "validation_subset": 200}},
+                       "restore_best": True, "bucketing": True, "window": 100, "stateful": False, "label_smoothing": 0.0, "validation_subset": 200}},
         ],
     }
 
