@@ -30,6 +30,7 @@ import argparse
 import logging
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import time
@@ -355,6 +356,7 @@ def main():
               f"curve {(time.perf_counter() - throughput_done) / 60:.1f} min.",
               ""]
     out.write_text("\n".join(lines), encoding="utf-8")
+    shutil.rmtree(ctx.run_dir, ignore_errors=True)  # the tokenize stage's vocabulary file
     print("\n".join(lines))
 
 
