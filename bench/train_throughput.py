@@ -25,7 +25,6 @@ from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from seqpipe.data import load_splits  # noqa: E402
 from seqpipe.data.batching import token_dataset  # noqa: E402

@@ -8,6 +8,8 @@ with ``[START] + prompt`` and continues with a strategy from ``seqpipe.decoding`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -181,7 +183,7 @@ class LanguageModel:
         return self._functions[key]
 
 
-def write_samples(lm: LanguageModel, cfg, path) -> "Path":
+def write_samples(lm: LanguageModel, cfg, path: Path) -> Path:
     """Continue ``cfg.prompts`` with ``cfg.decoding`` and write them, one block per prompt."""
     fn = lm.function("generate", decoding=cfg.decoding.model_dump(), max_length=cfg.max_length)
     texts = fn(tf.constant(cfg.prompts))["text"].numpy()

@@ -1,7 +1,6 @@
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from seqpipe.layers.decoder import AttentionDecoder
 
