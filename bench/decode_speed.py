@@ -19,7 +19,7 @@ computed once beforehand) to the token ids. Width 1 is seqpipe's greedy strategy
 seqpipe's beam search with length_penalty=0 and coverage_penalty=0 (keras_hub has neither).
 Measurements are interleaved at the grain of single calls (every sentence at batch 1, the batch at
 batch 64, runs all variants of its width and batch back to back, in a rotating order) so machine
-noise hits every variant alike; ratios to seqpipe compiled are taken within a round, median over rounds.
+noise hits every variant alike; ratios to seqpipe compiled are taken within a call, median over calls.
 
 Run:  python bench/decode_speed.py            (writes bench/results/decode_speed.md)
 """
@@ -197,8 +197,9 @@ def main():
     parser.add_argument("--train-pairs", type=int, default=8000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--sentences", type=int, default=64, help="test sentences decoded at batch 64 (one batch)")
-    parser.add_argument("--batch1-sentences", type=int, default=16, help="of those, decoded one at a time at batch 1")
+    parser.add_argument("--batch1-sentences", type=int, default=12, help="of those, decoded one at a time at batch 1")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
+    parser.add_argument("--reps", type=int, default=3, help="calls per round at batch 64")
     parser.add_argument("--output", default=str(Path(__file__).parent / "results" / "decode_speed.md"))
     args = parser.parse_args()
     started, load_start = time.perf_counter(), os.getloadavg()
@@ -241,37 +242,45 @@ def main():
             print(f"warm-up {key}: {time.perf_counter() - t0:.1f}s", flush=True)
 
     # Interleaved at the finest grain: every call (one sentence at batch 1, the whole batch at
-    # batch 64) runs each variant of its group once, in an order that rotates from call to call.
-    table = {key: {"times": [0.0] * args.rounds, "outputs": [[] for _ in range(args.rounds)]}
+    # batch 64, repeated --reps times) runs each variant of its group back to back, in an order
+    # that rotates from call to call, so a burst of load from other processes hits one call of
+    # every variant rather than all calls of one variant.
+    table = {key: {"times": [[] for _ in configs[key[1]]], "ratios": [], "tokens": [None] * len(configs[key[1]])}
              for runs in groups.values() for key, _ in runs}
+    turn = 0
     for rnd in range(args.rounds):
         for (width, batch), runs in groups.items():
-            for i, state in enumerate(configs[batch]):
-                shift = (rnd * len(configs[batch]) + i) % len(runs)
-                for key, run in runs[shift:] + runs[:shift]:
-                    t0 = time.perf_counter()
-                    out = run(state).numpy()
-                    table[key]["times"][rnd] += time.perf_counter() - t0
-                    table[key]["outputs"][rnd].append(out)
+            round_times = dict.fromkeys((k for k, _ in runs), 0.0)
+            for _ in range(args.reps if batch > 1 else 1):
+                for i, state in enumerate(configs[batch]):
+                    shift, turn = turn % len(runs), turn + 1
+                    measured = {}
+                    for key, run in runs[shift:] + runs[:shift]:
+                        t0 = time.perf_counter()
+                        out = truncate(run(state).numpy())
+                        measured[key] = time.perf_counter() - t0
+                        entry = table[key]
+                        entry["times"][i].append(measured[key])
+                        if entry["tokens"][i] is None:
+                            entry["tokens"][i] = out
+                        elif not np.array_equal(entry["tokens"][i], out):
+                            raise RuntimeError(f"{key}: outputs changed between calls")
+                    reference = measured[runs[0][0]]
+                    for key, seconds in measured.items():
+                        table[key]["ratios"].append(reference / seconds)
+                        round_times[key] += seconds
             print(f"round {rnd + 1}/{args.rounds}, width {width}, batch {batch}: "
-                  + ", ".join(f"{k[2]} {k[3]} {table[k]['times'][rnd]:.2f}s" for k, _ in runs), flush=True)
+                  + ", ".join(f"{k[2]} {k[3]} {t:.2f}s" for k, t in round_times.items()), flush=True)
 
-    for runs in groups.values():
-        ref = table[runs[0][0]]
-        for key, _ in runs:
-            entry = table[key]
-            rounds = [truncate(np.concatenate(outputs)) for outputs in entry["outputs"]]
-            if any(not np.array_equal(rounds[0], r) for r in rounds[1:]):
-                raise RuntimeError(f"{key}: outputs changed between rounds")
-            tokens = entry["tokens"] = rounds[0]
-            lengths = np.where((tokens == END_ID).any(axis=1), (tokens == END_ID).argmax(axis=1) + 1, MAX_LENGTH)
-            entry["n_tokens"] = int(lengths.sum())
-            entry["median"] = statistics.median(entry["times"])
-            # ratio per round (both measured in that round), then the median over rounds
-            entry["ratio"] = statistics.median(r / t for r, t in zip(ref["times"], entry["times"]))
-            hyps = [t.decode("utf-8") for t in target_encoder.detokenize(tf.constant(tokens)).numpy()]
-            entry["bleu"] = bleu(hyps, references[: len(hyps)])
-            entry["hyps"] = hyps
+    for key, entry in table.items():
+        tokens = entry["tokens"] = np.concatenate(entry["tokens"])
+        lengths = np.where((tokens == END_ID).any(axis=1), (tokens == END_ID).argmax(axis=1) + 1, MAX_LENGTH)
+        entry["n_tokens"] = int(lengths.sum())
+        entry["seconds"] = sum(statistics.median(samples) for samples in entry["times"])  # median per call, summed
+        entry["ratio"] = statistics.median(entry["ratios"])  # paired calls: reference time / variant time
+        hyps = [t.decode("utf-8") for t in target_encoder.detokenize(tf.constant(tokens)).numpy()]
+        entry["bleu"] = bleu(hyps, references[: len(hyps)])
+        entry["hyps"] = hyps
 
     fmt_rows = []
     for width in (1, 5):
@@ -283,7 +292,7 @@ def main():
                 same = (entry["tokens"] == ref["tokens"]).all(axis=1)
                 n = len(same)
                 fmt_rows.append(
-                    f"| {width} | {batch} | {key[2]} | {key[3]} | {entry['n_tokens'] / entry['median']:,.0f} | "
+                    f"| {width} | {batch} | {key[2]} | {key[3]} | {entry['n_tokens'] / entry['seconds']:,.0f} | "
                     f"{entry['ratio']:.2f} | {entry['bleu']:.2f} | {entry['n_tokens'] / n:.1f} | "
                     f"{'yes' if same.all() else 'no'} ({int(same.sum())}/{n}) |")
 
@@ -295,9 +304,9 @@ def main():
         f"keras_hub {keras_hub.__version__}, Python {platform.python_version()}.",
         f"The machine is shared (load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end, "
         f"with {os.cpu_count()} cores): absolute tokens/s are noisy; the ratios come from variants measured "
-        f"side by side, interleaved in one process: {args.rounds} rounds, and within a round every call (one sentence at batch 1, "
-        f"the whole batch at batch {big}) runs all variants of its width and batch back to back, in an order that rotates "
-        f"from call to call; tokens/s uses the median round.",
+        f"side by side, interleaved in one process: {args.rounds} rounds; in each, every call (one sentence at batch 1; "
+        f"the whole batch at batch {big}, {args.reps} times) runs all variants of its width and batch back to back, in "
+        f"an order that rotates from call to call.",
         "Command: `python bench/decode_speed.py`", "",
         f"Model: SentencePiece {source_encoder.vocabulary_size} (en) / {target_encoder.vocabulary_size} (es) tokens, "
         f"embeddings 64, BiLSTM encoder 64 per direction, LSTM decoder 128 with Bahdanau attention, input feeding and "
@@ -309,12 +318,12 @@ def main():
         "strategy; width 5 is its beam search with length_penalty=0 and coverage_penalty=0.",
         "Timed: the search only, from the decoder's initial state (encoder run beforehand) to the token ids; compiled "
         "variants are `tf.function`s traced before timing.", "",
-        "tokens/s: target tokens of the variant's own best hypotheses (up to and including the first [END]) per second. "
-        "Ratio: wall time of seqpipe compiled / wall time of the variant on the same sentences in the same round, "
-        "median over rounds (> 1 is faster than seqpipe compiled). Mean length: tokens per hypothesis, [END] included. "
-        "BLEU: sacrebleu corpus BLEU (seqpipe's `bleu`) of the detokenized hypotheses against the references of those "
-        "sentences. Identical: whether the token ids, cut after the first [END], equal seqpipe compiled's "
-        "(sentences equal / sentences).", "",
+        "tokens/s: target tokens of the variant's own best hypotheses (up to and including the first [END]) divided by "
+        "its time (per call, the median over rounds; summed over calls). Ratio: seqpipe compiled's time / the variant's "
+        "time within the same call (both run back to back), median over all calls (> 1 is faster than seqpipe "
+        "compiled). Mean length: tokens per hypothesis, [END] included. BLEU: sacrebleu corpus BLEU (seqpipe's `bleu`) "
+        "of the detokenized hypotheses against the references of those sentences. Identical: whether the token ids, cut "
+        "after the first [END], equal seqpipe compiled's (sentences equal / sentences).", "",
         "| width | batch | implementation | mode | tokens/s | ratio to seqpipe compiled | BLEU | mean length | identical tokens |",
         "|---|---|---|---|---|---|---|---|---|",
         *fmt_rows,

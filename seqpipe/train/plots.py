@@ -14,10 +14,11 @@ def plot_history(history: dict[str, list[float]], path: Path) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     names = [k for k in history if not k.startswith("val_") and k != "learning_rate"]
+    names += [k for k in history if k.startswith("val_") and k[4:] not in history]  # validation-only, e.g. val_bleu
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.4), squeeze=False)
     for ax, name in zip(axes[0], names):
         epochs = range(1, len(history[name]) + 1)
-        ax.plot(epochs, history[name], marker="o", label="train")
+        ax.plot(epochs, history[name], marker="o", label="validation" if name.startswith("val_") else "train")
         if f"val_{name}" in history:
             ax.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
         ax.set_title(name)
