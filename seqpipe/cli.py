@@ -59,21 +59,27 @@ def cmd_run(args) -> int:
 def cmd_list(args) -> int:
     import seqpipe.stages  # noqa: F401
     from seqpipe.data.recipes import DATASETS
-    from seqpipe.layers import CELLS
+    from seqpipe.decoding import STRATEGIES
+    from seqpipe.layers import ATTENTIONS, CELLS
     from seqpipe.metrics import METRICS
     from seqpipe.pipeline.stage import STAGES
     from seqpipe.text import TOKENIZERS
     from seqpipe.tracking import TRACKERS
 
-    registries = (STAGES, CELLS, TOKENIZERS, DATASETS, METRICS, TRACKERS)
-    kinds = [f"{r.kind}s" for r in registries]
-    if args.kind and args.kind not in kinds and f"{args.kind}s" not in kinds:
+    def plural(kind: str) -> str:
+        return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+
+    registries = {plural(r.kind).split()[-1]: r for r in (STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES, DATASETS,
+                                                         METRICS, TRACKERS)}
+    wanted = args.kind and (args.kind if args.kind in registries else plural(args.kind).split()[-1])
+    if wanted and wanted not in registries:
         from seqpipe.registry import did_you_mean
+        kinds = list(registries)
         raise SeqpipeError(f"list: unknown kind '{args.kind}'; expected one of {', '.join(kinds)}{did_you_mean(args.kind, kinds)}")
-    for registry in registries:
-        if args.kind and registry.kind != args.kind.removesuffix("s"):
+    for key, registry in registries.items():
+        if wanted and key != wanted:
             continue
-        print(f"{registry.kind}s:")
+        print(f"{plural(registry.kind)}:")
         for name in registry.names():
             print(f"  {name:<20} {registry.describe(name)}")
     return 0
@@ -191,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_command("validate", cmd_validate, "check a pipeline without running it (no TensorFlow import)")
     pipeline_command("render", cmd_render, "print the pipeline with every default filled in")
 
-    p = sub.add_parser("list", help="list registered components (stages, cells, tokenizers, datasets, metrics, trackers)")
+    p = sub.add_parser("list", help="list registered components (stages, cells, attentions, tokenizers, decoding strategies, datasets, metrics, trackers)")
     p.add_argument("kind", nargs="?", help="only this kind, e.g. cells")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="write the JSON Schema of pipeline files (for editor completion)")

@@ -24,7 +24,7 @@ class EvaluateConfig(Schema):
 
 @register_stage
 class EvaluateStage(Stage):
-    """Accuracy/F1 per split, per-class report, confusion-matrix PNG and a predictions CSV."""
+    """Scores held-out splits: accuracy/F1 and a confusion matrix, BLEU/chrF/TER/METEOR, or perplexity and bits."""
 
     name = "evaluate"
     order = 70

@@ -18,7 +18,7 @@ class ExportConfig(Schema):
 
 @register_stage
 class ExportStage(Stage):
-    """SavedModel with a serving_default signature on raw strings; MLflow pyfunc model."""
+    """SavedModel with string signatures (serving_default, translate, score/generate) and an MLflow pyfunc model."""
 
     name = "export"
     order = 80

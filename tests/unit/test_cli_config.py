@@ -191,7 +191,8 @@ def test_schema_output_file(tmp_path, capsys):
 def test_list_prints_every_registry(capsys):
     import seqpipe.stages  # noqa: F401
     from seqpipe.data.recipes import DATASETS
-    from seqpipe.layers import CELLS
+    from seqpipe.decoding import STRATEGIES
+    from seqpipe.layers import ATTENTIONS, CELLS
     from seqpipe.metrics import METRICS
     from seqpipe.pipeline.stage import STAGES
     from seqpipe.text import TOKENIZERS
@@ -200,12 +201,11 @@ def test_list_prints_every_registry(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     expected = []
-    for registry in (STAGES, CELLS, TOKENIZERS, DATASETS, METRICS, TRACKERS):
-        expected.append(f"{registry.kind}s:")
+    headers = ["stages:", "cells:", "attentions:", "tokenizers:", "decoding strategies:", "datasets:", "metrics:", "trackers:"]
+    for header, registry in zip(headers, (STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES, DATASETS, METRICS, TRACKERS)):
+        expected.append(header)
         expected += [f"  {name:<20} {registry.describe(name)}" for name in registry.names()]
     assert out.splitlines() == expected
-    headers = [line for line in out.splitlines() if not line.startswith(" ")]
-    assert headers == ["stages:", "cells:", "tokenizers:", "datasets:", "metrics:", "trackers:"]
     assert "  lstm                 LSTM (Hochreiter & Schmidhuber); cuDNN kernel with the defaults" in out.splitlines()
 
 
@@ -262,3 +262,11 @@ def test_pipelines_are_found():
 def test_every_pipeline_has_a_smoke_variant(path):
     smoke = REPO / "pipelines" / "smoke" / path.name
     assert smoke.is_file(), f"pipelines/smoke/{path.name} is missing: add a fast variant of {path.name}"
+
+
+def test_list_unknown_kind_is_a_one_line_error(capsys):
+    assert main(["list", "strategys"]) == 2
+    assert capsys.readouterr().err == (
+        "list: unknown kind 'strategys'; expected one of stages, cells, attentions, tokenizers, strategies, "
+        "datasets, metrics, trackers (did you mean 'strategies'?)\n")
+    assert main(["list", "strategy"]) == 0 and capsys.readouterr().out.startswith("decoding strategies:\n")
