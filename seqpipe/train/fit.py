@@ -97,9 +97,18 @@ def fit_classifier(ctx, cfg):
     return _fit(ctx, cfg, model, train, valid, [])
 
 
+def compile_token_model(model, cfg) -> None:
+    """Compile a model with next-token logits: masked cross-entropy and token accuracy."""
+    from seqpipe.tasks.translation import MaskedCrossEntropy, token_accuracy
+
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+                  loss=MaskedCrossEntropy(cfg.label_smoothing),
+                  metrics=[keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")])
+
+
 def fit_seq2seq(ctx, cfg):
     from seqpipe.data.batching import pair_dataset
-    from seqpipe.tasks.translation import MaskedCrossEntropy, target_ids, token_accuracy
+    from seqpipe.tasks.translation import target_ids
 
     model, splits, translator = ctx["model"], ctx["splits"], ctx["translator"]
 
@@ -111,9 +120,7 @@ def fit_seq2seq(ctx, cfg):
 
     train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing)
     valid = dataset("valid") if len(splits["valid"]) else None
-    accuracy = keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")
-    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
-                  loss=MaskedCrossEntropy(cfg.label_smoothing), metrics=[accuracy])
+    compile_token_model(model, cfg)
     first = []
     if cfg.validation_subset and len(splits["valid"]):
         subset = splits["valid"].head(cfg.validation_subset)
@@ -126,7 +133,6 @@ def fit_seq2seq(ctx, cfg):
 def fit_language_model(ctx, cfg):
     """Windows of a token stream; with ``cfg.stateful`` a stateful copy carries state across windows."""
     from seqpipe.tasks import language_model as lm_data
-    from seqpipe.tasks.translation import MaskedCrossEntropy, token_accuracy
 
     model, splits, encoder = ctx["model"], ctx["splits"], ctx["encoder"]
     streams = {split: lm_data.stream(encoder, splits[split]["text"].tolist()) for split in ("train", "valid")
@@ -142,9 +148,7 @@ def fit_language_model(ctx, cfg):
         valid = lm_data.window_dataset(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
         first = [LanguageModelEpoch(ctx, ctx.config.stage("sample"))]
     for m in {id(trained): trained, id(model): model}.values():  # the stateless model is evaluated later
-        m.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
-                  loss=MaskedCrossEntropy(cfg.label_smoothing),
-                  metrics=[keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")])
+        compile_token_model(m, cfg)
     trained, history = _fit(ctx, cfg, trained, train, valid, first)
     if trained is not model:
         lm_data.copy_weights(trained, model)  # the best epoch's weights, into the stateless model

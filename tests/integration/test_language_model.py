@@ -64,6 +64,8 @@ def test_char_lm_smoke_reports_bits_per_char_and_logs_a_sample_every_epoch(char_
     files = {f.path for f in client.list_artifacts(result["run_id"], "samples")}
     assert {"samples/epoch_01.txt", "samples/final.txt"} <= files
     assert (Path(result["run_dir"]) / "samples" / "final.txt").read_text().startswith("ROMEO:")
+    # even a one-epoch model prefers real held-out lines to word-shuffled copies most of the time
+    assert result["metrics"]["test_real_over_shuffled"] > 0.6
     history = client.get_metric_history(result["run_id"], "val_bits_per_token")
     assert len(history) == 1 and history[0].value == pytest.approx(
         client.get_metric_history(result["run_id"], "val_loss")[0].value / np.log(2), rel=1e-5)
@@ -124,3 +126,12 @@ def test_stateful_training_carries_state_and_hands_back_a_stateless_model(tmp_pa
     result = seqpipe.run(config, progress=False)
     assert result.metrics["valid_loss"] < 0.1  # evaluated with the stateless model and the trained weights
     assert (result.run_dir / "samples" / "final.txt").read_text().strip() == "bcdefghabcd"
+
+
+def test_word_level_smoke_pipeline_reports_word_perplexity(tmp_path_factory):
+    from tests.integration.conftest import run_smoke
+
+    metrics = run_smoke(tmp_path_factory, "shakespeare_word_lstm")["result"]["metrics"]
+    assert "test_bits_per_token" in metrics and "test_bits_per_char" not in metrics
+    assert metrics["test_perplexity"] == pytest.approx(np.exp(metrics["test_loss"]), rel=1e-6)
+    assert 1 < metrics["test_perplexity"] < 2000  # well below the 12,000-word vocabulary's uniform perplexity
