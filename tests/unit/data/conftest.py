@@ -1,3 +1,6 @@
+import io
+import tarfile
+
 import pytest
 
 from seqpipe.data import recipes
@@ -13,3 +16,13 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(recipes.subprocess, "run", no_pip)
     (tmp_path / "downloads").mkdir()
     return tmp_path
+
+
+def write_tar(path, members):
+    """A .tar.gz holding ``{member name: text}`` (fake sdists for the recipe tests)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in members.items():
+            data = text.encode("utf-8")
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))

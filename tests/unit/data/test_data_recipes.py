@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
-import tarfile
 import zipfile
 
 import pytest
 
 from seqpipe.data import recipes
+from tests.unit.data.conftest import write_tar
 from seqpipe.data.readers import read_table
 from seqpipe.data.recipes import DATASETS, SentencePolarity, SmsSpam, prepare_recipe
 from seqpipe.errors import DataError
@@ -29,15 +28,6 @@ def sms_csv():
     rows += [f"{i},1,Win {i}" for i in range(2, 639)]
     rows += [f"{i},0,Hi {i}" for i in range(639, 4837)]
     return "\n".join(rows) + "\n"
-
-
-def write_tar(path, members):
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
 
 
 def write_wheel(path, members):

