@@ -125,7 +125,13 @@ def cmd_predict(args) -> int:
 
     export = resolve_export(args.model, tracking_uri=args.tracking_uri)
     table = predict_table(export, _read_lines(args.input))
-    if args.format == "json":
+    if args.format == "conll":
+        if "tags" not in table:
+            raise SeqpipeError(f"{args.model}: --format conll is for tagging models; this one predicts "
+                               f"{', '.join(c for c in table.columns if c != 'text')}")
+        for tokens, tags in zip(table["tokens"], table["tags"]):
+            sys.stdout.write("".join(f"{w}\t{t}\n" for w, t in zip(tokens.split(), tags.split())) + "\n")
+    elif args.format == "json":
         sys.stdout.write(table.to_json(orient="records", lines=True, force_ascii=False))
     else:
         sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
@@ -213,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict raw strings (one per line) with an exported model")
     p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, or an MLflow run id")
     p.add_argument("--input", "-i", help="text file, one example per line (default: stdin)")
-    p.add_argument("--format", choices=["tsv", "json"], default="tsv")
+    p.add_argument("--format", choices=["tsv", "json", "conll"], default="tsv",
+                   help="conll (taggers): one token<TAB>tag per line, a blank line after each sentence")
     p.add_argument("--tracking-uri", help="for an MLflow run id")
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("generate", help="continue a prompt with a trained language model")

@@ -37,7 +37,8 @@ def resolve_export(target: str, tracking_uri: str | None = None) -> Path:
 def predict_table(export: Path, texts: list[str]):
     """Run the export's signature on ``texts``; one row per text.
 
-    Classifiers give label, confidence and p_<label>; translators give translation and score.
+    Classifiers give label, confidence and p_<label>; translators give translation and score;
+    taggers give the whitespace-separated tokens and their tags (space-joined).
     """
     import json
 
@@ -53,6 +54,13 @@ def predict_table(export: Path, texts: list[str]):
         return pd.DataFrame({"text": texts, "translation": [b.decode("utf-8") for b in out["translation"].numpy()],
                              "score": out["score"].numpy()})
     out = model.signatures["serving_default"](text=tf.constant(texts))
+    if meta.get("task") == "tagging":
+        lengths = out["length"].numpy()
+
+        def joined(key):
+            return [" ".join(b.decode("utf-8") for b in row[:n]) for row, n in zip(out[key].numpy(), lengths)]
+
+        return pd.DataFrame({"text": texts, "tokens": joined("tokens"), "tags": joined("tags")})
     labels = meta.get("labels")
     probs = out["probabilities"].numpy()
     table = pd.DataFrame({"text": texts, "label": [b.decode("utf-8") for b in out["label"].numpy()],

@@ -67,7 +67,7 @@ def pipeline_model() -> type[Schema]:
         description: str = Field("", description="free text, logged as the run's description")
         extends: list[str] = Field(default_factory=list, description="YAML fragments layered under this file (paths relative to it; the rightmost wins, then this file)")
         seed: int = Field(13, description="seed for splits, initialisation, shuffling and dropout")
-        task: Literal["classification", "translation", "language_model"] = Field(description="what the pipeline learns")
+        task: Literal["classification", "translation", "language_model", "tagging"] = Field(description="what the pipeline learns")
         tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking")
         data: DataConfig = Field(description="where the examples come from and how they are split")
         runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="precision, distribution, determinism")

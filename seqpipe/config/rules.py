@@ -23,6 +23,7 @@ MONITORS = {
     "classification": ["loss", "accuracy", "val_loss", "val_accuracy"],
     "translation": ["loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu"],
     "language_model": ["loss", "token_accuracy", "val_loss", "val_token_accuracy"],
+    "tagging": ["loss", "token_accuracy", "val_loss", "val_token_accuracy"],
 }
 
 
@@ -86,7 +87,22 @@ def metrics_fit_the_task(config) -> Iterator[Problem]:
                    f"'{name}' is a {task} metric; metrics for {config.task}: {', '.join(fits)}")
 
 
-RULES = [stages_serve_the_task, metrics_fit_the_task, language_model_reads_left_to_right, needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once]
+def tagging_keeps_the_tokens(config) -> Iterator[Problem]:
+    tokenize = config.stage("tokenize")
+    if config.task == "tagging" and tokenize and tokenize.kind not in (None, "whitespace"):
+        yield (("stages", "tokenize", "kind"), f"tagging labels the given whitespace-separated tokens, so the tokenizer "
+                                               f"must be 'whitespace' (or unset); got '{tokenize.kind}'")
+
+
+def chars_are_for_tagging(config) -> Iterator[Problem]:
+    embed = config.stage("embed")
+    if embed and embed.chars is not None and config.task != "tagging":
+        yield (("stages", "embed", "chars"), f"the character-level word encoder is for task tagging, not "
+                                             f"'{config.task}'; remove it")
+
+
+RULES = [stages_serve_the_task, metrics_fit_the_task, language_model_reads_left_to_right, needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once,
+         tagging_keeps_the_tokens, chars_are_for_tagging]
 
 
 def check_rules(config) -> list[Problem]:

@@ -26,6 +26,8 @@ def load_splits(
     one split each; that column is read like a role (``source.columns`` may map it) and
     dropped afterwards unless it is one of ``roles``. Otherwise the split is stratified
     by ``label`` when ``split.stratify`` is on and ``label`` is one of ``roles``.
+    ``source.tagset: universal`` maps the ``tags`` column to the universal tagset first
+    (:func:`seqpipe.data.tagsets.map_tags`).
     """
     from seqpipe.data.readers import read_table
     from seqpipe.data.recipes import DATASETS, prepare_recipe
@@ -41,6 +43,10 @@ def load_splits(
         path = Path(base_dir) / Path(source.path).expanduser()
         df = read_table(path, format=source.format, roles=columns, columns=source.columns,
                         header=source.header)
+    if source.tagset != "original" and "tags" in df.columns:
+        from seqpipe.data.tagsets import map_tags
+
+        df["tags"] = map_tags(df["tags"].tolist(), source.tagset)
     if source.limit is not None:
         df = shuffle_limit(df, source.limit, seed)
     stratify_by = ("label" if split.stratify and "label" in roles and group_by is None

@@ -12,7 +12,7 @@ def length_boundaries(lengths: np.ndarray, buckets: int = 8) -> list[int]:
     return sorted({int(q) + 1 for q in qs if q >= 1})
 
 
-def _bucketed(ds: tf.data.Dataset, lengths: np.ndarray, batch_size: int, length_fn) -> tf.data.Dataset:
+def bucketed(ds: tf.data.Dataset, lengths: np.ndarray, batch_size: int, length_fn) -> tf.data.Dataset:
     """Batch by length bucket; the batch count is asserted so progress bars show N/N from epoch 1."""
     boundaries = length_boundaries(lengths)
     ds = ds.bucket_by_sequence_length(length_fn, boundaries, [batch_size] * (len(boundaries) + 1))
@@ -40,7 +40,7 @@ def token_dataset(
     if shuffle:
         ds = ds.shuffle(int(ids.nrows()), seed=seed, reshuffle_each_iteration=True)
     if bucketing:
-        ds = _bucketed(ds, ids.row_lengths().numpy(), batch_size, lambda x, y: tf.shape(x)[0])
+        ds = bucketed(ds, ids.row_lengths().numpy(), batch_size, lambda x, y: tf.shape(x)[0])
     else:
         ds = ds.padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)
@@ -66,7 +66,7 @@ def pair_dataset(
     if shuffle:
         ds = ds.shuffle(int(source.nrows()), seed=seed, reshuffle_each_iteration=True)
     if bucketing:
-        ds = _bucketed(ds, target_out.row_lengths().numpy(), batch_size, lambda x, y: tf.shape(y)[0])
+        ds = bucketed(ds, target_out.row_lengths().numpy(), batch_size, lambda x, y: tf.shape(y)[0])
     else:
         ds = ds.padded_batch(batch_size)
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,8 +1,12 @@
-"""Read a table of examples from a CSV, TSV, JSONL or plain-text file.
+"""Read a table of examples from a CSV, TSV, JSONL, plain-text, CoNLL or word/TAG file.
 
 Every problem becomes a one-line :class:`DataError` naming the file and, where it
 applies, the 1-based row or line in the file. Values are stripped of surrounding
-whitespace; an empty value or blank line is an error, never silently dropped.
+whitespace; an empty value or blank line is an error, never silently dropped (except
+in the two tagging formats, where blank lines separate or surround sentences).
+
+Tagging examples (roles ``tokens`` and ``tags``) are one row each: the sentence's
+tokens joined by single spaces and its tags joined by single spaces, as many of each.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ import pandas as pd
 
 from seqpipe.errors import DataError
 
-FORMATS = ("csv", "tsv", "jsonl", "text")
+FORMATS = ("csv", "tsv", "jsonl", "text", "conll", "wordtag")
 SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-            ".txt": "text"}
+            ".txt": "text", ".conll": "conll", ".conllu": "conll", ".bio": "conll",
+            ".iob": "conll"}
+TAGGING_ROLES = ("tokens", "tags")  # all that the conll and wordtag formats hold
 JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number",
               float: "a number", bool: "a boolean", type(None): "null"}
 
@@ -40,6 +46,17 @@ def read_table(
     picks the format from the suffix. CSV follows the usual quoting rules; TSV is
     unquoted (fields hold no tabs or line breaks); JSONL holds one JSON object per line;
     text holds one example per line and gives the role ``text`` only.
+
+    Two formats hold tagged sentences and give the roles ``tokens`` and ``tags`` only,
+    one row per sentence: ``conll`` has one token per line in tab-separated columns and
+    a blank line between sentences (``columns`` gives 0-based column numbers; by default
+    tokens are column 0 and tags the last column; ``-DOCSTART-`` lines and ``#`` comment
+    lines without a tab are skipped; ``header`` is ignored); ``wordtag`` has one sentence
+    per line of whitespace-separated ``word/TAG`` items, split at the last ``/``.
+
+    Whenever ``roles`` holds both ``tokens`` and ``tags`` (in any format), their values
+    are re-joined with single spaces and a row with more tokens than tags, or fewer,
+    is an error naming its line or row.
     """
     path = Path(path)
     roles = list(roles)
@@ -54,19 +71,48 @@ def read_table(
             f"{path}: the text format holds one example per line (role 'text' only); "
             f"this task needs {', '.join(roles)}; use csv, tsv or jsonl"
         )
+    if fmt in ("conll", "wordtag"):
+        _check_tagging_roles(path, fmt, roles, columns)
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if fmt == "text":
-        records = [[value] for value in _lines(path, text)]
+        numbered = [(f"line {number}", [value])
+                    for number, value in enumerate(_lines(path, text), 1)]
     elif fmt == "jsonl":
-        records = _jsonl(path, text, roles, columns)
+        numbered = _jsonl(path, text, roles, columns)
+    elif fmt == "conll":
+        numbered = _conll(path, text, roles, columns)
+    elif fmt == "wordtag":
+        numbered = _wordtag(path, text, roles)
     else:
-        records = _delimited(path, text, fmt, roles, columns, header)
-    if not records:
+        numbered = _delimited(path, text, fmt, roles, columns, header)
+    if not numbered:
         raise DataError(f"{path}: no examples")
-    return pd.DataFrame(records, columns=roles, dtype=str)
+    if "tokens" in roles and "tags" in roles:
+        _check_tag_counts(path, numbered, roles.index("tokens"), roles.index("tags"))
+    return pd.DataFrame([record for _, record in numbered], columns=roles, dtype=str)
+
+
+def _check_tag_counts(
+    path: Path, numbered: list[tuple[str, list[str]]], tokens: int, tags: int
+) -> None:
+    """Put single spaces between the tokens and between the tags of every record, and
+    raise DataError for a record whose token count differs from its tag count."""
+    for where, record in numbered:
+        words, labels = record[tokens].split(), record[tags].split()
+        if len(words) != len(labels):
+            raise DataError(
+                f"{path} {where}: {_count(len(words), 'token')} but "
+                f"{_count(len(labels), 'tag')}; expected one tag per token (tokens and tags "
+                "are each separated by spaces)"
+            )
+        record[tokens], record[tags] = " ".join(words), " ".join(labels)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _format(path: Path, format: str) -> str:
@@ -103,7 +149,9 @@ def _lines(path: Path, text: str) -> list[str]:
     return values
 
 
-def _jsonl(path: Path, text: str, roles: list[str], columns: dict[str, Any]) -> list[list[str]]:
+def _jsonl(
+    path: Path, text: str, roles: list[str], columns: dict[str, Any]
+) -> list[tuple[str, list[str]]]:
     keys = [columns.get(role, role) for role in roles]
     for role, key in zip(roles, keys):
         if not isinstance(key, str):
@@ -137,13 +185,13 @@ def _jsonl(path: Path, text: str, roles: list[str], columns: dict[str, Any]) -> 
             if not value:
                 raise DataError(f"{path} line {number}: empty value in key '{key}'")
             record.append(value)
-        records.append(record)
+        records.append((f"line {number}", record))
     return records
 
 
 def _delimited(
     path: Path, text: str, fmt: str, roles: list[str], columns: dict[str, Any], header: bool
-) -> list[list[str]]:
+) -> list[tuple[str, list[str]]]:
     dialect = ({"delimiter": ",", "strict": True, "skipinitialspace": True} if fmt == "csv"
                else {"delimiter": "\t", "quoting": csv.QUOTE_NONE})
     reader = csv.reader(io.StringIO(text, newline=""), **dialect)
@@ -174,7 +222,7 @@ def _delimited(
             if not fields[index]:
                 column = f"'{names[index]}'" if header else str(index)
                 raise DataError(f"{path} row {number}: empty value in column {column}")
-        records.append([fields[index] for index in indices])
+        records.append((f"row {number}", [fields[index] for index in indices]))
     return records
 
 
@@ -196,3 +244,113 @@ def _column(
             f"the file has: {', '.join(names)}"
         )
     return names.index(column)
+
+
+def _check_tagging_roles(path: Path, fmt: str, roles: list[str], columns: dict[str, Any]) -> None:
+    """Refuse roles and column mappings that a conll or wordtag file cannot hold."""
+    other = [role for role in roles if role not in TAGGING_ROLES]
+    if other:
+        raise DataError(
+            f"{path}: the {fmt} format holds tokens and tags only, not {', '.join(other)}; "
+            "use csv, tsv or jsonl for other columns"
+        )
+    if fmt == "wordtag" and columns:
+        raise DataError(
+            f"{path}: data.source.columns does not apply to the wordtag format (each item is "
+            "word/TAG); remove it"
+        )
+    for role, column in columns.items():
+        if role not in TAGGING_ROLES:
+            raise DataError(
+                f"{path}: data.source.columns.{role}: the conll format holds tokens and tags "
+                "only; map just those to column numbers"
+            )
+        if isinstance(column, bool) or not isinstance(column, int):
+            raise DataError(
+                f"{path}: data.source.columns.{role} is a column name ('{column}'); the conll "
+                "format has no header row, so give a 0-based column number"
+            )
+
+
+def _conll(
+    path: Path, text: str, roles: list[str], columns: dict[str, Any]
+) -> list[tuple[str, list[str]]]:
+    """One record per sentence of a CoNLL-style file (see :func:`read_table`)."""
+    records: list[tuple[str, list[str]]] = []
+    sentence: list[list[str]] = [[] for _ in roles]  # the values of each role so far
+    start = 0  # line of the sentence's first token
+    width = first = 0  # columns of the file's first token line, and its number
+    indices: list[int] = []
+
+    def finish() -> None:
+        if sentence[0]:
+            records.append((f"line {start}", [" ".join(values) for values in sentence]))
+            for values in sentence:
+                values.clear()
+
+    for number, line in enumerate(io.StringIO(text, newline=None), 1):
+        line = line.rstrip("\n")
+        if not line.strip() or line.startswith("-DOCSTART-"):
+            finish()
+            continue
+        if line.startswith("#") and "\t" not in line:
+            continue
+        fields = [field.strip() for field in line.split("\t")]
+        if not width:
+            width, first = len(fields), number
+            indices = [_conll_column(path, role, columns, width, first) for role in roles]
+        elif len(fields) != width:
+            raise DataError(
+                f"{path} line {number}: {len(fields)} columns; expected {width} as in line {first}"
+            )
+        if not sentence[0]:
+            start = number
+        for role, index, values in zip(roles, indices, sentence):
+            value = fields[index]
+            if not value:
+                raise DataError(f"{path} line {number}: empty value in column {index} ({role})")
+            if len(value.split()) > 1:
+                kind = role[:-1]  # token or tag
+                raise DataError(
+                    f"{path} line {number}: {kind} '{value}' in column {index} contains "
+                    f"whitespace; tokens are separated by whitespace in seqpipe, so a {kind} "
+                    "cannot hold any: join its parts with another character such as _ (or, "
+                    "if the file separates its columns with spaces, use tabs)"
+                )
+            values.append(value)
+    finish()
+    return records
+
+
+def _conll_column(path: Path, role: str, columns: dict[str, Any], width: int, first: int) -> int:
+    """The 0-based column of ``role`` in a conll file: mapped, else 0 for tokens and the
+    last column for tags."""
+    index = columns.get(role, 0 if role == "tokens" else width - 1)
+    if not 0 <= index < width:
+        raise DataError(
+            f"{path}: no column {index} for {role} (data.source.columns.{role}); line {first} "
+            f"has {width} columns, numbered 0 to {width - 1}"
+        )
+    return index
+
+
+def _wordtag(path: Path, text: str, roles: list[str]) -> list[tuple[str, list[str]]]:
+    """One record per non-blank line of ``word/TAG`` items, split at the last ``/``."""
+    records = []
+    for number, line in enumerate(io.StringIO(text, newline=None), 1):
+        items = line.split()
+        if not items:
+            continue
+        words, tags = [], []
+        for position, item in enumerate(items, 1):
+            word, slash, tag = item.rpartition("/")
+            if not (slash and word and tag):
+                raise DataError(
+                    f"{path} line {number}: item {position} '{item}' is not word/TAG (items "
+                    "are separated by whitespace and split at their last /)"
+                )
+            words.append(word)
+            tags.append(tag)
+        values = {"tokens": " ".join(words), "tags": " ".join(tags)}
+        records.append((f"line {number}", [values[role] for role in roles]))
+    return records

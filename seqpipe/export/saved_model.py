@@ -25,7 +25,7 @@ Load in any Python process with TensorFlow and tensorflow-text (seqpipe is not n
 import tensorflow as tf
 import tensorflow_text  # registers the tokenizer ops; the SavedModel will not load without it
 model = tf.saved_model.load("{path}")
-out = model.signatures["{signature}"](text=tf.constant(["a raw sentence"]))
+out = model.signatures["{signature}"](text=tf.constant(["{example}"]))
 ```
 
 Signature `{signature}`: input `text` (string, shape [batch]); outputs {outputs}.
@@ -49,6 +49,24 @@ def export_classifier(model, encoder, labels: list[str], path: Path, config) -> 
     archive.write_out(str(path), verbose=False)
     outputs = "`label` (string [batch]), `label_id` (int32 [batch]), `probabilities` (float32 [batch, classes])"
     _describe(path, config, "classification", "serving_default", outputs, f"Labels: {', '.join(labels)}", labels=labels)
+    return path
+
+
+def export_tagger(tagger, path: Path, config) -> Path:
+    """Save ``serving_default(text) -> {tokens, tags, length}``: whitespace-tokenised sentences in, one tag per token out."""
+    archive = keras.export.ExportArchive()
+    for layer in (tagger.model, tagger.encoder, tagger.char_encoder):
+        if layer is not None:
+            if isinstance(layer, keras.layers.Layer) and not layer.built:
+                layer(tf.constant(["build"]))
+            archive.track(layer)
+    archive.add_endpoint("serving_default", tagger.tag, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    archive.write_out(str(path), verbose=False)
+    outputs = ("`tokens` and `tags` (string [batch, words], \"\" past each sentence's end), `length` (int32 [batch], "
+               "words per sentence)")
+    _describe(path, config, "tagging", "serving_default", outputs,
+              f"Input sentences are split on whitespace, one tag per token ({'CRF + Viterbi' if tagger.crf else 'softmax'} "
+              f"output). Tags: {', '.join(tagger.labels)}", labels=tagger.labels)
     return path
 
 
@@ -95,7 +113,9 @@ def export_language_model(lm, decoding: dict, max_length: int, path: Path, confi
 
 def _describe(path: Path, config, task: str, signature: str, outputs: str, extra: str, **fields) -> None:
     """The export's README.md (how to load it without seqpipe) and seqpipe.json metadata."""
-    (path / "README.md").write_text(LOAD_NOTE.format(path=path.name, signature=signature, outputs=outputs, extra=extra),
+    example = "The quick brown fox jumps ." if task == "tagging" else "a raw sentence"
+    (path / "README.md").write_text(LOAD_NOTE.format(path=path.name, signature=signature, outputs=outputs, extra=extra,
+                                                     example=example),
                                     encoding="utf-8")
     meta = {
         "task": task, "pipeline": config.name, "signature": signature, "input": "text",

@@ -1,9 +1,10 @@
-"""Metrics: classification scores over class ids, translation scores over sentences.
+"""Metrics: classification scores over class ids, translation scores over sentences,
+tagging scores over sentences of tags.
 
-Every function in :data:`METRICS` has a ``task`` attribute, ``"classification"`` or
-``"translation"``, naming the predictions it scores (see :func:`metric_names`).
-Importing this package stays light: sklearn, sacrebleu, nltk and Java run only when
-a metric is computed.
+Every function in :data:`METRICS` has a ``task`` attribute, ``"classification"``,
+``"translation"`` or ``"tagging"``, naming the predictions it scores (see
+:func:`metric_names`). Importing this package stays light: sklearn, pandas, sacrebleu,
+nltk and Java run only when a metric is computed.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ for _name in METRICS.names():  # classification.py registers its functions witho
 # Registers bleu, chrf, ter, meteor and meteor_1.5 (needs `metric` above).
 from seqpipe.metrics import meteor_jar  # noqa: E402
 from seqpipe.metrics.translation import meteor_backend, sentence_scores, signatures  # noqa: E402
+
+# Registers token_accuracy, span_f1, span_precision, span_recall and tag_macro_f1 (task "tagging").
+from seqpipe.metrics import tagging  # noqa: E402, F401
 
 __all__ = [
     "METRICS",

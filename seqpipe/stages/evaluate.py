@@ -12,12 +12,16 @@ from seqpipe.pipeline.stage import Stage, register_stage
 
 
 DEFAULT_METRICS = {"classification": ["accuracy", "macro_f1"], "translation": ["bleu", "chrf", "ter", "meteor"],
-                   "language_model": []}
+                   "language_model": [], "tagging": ["token_accuracy", "tag_macro_f1"]}
+SPAN_METRICS = ["span_precision", "span_recall", "span_f1"]
+CONFUSION_TAGS = 30  # the confusion matrix PNG shows the most frequent tags; the rest are pooled
 
 
 class EvaluateConfig(Schema):
     metrics: list[Annotated[str, RegistryName(METRICS)]] | None = Field(
-        None, description="metrics to report per split; default: accuracy, macro_f1 (classification), bleu, chrf, ter, meteor (translation)")
+        None, description="metrics to report per split; default: accuracy, macro_f1 (classification), bleu, chrf, ter, meteor "
+                          "(translation), token_accuracy, tag_macro_f1 and, when the tags are BIO/IOBES spans, span_precision, "
+                          "span_recall, span_f1 (tagging)")
     splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="held-out splits to score")
     shuffled_pairs: int = Field(500, ge=0, description="language_model: held-out lines (4+ words) scored against a word-shuffled copy")
 
@@ -38,6 +42,8 @@ class EvaluateStage(Stage):
             return self._translation(ctx, metrics)
         if ctx.config.task == "language_model":
             return self._language_model(ctx)
+        if ctx.config.task == "tagging":
+            return self._tagging(ctx, self.config.metrics)
         return self._classification(ctx, metrics)
 
     def _translation(self, ctx, metrics):
@@ -137,3 +143,61 @@ class EvaluateStage(Stage):
             predictions[split] = table
             ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
         ctx.put("predictions", predictions)
+
+    def _tagging(self, ctx, chosen):
+        """Token accuracy, per-tag report, confusion matrix and (for BIO/IOBES tags) span scores; padding never counts."""
+        from seqpipe.metrics import tagging as tm
+        from seqpipe.metrics.classification import plot_confusion_matrix
+        from seqpipe.tasks.tagging import Tagger
+
+        labels = ctx["labels"]
+        tagger = Tagger(ctx["trained_model"], ctx["encoder"], ctx["char_encoder"], labels)
+        scheme = tm.span_scheme(labels)
+        metrics = chosen or DEFAULT_METRICS["tagging"] + (SPAN_METRICS if scheme else [])
+        if scheme:
+            ctx.tracker.set_tags({"tagging.span_scheme": scheme})
+        predictions = {}
+        for split in self.config.splits:
+            frame = ctx["splits"][split]
+            if not len(frame):
+                ctx.log.warning("evaluate: the %s split is empty; skipped", split)
+                continue
+            gold = [tags.split() for tags in frame["tags"]]
+            pred = tagger.tag_lists(frame["tokens"].tolist())
+            ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(gold, pred) for m in metrics})
+            outputs = [self._tag_table(ctx, split, frame, gold, pred)]
+            report = tm.tag_report(gold, pred, labels)
+            outputs.append(ctx.path("evaluation", f"{split}_tag_report.csv"))
+            report.to_csv(outputs[-1])
+            shown = list(report.drop(index=["micro avg", "macro avg", "weighted avg"])["support"]
+                         .sort_values(ascending=False, kind="stable").index[:CONFUSION_TAGS])
+            names = shown + (["(other)"] if len(shown) < len(labels) else [])
+            keep = set(shown)
+
+            def pooled(sentences):
+                return [[t if t in keep else "(other)" for t in s] for s in sentences]
+
+            cm = tm.tag_confusion(pooled(gold), pooled(pred), names)
+            outputs.append(plot_confusion_matrix(cm, names, ctx.path("evaluation", f"{split}_confusion_matrix.png"),
+                                                 title=f"{ctx.config.name}: {split} split (tokens)"))
+            if scheme:
+                spans = tm.span_scores(gold, pred)
+                outputs.append(ctx.path("evaluation", f"{split}_span_report.csv"))
+                spans["per_type"].to_csv(outputs[-1])
+            for path in outputs:
+                ctx.tracker.log_artifact(path, "evaluation")
+            predictions[split] = pred
+            ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
+        ctx.put("predictions", predictions)
+
+    @staticmethod
+    def _tag_table(ctx, split, frame, gold, pred):
+        """TSV of every sentence with its gold and predicted tags and the number of wrong tokens."""
+        import pandas as pd
+
+        errors = [sum(g != p for g, p in zip(gs, ps)) for gs, ps in zip(gold, pred)]
+        table = pd.DataFrame({"tokens": frame["tokens"].tolist(), "tags": frame["tags"].tolist(),
+                              "predicted": [" ".join(p) for p in pred], "errors": errors})
+        out = ctx.path("evaluation", f"{split}_tags.tsv")
+        table.to_csv(out, sep="\t", index=False)
+        return out

@@ -20,13 +20,18 @@ class TargetTokenizeConfig(Schema):
 
 
 class TokenizeConfig(Schema):
-    kind: Annotated[str, RegistryName(TOKENIZERS)] = Field("word", description="tokenizer: char, word, wordpiece or sentencepiece")
+    kind: Annotated[str, RegistryName(TOKENIZERS)] | None = Field(None, description="tokenizer: char, word, whitespace, wordpiece or sentencepiece; default: whitespace for tagging, word otherwise")
     vocab_size: int = Field(20000, ge=8, description="largest vocabulary, [PAD], [UNK], [START] and [END] included")
     min_frequency: int = Field(1, ge=1, description="char/word: drop tokens seen fewer times in the training split")
     lowercase: bool = Field(True, description="lowercase before splitting")
-    max_length: int = Field(64, ge=1, description="keep at most this many tokens per example")
+    max_length: int = Field(64, ge=1, description="keep at most this many tokens per example (tagging: per training sentence; tagging a sentence never cuts it)")
     target: TargetTokenizeConfig = Field(default_factory=TargetTokenizeConfig, description="translation: the target side (unset keys follow the source side)")
     shared: bool = Field(False, description="translation: one vocabulary for both sides, built from source and target text")
+
+
+def default_kind(kind: str | None, task: str) -> str:
+    """The tokenizer kind, defaulting to ``whitespace`` for tagging (tags align with given tokens), else ``word``."""
+    return kind or ("whitespace" if task == "tagging" else "word")
 
 
 @register_stage
@@ -45,11 +50,11 @@ class TokenizeStage(Stage):
         cfg = self.config
         train = ctx["splits"]["train"]
         source_role = ROLES[ctx.config.task][0]
+        side = {**cfg.model_dump(exclude={"target", "shared"}), "kind": default_kind(cfg.kind, ctx.config.task)}
         if ctx.config.task != "translation":
-            ctx.put("encoder", self._build(ctx, cfg.model_dump(exclude={"target", "shared"}), train[source_role].tolist(), "vocab"))
+            ctx.put("encoder", self._build(ctx, side, train[source_role].tolist(), "vocab"))
             return
         target_role = ROLES[ctx.config.task][1]
-        side = {k: v for k, v in cfg.model_dump(exclude={"target", "shared"}).items()}
         target = {**side, **{k: v for k, v in cfg.target.model_dump().items() if v is not None}}
         if cfg.shared:
             texts = train[source_role].tolist() + train[target_role].tolist()

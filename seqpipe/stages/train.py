@@ -50,9 +50,10 @@ class TrainStage(Stage):
     Config = TrainConfig
 
     def run(self, ctx):
-        from seqpipe.train.fit import fit_classifier, fit_language_model, fit_seq2seq
+        from seqpipe.train.fit import fit_classifier, fit_language_model, fit_seq2seq, fit_tagger
 
-        fit = {"translation": fit_seq2seq, "language_model": fit_language_model}.get(ctx.config.task, fit_classifier)
+        fit = {"translation": fit_seq2seq, "language_model": fit_language_model,
+               "tagging": fit_tagger}.get(ctx.config.task, fit_classifier)
         model, history = fit(ctx, self.config)
         ctx.put("trained_model", model)
         ctx.put("history", history)

@@ -8,4 +8,5 @@ ROLES = {
     "classification": ("text", "label"),
     "translation": ("source", "target"),
     "language_model": ("text",),  # data.split.group_by names an extra column to split by
+    "tagging": ("tokens", "tags"),  # whitespace-separated tokens and as many tags
 }

@@ -24,7 +24,8 @@ class MaskedCrossEntropy(keras.losses.Loss):
     """Token cross-entropy over non-padding targets (id 0 ignored), with optional label smoothing."""
 
     def __init__(self, label_smoothing: float = 0.0, name="masked_cross_entropy", **kwargs):
-        super().__init__(name=name, reduction="sum_over_batch_size", **kwargs)
+        kwargs.setdefault("reduction", "sum_over_batch_size")  # kept in get_config, so from_config passes it back
+        super().__init__(name=name, **kwargs)
         self.label_smoothing = float(label_smoothing)
 
     def call(self, y_true, logits):

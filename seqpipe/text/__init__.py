@@ -11,6 +11,8 @@ TOKENIZERS.register("char", "seqpipe.text.kinds:CharTokenizer",
                     description="Unicode characters; vocabulary of the most frequent characters")
 TOKENIZERS.register("word", "seqpipe.text.kinds:WordTokenizer",
                     description="words and punctuation marks (BERT-style split); unseen words map to [UNK]")
+TOKENIZERS.register("whitespace", "seqpipe.text.kinds:WhitespaceTokenizer",
+                    description="whitespace-separated tokens as given (pre-tokenized text; the default for tagging)")
 TOKENIZERS.register("wordpiece", "seqpipe.text.kinds:WordPieceTokenizer",
                     description="WordPiece subwords (tensorflow-text FastWordpiece); vocabulary trained on the training split")
 TOKENIZERS.register("sentencepiece", "seqpipe.text.kinds:SentencePieceTokenizer",

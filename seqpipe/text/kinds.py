@@ -77,6 +77,15 @@ class WordTokenizer(TokenizerKind):
         return pretokenize(strings, lowercase=self.lowercase, strip_accents=False, split=True)
 
 
+class WhitespaceTokenizer(TokenizerKind):
+    """Tokens separated by whitespace, taken as they are (pre-tokenized text, e.g. for tagging)."""
+
+    def split(self, strings):
+        if self.lowercase:
+            strings = tf.strings.lower(strings, encoding="utf-8")
+        return tf.strings.split(strings)
+
+
 class WordPieceTokenizer(WordTokenizer):
     """WordPiece subwords over the word split (tensorflow-text FastWordpieceTokenizer)."""
 

@@ -155,6 +155,30 @@ def fit_language_model(ctx, cfg):
     return model, history
 
 
+def fit_tagger(ctx, cfg):
+    """Softmax or CRF tagger on batches tokenized in the graph; training sentences cut to tokenize.max_length."""
+    from seqpipe.layers.crf import CRFLoss
+    from seqpipe.tasks.tagging import TagAccuracy, TagCrossEntropy, crf_layer, tag_ids, tagging_dataset, truncate
+
+    model, splits, labels = ctx["model"], ctx["splits"], ctx["labels"]
+    encoder, char_encoder = ctx["encoder"], ctx["char_encoder"]
+    crf = crf_layer(model)
+
+    def dataset(split, **kwargs):
+        frame = splits[split]
+        limit = encoder.max_length if split == "train" else None
+        sentences = truncate(frame["tokens"].tolist(), limit) if limit else frame["tokens"].tolist()
+        return tagging_dataset(encoder, char_encoder, sentences, tag_ids(frame, labels, split, limit), cfg.batch_size,
+                               **kwargs)
+
+    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing)
+    valid = dataset("valid") if len(splits["valid"]) else None
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+                  loss=CRFLoss(crf) if crf is not None else TagCrossEntropy(),
+                  metrics=[TagAccuracy()])
+    return _fit(ctx, cfg, model, train, valid, [])
+
+
 def _fit(ctx, cfg, model, train, valid, first_callbacks):
     best = ctx.path("checkpoints", "best.weights.h5")
     mode = monitor_mode(cfg.monitor)

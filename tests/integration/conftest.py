@@ -42,3 +42,8 @@ def translate_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def char_lm_run(tmp_path_factory):
     return run_smoke(tmp_path_factory, "shakespeare_char_lstm")
+
+
+@pytest.fixture(scope="session")
+def pos_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "pos_brown_bilstm")

@@ -61,7 +61,7 @@ def test_validate_typos_exit_2_with_every_problem_on_stderr(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
-        f"{path}:6: stages[0].tokenize.kind: must be one of char, sentencepiece, word, wordpiece; got 'wordpeice' (did you mean 'wordpiece'?)",
+        f"{path}:6: stages[0].tokenize.kind: must be one of char, sentencepiece, whitespace, word, wordpiece; got 'wordpeice' (did you mean 'wordpiece'?)",
         f"{path}:8: stages[2].encode.cell: must be one of gru, lstm, rnn; got 'lstmm' (did you mean 'lstm'?)",
         f"{path}:10: stages[4].train.optimizer.name: must be one of adam, adamw, nadam, rmsprop, sgd; "
         "got 'adamm' (did you mean 'adam'?)",
@@ -165,7 +165,7 @@ def test_schema_is_json_with_registry_enums(capsys):
     items = schema["properties"]["stages"]["items"]["oneOf"]
     refs = sorted(item["$ref"].rsplit("/", 1)[1] for item in items)
     assert refs == ["ClassifyStage", "DecodeStage", "EmbedStage", "EncodeStage", "EvaluateStage", "ExportStage",
-                    "GenerateStage", "LmStage", "SampleStage", "TokenizeStage", "TrainStage"]
+                    "GenerateStage", "LmStage", "SampleStage", "TagStage", "TokenizeStage", "TrainStage"]
     defs = schema["$defs"]
     encode_stage = defs["EncodeStage"]
     assert encode_stage["required"] == ["encode"]
@@ -174,7 +174,10 @@ def test_schema_is_json_with_registry_enums(capsys):
     cell = defs[encode_ref]["properties"]["cell"]
     assert cell["enum"] == ["gru", "lstm", "rnn"]
     assert cell["default"] == "lstm"
-    assert defs["TokenizeConfig"]["properties"]["kind"]["enum"] == ["char", "sentencepiece", "word", "wordpiece"]
+    kind = defs["TokenizeConfig"]["properties"]["kind"]
+    assert kind["anyOf"] == [{"enum": ["char", "sentencepiece", "whitespace", "word", "wordpiece"], "type": "string"},
+                             {"type": "null"}]
+    assert kind["default"] is None  # the task picks it: whitespace for tagging, word otherwise
     assert defs["TrackingConfig"]["properties"]["backend"]["enum"] == ["mlflow", "none"]
 
 

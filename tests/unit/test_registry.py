@@ -194,7 +194,7 @@ def test_builtin_registries_hold_the_documented_names():
     from seqpipe.pipeline.stage import STAGES
     from seqpipe.text import TOKENIZERS
 
-    assert STAGES.names() == ["classify", "decode", "embed", "encode", "evaluate", "export", "generate", "lm", "sample", "tokenize", "train"]
+    assert STAGES.names() == ["classify", "decode", "embed", "encode", "evaluate", "export", "generate", "lm", "sample", "tag", "tokenize", "train"]
     assert CELLS.names() == ["gru", "lstm", "rnn"]
-    assert TOKENIZERS.names() == ["char", "sentencepiece", "word", "wordpiece"]
+    assert TOKENIZERS.names() == ["char", "sentencepiece", "whitespace", "word", "wordpiece"]
     assert CELLS.describe("rnn") == "Elman RNN (keras SimpleRNN); no cuDNN kernel"

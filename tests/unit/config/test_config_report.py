@@ -56,7 +56,7 @@ def test_many_typos_are_all_reported_at_once_one_line_each(write, problems):
         f"{path}:5: data.source.recipe: must be one of {', '.join(DATASETS.names())}; "
         "got 'sentence-polarty' (did you mean 'sentence-polarity'?)",
         f"{path}:5: data.source.limitt: unknown key 'limitt'; "
-        "expected one of recipe, path, format, columns, header, limit (did you mean 'limit'?)",
+        "expected one of recipe, path, format, columns, header, limit, tagset (did you mean 'limit'?)",
         f"{path}:7: stages[0].tokenize.kind: must be one of {', '.join(TOKENIZERS.names())}; "
         "got 'wordpeice' (did you mean 'wordpiece'?)",
         # encode is written before embed; it is reported at its canonical index 2
@@ -146,7 +146,7 @@ def test_wrong_types_and_bounds(write, problems):
 
 def test_wrong_task_literal(write, problems):
     path = write("p.yaml", "name: x\n" + DATA.replace("classification", "regression") + "stages: [tokenize]\n")
-    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, translation, language_model; got 'regression'"]
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, translation, language_model, tagging; got 'regression'"]
 
 
 def test_unknown_top_level_key_with_did_you_mean(write, problems):
@@ -287,7 +287,7 @@ def test_resolved_dict_fills_every_default(write):
         "tracking": {"backend": "mlflow", "experiment": None, "uri": None, "run_name": None, "tags": {}},
         "data": {
             "source": {"recipe": "sms-spam", "path": None, "format": "auto", "columns": None,
-                       "header": True, "limit": None},
+                       "header": True, "limit": None, "tagset": "original"},
             "split": {"valid": 0.1, "test": 0.1, "stratify": True, "group_by": None},
         },
         "output_dir": "runs",

@@ -20,7 +20,8 @@ def message(cls, **values):
 def test_defaults():
     cfg = DataConfig(source={"recipe": "sms-spam"})
     assert cfg.source.model_dump() == {"recipe": "sms-spam", "path": None, "format": "auto",
-                                       "columns": None, "header": True, "limit": None}
+                                       "columns": None, "header": True, "limit": None,
+                                       "tagset": "original"}
     assert cfg.split.model_dump() == {"valid": 0.1, "test": 0.1, "stratify": True,
                                       "group_by": None}
 
@@ -39,7 +40,8 @@ def test_exactly_one_source(values):
 
 def test_unknown_recipe_suggests_a_name():
     assert message(SourceConfig, recipe="sms-spma") == [
-        "must be one of bible-en-es, sentence-polarity, shakespeare, sms-spam; got 'sms-spma' "
+        "must be one of bible-en-es, brown, sentence-polarity, shakespeare, sms-spam; "
+        "got 'sms-spma' "
         "(did you mean 'sms-spam'?)"]
 
 
@@ -48,7 +50,7 @@ def test_unknown_keys_and_bad_values_are_refused():
     assert message(SourceConfig, path="x.csv", limit=0) == [
         "Input should be greater than or equal to 1"]
     assert message(SourceConfig, path="x.csv", format="xlsx") == [
-        "Input should be 'auto', 'csv', 'tsv', 'jsonl' or 'text'"]
+        "Input should be 'auto', 'csv', 'tsv', 'jsonl', 'text', 'conll' or 'wordtag'"]
 
 
 def test_split_fractions():
@@ -67,7 +69,8 @@ def test_schema_describes_every_field_and_lists_recipes():
     assert all(field.get("description") for field in schema["properties"].values())
     recipe = schema["$defs"]["SourceConfig"]["properties"]["recipe"]
     assert {"type": "string",
-            "enum": ["bible-en-es", "sentence-polarity", "shakespeare", "sms-spam"]} in recipe["anyOf"]
+            "enum": ["bible-en-es", "brown", "sentence-polarity", "shakespeare", "sms-spam"]
+            } in recipe["anyOf"]
 
 
 def test_importing_data_and_its_config_stays_light():

@@ -95,10 +95,10 @@ def test_folder_is_not_a_file(tmp_path):
 def test_unknown_suffix_names_formats_and_key(tmp_path):
     path = write(tmp_path, "x.dat", "a,b\n")
     assert error(path) == (f"{path}: cannot tell the format from the suffix '.dat'; "
-                           "set data.source.format to one of csv, tsv, jsonl, text")
+                           "set data.source.format to one of csv, tsv, jsonl, text, conll, wordtag")
     bare = write(tmp_path, "data", "a,b\n")
     assert error(bare) == (f"{bare}: cannot tell the format from a name without a suffix; "
-                           "set data.source.format to one of csv, tsv, jsonl, text")
+                           "set data.source.format to one of csv, tsv, jsonl, text, conll, wordtag")
 
 
 def test_missing_column_lists_expected_and_found(tmp_path):

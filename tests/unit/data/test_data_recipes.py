@@ -44,7 +44,8 @@ def polarity_archive(cache, content=None):
 
 
 def test_registry_lists_every_recipe_with_its_metadata():
-    assert DATASETS.names() == ["bible-en-es", "sentence-polarity", "shakespeare", "sms-spam"]
+    assert DATASETS.names() == ["bible-en-es", "brown", "sentence-polarity", "shakespeare",
+                                "sms-spam"]
     from seqpipe.tasks import ROLES
 
     for name, recipe in DATASETS.items():
@@ -65,8 +66,9 @@ def test_registry_refuses_duplicates_and_non_recipes():
 def test_unknown_recipe_suggests_a_name():
     with pytest.raises(DataError) as info:
         prepare_recipe("sms-spma")
-    assert str(info.value) == ("unknown dataset 'sms-spma'; expected one of bible-en-es, sentence-polarity, "
-                               "shakespeare, sms-spam (did you mean 'sms-spam'?)")
+    assert str(info.value) == ("unknown dataset 'sms-spma'; expected one of bible-en-es, brown, "
+                               "sentence-polarity, shakespeare, sms-spam "
+                               "(did you mean 'sms-spam'?)")
 
 
 def test_sentence_polarity_from_the_archive(cache):

@@ -64,7 +64,7 @@ def test_every_metric_names_its_task():
     assert metric_names("translation") == ["bleu", "chrf", "meteor", "meteor_1.5", "ter"]
     assert metric_names("classification") == [
         "accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
-    assert {METRICS.get(name).task for name in METRICS} == {"classification", "translation"}
+    assert {METRICS.get(name).task for name in METRICS} == {"classification", "tagging", "translation"}
     assert METRICS.describe("bleu") == (
         "Corpus BLEU, 0-100 (sacrebleu defaults: 13a tokens, case kept, exp smoothing).")
 
