@@ -15,6 +15,7 @@ DEFAULT_METRICS = {"classification": ["accuracy", "macro_f1"], "translation": ["
                    "language_model": [], "tagging": ["token_accuracy", "tag_macro_f1"]}
 SPAN_METRICS = ["span_precision", "span_recall", "span_f1"]
 CONFUSION_TAGS = 30  # the confusion matrix PNG shows the most frequent tags; the rest are pooled
+PER_TAG_METRICS = 50  # up to this many tags, each tag's precision/recall/F1 is also an MLflow metric
 
 
 class EvaluateConfig(Schema):
@@ -156,6 +157,10 @@ class EvaluateStage(Stage):
         metrics = chosen or DEFAULT_METRICS["tagging"] + (SPAN_METRICS if scheme else [])
         if scheme:
             ctx.tracker.set_tags({"tagging.span_scheme": scheme})
+        elif set(metrics) & set(SPAN_METRICS):
+            ctx.log.warning("evaluate: span scores skipped: the tags are not BIO/IOBES spans (e.g. %s)",
+                            ", ".join(labels[:3]))
+            metrics = [m for m in metrics if m not in SPAN_METRICS]
         predictions = {}
         for split in self.config.splits:
             frame = ctx["splits"][split]
@@ -165,10 +170,15 @@ class EvaluateStage(Stage):
             gold = [tags.split() for tags in frame["tags"]]
             pred = tagger.tag_lists(frame["tokens"].tolist())
             ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(gold, pred) for m in metrics})
+            ctx.add_metrics(self._unknown_words(ctx["encoder"], frame["tokens"].tolist(), gold, pred, split))
             outputs = [self._tag_table(ctx, split, frame, gold, pred)]
             report = tm.tag_report(gold, pred, labels)
             outputs.append(ctx.path("evaluation", f"{split}_tag_report.csv"))
             report.to_csv(outputs[-1])
+            if len(labels) <= PER_TAG_METRICS:
+                # the tracker makes keys safe: a tag like "." or "PPS+BEZ" gets "_" where MLflow refuses it
+                ctx.tracker.log_metrics({f"{split}_{column}/{tag}": float(report.loc[tag, column])
+                                         for tag in labels for column in ("precision", "recall", "f1")})
             shown = list(report.drop(index=["micro avg", "macro avg", "weighted avg"])["support"]
                          .sort_values(ascending=False, kind="stable").index[:CONFUSION_TAGS])
             names = shown + (["(other)"] if len(shown) < len(labels) else [])
@@ -189,6 +199,19 @@ class EvaluateStage(Stage):
             predictions[split] = pred
             ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
         ctx.put("predictions", predictions)
+
+    @staticmethod
+    def _unknown_words(encoder, sentences, gold, pred, split) -> dict[str, float]:
+        """Share of tokens missing from the word vocabulary ([UNK]) and the accuracy on just those."""
+        vocabulary = set(encoder.vocabulary)
+        hits = [g == p for sentence, gs, ps in zip(sentences, gold, pred)
+                for word, g, p in zip(sentence.split(), gs, ps)
+                if (word.lower() if encoder.lowercase else word) not in vocabulary]
+        total = sum(len(gs) for gs in gold)
+        scores = {f"{split}_unknown_word_share": len(hits) / total if total else 0.0}
+        if hits:
+            scores[f"{split}_unknown_word_accuracy"] = sum(hits) / len(hits)
+        return scores
 
     @staticmethod
     def _tag_table(ctx, split, frame, gold, pred):

@@ -11,6 +11,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from seqpipe.tracking.params import safe_key
 from tests.integration.conftest import seqpipe
 
 
@@ -39,6 +40,11 @@ def test_pos_metrics_agree_with_the_tags_file(pos_run):
     universal = {".", "ADJ", "ADP", "ADV", "CONJ", "DET", "NOUN", "NUM", "PRON", "PRT", "VERB", "X"}
     assert {t for g in gold for t in g} <= universal and {t for p in pred for t in p} <= universal
     assert "test_span_f1" not in result["metrics"]  # POS tags are not spans
+    vocabulary = set(Path(result["run_dir"], "vocab.txt").read_text(encoding="utf-8").splitlines())
+    unknown = [g == p for s, gs, ps in zip(table["tokens"], gold, pred) for w, g, p in zip(s.split(), gs, ps)
+               if w.lower() not in vocabulary]
+    assert result["metrics"]["test_unknown_word_share"] == pytest.approx(len(unknown) / tokens)
+    assert result["metrics"]["test_unknown_word_accuracy"] == pytest.approx(sum(unknown) / len(unknown))
 
 
 def test_pos_run_logs_report_confusion_matrix_and_export_to_mlflow(pos_run):
@@ -56,6 +62,17 @@ def test_pos_run_logs_report_confusion_matrix_and_export_to_mlflow(pos_run):
     report = pd.read_csv(Path(result["run_dir"]) / "evaluation" / "test_tag_report.csv", index_col=0)
     assert report.loc["NOUN", "support"] == sum(t == "NOUN" for tags in tag_table(pos_run)["tags"] for t in tags.split())
     assert report.loc["micro avg", "f1"] == pytest.approx(result["metrics"]["test_token_accuracy"])
+    for column in ("precision", "recall", "f1"):  # per-tag scores are MLflow metrics too
+        assert run.data.metrics[f"test_{column}/NOUN"] == pytest.approx(report.loc["NOUN", column])
+        assert run.data.metrics[safe_key(f"test_{column}/.")] == pytest.approx(report.loc[".", column])
+
+
+def test_mlflow_pyfunc_model_tags_the_same(pos_run, monkeypatch):
+    table = tag_table(pos_run).head(5)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", pos_run["result"]["tracking_uri"])
+    model = mlflow.pyfunc.load_model(f"runs:/{pos_run['result']['run_id']}/model")
+    out = model.predict(pd.DataFrame({"text": table["tokens"]}))
+    assert [tags[:n] for tags, n in zip(out["tags"], out["length"])] == [p.split() for p in table["predicted"]]
 
 
 SERVE = """

@@ -355,3 +355,29 @@ def test_empty_stage_list_is_an_error(write):
     with pytest.raises(ConfigError) as info:
         load_config(path)
     assert info.value.problems == [f"{path}:6: stages: the pipeline needs at least one stage"]
+
+
+TAGGING = """\
+task: tagging
+data:
+  source: {path: train.conll}
+"""
+
+
+def test_rule_tagging_keeps_the_given_tokens(write, problems):
+    path = write("p.yaml", "name: x\n" + TAGGING + "stages:\n  - tokenize: {kind: wordpiece}\n  - tag: {}\n")
+    assert problems(load_config, path) == [
+        f"{path}:6: stages[0].tokenize.kind: tagging labels the given whitespace-separated tokens, so the tokenizer "
+        "must be 'whitespace' (or unset); got 'wordpiece'"]
+    for kind in ("{}", "{kind: whitespace}"):
+        config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + f"stages:\n  - tokenize: {kind}\n"))
+        assert config.stage("tokenize").kind in (None, "whitespace")
+
+
+def test_rule_chars_are_for_tagging(write, problems):
+    path = write("p.yaml", "name: x\n" + DATA + "stages:\n  - embed: {chars: {units: 4}}\n  - classify: {}\n")
+    assert problems(load_config, path) == [
+        f"{path}:7: stages[0].embed.chars: the character-level word encoder is for task tagging, not "
+        "'classification'; remove it"]
+    config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + "stages:\n  - embed: {chars: {units: 4}}\n"))
+    assert config.stage("embed").chars.units == 4 and config.stage("embed").chars.dim == 32
