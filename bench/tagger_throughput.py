@@ -25,6 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _timing import EpochTimer  # noqa: E402
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -62,18 +63,6 @@ def build(chars, output, words, char_encoder, labels):
     model = keras.Model(inputs, crf(scores) if crf else scores)
     model.compile(keras.optimizers.Adam(2e-3), loss=CRFLoss(crf) if crf else TagCrossEntropy(), metrics=[TagAccuracy()])
     return model
-
-
-class EpochTimer(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.t0)
 
 
 def main():

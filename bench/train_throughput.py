@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from datetime import date
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _timing import EpochTimer  # noqa: E402
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -57,14 +57,6 @@ def build(size, cell, precision, vocab):
     return model
 
 
-class EpochTimer(keras.callbacks.Callback):
-    def on_epoch_begin(self, epoch, logs=None):
-        self.t0 = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self.t0)
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per round (after one warm-up epoch)")
@@ -92,7 +84,6 @@ def main():
                     models[key].fit(ds, epochs=1, verbose=0)  # warm-up: tracing and first-epoch costs
                 keras.mixed_precision.set_global_policy(precision)
                 timer = EpochTimer()
-                timer.times = []
                 ds = token_dataset(ids, y, 32, shuffle=True, seed=rnd, bucketing=bucketing)
                 models[key].fit(ds, epochs=args.epochs, verbose=0, callbacks=[timer])
                 results[key] += timer.times
