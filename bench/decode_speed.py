@@ -36,7 +36,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _machine import cpu_name, write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -334,10 +334,7 @@ def main():
         examples.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
     lines_out += examples
     lines_out += ["", "Notes:", "", *notes, "", f"Total run time {time.perf_counter() - started:.0f}s."]
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines_out) + "\n", encoding="utf-8")
-    print("\n".join(lines_out))
+    write_results(args.output, lines_out)
 
 
 def notes_for(table) -> list[str]:

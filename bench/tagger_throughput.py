@@ -24,7 +24,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _machine import cpu_name, write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _timing import EpochTimer  # noqa: E402
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
@@ -125,10 +125,7 @@ def main():
         base_train, base_tag = base_train or train_rate, base_tag or tag_rate
         lines.append(f"| {label} | {epoch:.1f} | {train_rate:,.0f} | {train_rate / base_train:.2f} | "
                      f"{tag_rate:,.0f} | {tag_rate / base_tag:.2f} |")
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_results(args.output, lines)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
+from _machine import cpu_name, write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _timing import EpochTimer  # noqa: E402
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
@@ -104,10 +104,7 @@ def main():
             rate = real_tokens / median
             base = base or rate
             lines.append(f"| {size_name} | {label} | {median:.2f} | {rate:,.0f} | {rate / base:.2f} |")
-    out = Path(args.output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    write_results(args.output, lines)
 
 
 if __name__ == "__main__":
