@@ -1,7 +1,8 @@
 """The ``seqpipe`` command line: a thin layer over :mod:`seqpipe.api`.
 
 TensorFlow is imported only by commands that need it (run, predict).
-Exit codes: 0 ok, 2 bad input (config, data, usage), 3 a bug in seqpipe, 130 interrupted.
+Exit codes: 0 ok, 2 bad input (config, data, usage), 3 a bug in seqpipe, 4 finished with warnings
+(tracking could not record something; every result is in the run folder), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from seqpipe.errors import EXIT_BUG, EXIT_INTERRUPTED, SeqpipeError
+from seqpipe.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_WARNINGS, SeqpipeError
 
 
 def _load(args):
@@ -53,6 +54,10 @@ def cmd_run(args) -> int:
     print(f"seqpipe: finished {result.run_dir}" + (f" ({summary})" if summary else ""), file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()), file=real_stdout)
+    if result.warnings:
+        print(f"seqpipe: finished with warnings: tracking could not record {len(result.warnings)} item(s) "
+              f"(see run.log and the MLflow tag seqpipe.tracking_warnings)", file=sys.stderr)
+        return EXIT_WARNINGS
     return 0
 
 
@@ -269,5 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line here, the traceback in the log
         log = _crash_log(exc)
-        print(f"seqpipe: internal error: {type(exc).__name__}: {exc} (traceback in {log})", file=sys.stderr)
+        from seqpipe.tracking.guard import one_line
+
+        print(f"seqpipe: internal error: {one_line(exc)} (traceback in {log})", file=sys.stderr)
         return EXIT_BUG

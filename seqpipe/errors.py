@@ -1,7 +1,8 @@
 """Errors that reach the user as one line each, and the exit codes they map to.
 
 Exit codes follow pre-commit's convention: 2 for bad input (config, data, usage),
-3 for a bug in seqpipe, 130 when interrupted.
+3 for a bug in seqpipe, 130 when interrupted; 4 says a run finished with warnings
+(every result computed and kept, but tracking could not record something).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 EXIT_USER_ERROR = 2
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
+EXIT_WARNINGS = 4
 
 
 class SeqpipeError(Exception):
@@ -40,3 +42,7 @@ class DataError(SeqpipeError):
 
 class PipelineError(SeqpipeError):
     """The stage chain is inconsistent (a stage needs an artifact nobody provides)."""
+
+
+class TrackingError(SeqpipeError):
+    """The tracking store cannot be reached or opened when a run starts."""

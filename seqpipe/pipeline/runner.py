@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
-from seqpipe.errors import PipelineError
+from seqpipe.errors import PipelineError, SeqpipeError, TrackingError
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.stage import STAGES
 from seqpipe.tasks import ROLES
+from seqpipe.tracking.guard import GuardedTracker, one_line
 
 INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
 
@@ -33,11 +34,13 @@ class RunResult:
     metrics: dict[str, float] = field(default_factory=dict)
     export_path: Path | None = None
     status: str = "FINISHED"
+    warnings: list[str] = field(default_factory=list)  # what tracking could not record (the run still finished)
 
     def to_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "tracking_uri": self.tracking_uri, "experiment": self.experiment,
                 "run_dir": str(self.run_dir), "metrics": self.metrics,
-                "export_path": str(self.export_path) if self.export_path else None, "status": self.status}
+                "export_path": str(self.export_path) if self.export_path else None, "status": self.status,
+                "warnings": self.warnings}
 
 
 def check_chain(stage_names: list[str], task: str) -> None:
@@ -119,12 +122,26 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     strategy, is_chief = _configure_runtime(config.runtime)
 
     backend = config.tracking.backend if is_chief else "none"
-    tracker = TRACKERS.get(backend)(tracking_uri=config.tracking.uri)
+    raw_tracker = TRACKERS.get(backend)(tracking_uri=config.tracking.uri)
     run_name = config.tracking.run_name or run_dir.name
     tags = {**_environment_tags(config), **config.tracking.tags, "seqpipe.run_dir": str(run_dir)}
     if config.description:
         tags["mlflow.note.content"] = config.description
-    tracker.start(config.tracking.experiment or config.name, run_name, tags)
+    try:
+        raw_tracker.start(config.tracking.experiment or config.name, run_name, tags)
+    except SeqpipeError as exc:
+        exc.run_dir = run_dir
+        _close(log)
+        raise
+    except Exception as exc:  # the store cannot be reached or opened: fatal, before any data is read
+        log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "tracking failed to start:\n%s",
+                                              (traceback.format_exc(),), None))
+        _close(log)
+        error = TrackingError(f"tracking: cannot start a run in {raw_tracker.tracking_uri or backend} ({one_line(exc)}); "
+                              "check tracking.uri / MLFLOW_TRACKING_URI, or set tracking.backend: none")
+        error.run_dir = run_dir
+        raise error from None
+    tracker = GuardedTracker(raw_tracker, log)
     result = RunResult(tracker.run_id, tracker.tracking_uri, config.tracking.experiment or config.name, run_dir)
     log.info("run folder %s", run_dir)
     if tracker.run_id:
@@ -152,16 +169,23 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
                                               "run failed:\n%s", (traceback.format_exc(),), None))
         tracker.end(result.status)
+        _close(log)
         exc.run_dir = run_dir  # so the CLI can point at the log
         raise
-    finally:
-        for handler in log.handlers:
-            handler.close()
+    if tracker.warnings:
+        log.warning("finished with %d tracking warning(s); every result is in %s", len(tracker.warnings), run_dir)
     tracker.log_artifact(run_dir / "run.log")
     tracker.end("FINISHED")
+    _close(log)
     result.metrics = dict(ctx.metrics)
     result.export_path = ctx.artifacts.get("export_path")
+    result.warnings = list(tracker.warnings)
     return result
+
+
+def _close(log: logging.Logger) -> None:
+    for handler in log.handlers:
+        handler.close()
 
 
 def is_chief(tf_config: dict) -> bool:

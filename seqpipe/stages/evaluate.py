@@ -15,7 +15,32 @@ DEFAULT_METRICS = {"classification": ["accuracy", "macro_f1"], "translation": ["
                    "language_model": [], "tagging": ["token_accuracy", "tag_macro_f1"]}
 SPAN_METRICS = ["span_precision", "span_recall", "span_f1"]
 CONFUSION_TAGS = 30  # the confusion matrix PNG shows the most frequent tags; the rest are pooled
-PER_TAG_METRICS = 50  # up to this many tags, each tag's precision/recall/F1 is also an MLflow metric
+PER_LABEL_METRICS = 100  # up to this many tags or classes, each one's precision/recall/F1 is also an MLflow metric
+PER_LABEL_COLUMNS = ("precision", "recall", "f1")
+
+
+def label_metric_key(split: str, column: str, label: str) -> str:
+    """The MLflow key of one tag's or class's score: ``test_f1/PRP.24`` (see ``escape_name``: injective)."""
+    from seqpipe.tracking.params import escape_name
+
+    return f"{split}_{column}/{escape_name(label)}"
+
+
+def with_metric_keys(report, split: str, labels: list[str]):
+    """The report with a ``metric_key`` column: where each label's f1 is in MLflow (replace f1 by precision/recall)."""
+    report = report.copy()
+    report["metric_key"] = [label_metric_key(split, "f1", name) if name in labels else "" for name in report.index]
+    return report
+
+
+def log_per_label(ctx, split: str, report, labels: list[str]) -> None:
+    """Each label's precision, recall and F1 as MLflow metrics (up to PER_LABEL_METRICS labels)."""
+    if len(labels) > PER_LABEL_METRICS:
+        ctx.log.info("evaluate: %d labels; per-label scores are in the report CSV only (MLflow gets up to %d)",
+                     len(labels), PER_LABEL_METRICS)
+        return
+    ctx.tracker.log_metrics({label_metric_key(split, column, label): float(report.loc[label, column])
+                             for label in labels for column in PER_LABEL_COLUMNS})
 
 
 class EvaluateConfig(Schema):
@@ -135,7 +160,9 @@ class EvaluateStage(Stage):
             out = ctx.path("evaluation", f"{split}_predictions.csv")
             table.to_csv(out, index=False)
             report = ctx.path("evaluation", f"{split}_report.csv")
-            classification_report(y_true, y_pred, labels).to_csv(report)
+            per_class = with_metric_keys(classification_report(y_true, y_pred, labels), split, labels)
+            per_class.to_csv(report)
+            log_per_label(ctx, split, per_class, labels)
             png = plot_confusion_matrix(confusion_matrix(y_true, y_pred, len(labels)), labels,
                                         ctx.path("evaluation", f"{split}_confusion_matrix.png"),
                                         title=f"{ctx.config.name}: {split} split")
@@ -172,13 +199,10 @@ class EvaluateStage(Stage):
             ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(gold, pred) for m in metrics})
             ctx.add_metrics(self._unknown_words(ctx["encoder"], frame["tokens"].tolist(), gold, pred, split))
             outputs = [self._tag_table(ctx, split, frame, gold, pred)]
-            report = tm.tag_report(gold, pred, labels)
+            report = with_metric_keys(tm.tag_report(gold, pred, labels), split, labels)
             outputs.append(ctx.path("evaluation", f"{split}_tag_report.csv"))
             report.to_csv(outputs[-1])
-            if len(labels) <= PER_TAG_METRICS:
-                # the tracker makes keys safe: a tag like "." or "PPS+BEZ" gets "_" where MLflow refuses it
-                ctx.tracker.log_metrics({f"{split}_{column}/{tag}": float(report.loc[tag, column])
-                                         for tag in labels for column in ("precision", "recall", "f1")})
+            log_per_label(ctx, split, report, labels)
             shown = list(report.drop(index=["micro avg", "macro avg", "weighted avg"])["support"]
                          .sort_values(ascending=False, kind="stable").index[:CONFUSION_TAGS])
             names = shown + (["(other)"] if len(shown) < len(labels) else [])

@@ -149,7 +149,8 @@ class MLflowTracker(Tracker):
 
         run_id = self._current_run()
         now = int(time.time() * 1000)
-        items = [Metric(safe_key(k), float(v), now, step or 0) for k, v in metrics.items()]
+        keys = _distinct_keys(metrics)
+        items = [Metric(keys[k], float(v), now, step or 0) for k, v in metrics.items()]
         for batch in _batches(items, MAX_METRICS_PER_BATCH):
             self._client.log_batch(run_id, metrics=batch)
 
@@ -246,6 +247,19 @@ class MLflowTracker(Tracker):
             return None
         folder = re.sub(r"[^\w-]", "_", experiment)
         return (db.resolve().parent / "mlruns" / folder).as_uri()
+
+
+def _distinct_keys(names) -> dict[str, str]:
+    """``{name: safe_key(name)}``; ValueError when two names would become one key (MLflow would refuse
+    or merge them). Names built from user data go through ``escape_name`` first, so this does not happen."""
+    keys: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for name in names:
+        key = safe_key(name)
+        if key in seen and seen[key] != name:
+            raise ValueError(f"metric names {seen[key]!r} and {name!r} both become the MLflow key {key!r}")
+        seen[key], keys[name] = name, key
+    return keys
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:

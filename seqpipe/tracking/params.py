@@ -46,6 +46,38 @@ def safe_key(key: str) -> str:
     return key
 
 
+_PLAIN_NAME = re.compile(r"[\w-]+")
+_ESCAPE = re.compile(r"\.(?:u([0-9A-F]{4})|U([0-9A-F]{8})|([0-9A-F]{2}))")
+
+
+def escape_name(name: str) -> str:
+    """Turn user data (a tag, a class label) into one segment of an MLflow key, injectively.
+
+    Letters, digits, ``_`` and ``-`` stay as they are (``NOUN``, ``-LRB-``, ``B-PER``); every
+    other character becomes ``.`` and its code point in hex (``.XX``, ``.uXXXX`` or
+    ``.UXXXXXXXX``): ``PRP$`` -> ``PRP.24``, ``''`` -> ``.27.27``, ``.`` -> ``.2E``. A literal
+    ``.`` is escaped too, so every ``.`` starts an escape and :func:`unescape_name` reverses
+    the mapping: distinct names always give distinct segments. The empty name is ``.0``.
+    """
+    if name == "":
+        return ".0"
+    out = []
+    for char in name:
+        if _PLAIN_NAME.fullmatch(char):
+            out.append(char)
+        else:
+            code = ord(char)
+            out.append(f".{code:02X}" if code <= 0xFF else f".u{code:04X}" if code <= 0xFFFF else f".U{code:08X}")
+    return "".join(out)
+
+
+def unescape_name(segment: str) -> str:
+    """The name that :func:`escape_name` turned into ``segment``."""
+    if segment == ".0":
+        return ""
+    return _ESCAPE.sub(lambda m: chr(int(next(g for g in m.groups() if g), 16)), segment)
+
+
 def format_value(value: object) -> str:
     """Compact, YAML-like text for a param value: ``null``, ``true``, ``[a, b]``, ``{k: v}``."""
     if value is None:

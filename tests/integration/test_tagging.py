@@ -11,7 +11,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from seqpipe.tracking.params import safe_key
+from seqpipe.tracking.params import escape_name
 from tests.integration.conftest import seqpipe
 
 
@@ -64,7 +64,8 @@ def test_pos_run_logs_report_confusion_matrix_and_export_to_mlflow(pos_run):
     assert report.loc["micro avg", "f1"] == pytest.approx(result["metrics"]["test_token_accuracy"])
     for column in ("precision", "recall", "f1"):  # per-tag scores are MLflow metrics too
         assert run.data.metrics[f"test_{column}/NOUN"] == pytest.approx(report.loc["NOUN", column])
-        assert run.data.metrics[safe_key(f"test_{column}/.")] == pytest.approx(report.loc[".", column])
+        assert run.data.metrics[f"test_{column}/{escape_name('.')}"] == pytest.approx(report.loc[".", column])
+    assert report.loc[".", "metric_key"] == "test_f1/.2E"
 
 
 def test_mlflow_pyfunc_model_tags_the_same(pos_run, monkeypatch):
