@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 
 def run(pipeline, overrides=(), **kwargs):
-    """Run a pipeline file (or dict); see :func:`seqpipe.api.run`."""
+    """Run a pipeline file (or a dict, with ``base_dir=``); see :func:`seqpipe.api.run`."""
     from seqpipe.api import run as _run
 
     return _run(pipeline, overrides, **kwargs)

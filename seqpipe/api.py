@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from seqpipe.config.report import load_config, resolved_dict
+from seqpipe.config.report import load_config, load_mapping_config, resolved_dict
 
 
-def load(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = ()):
-    """Read and validate a pipeline (a YAML path, or a dict in YAML form).
+def load(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (), *,
+         base_dir: str | Path | None = None):
+    """Read and validate a pipeline: a YAML path, or a dict in YAML form.
 
-    Returns ``(config, layered, base_dir)``; raises :class:`seqpipe.errors.ConfigError`.
+    A dict's ``extends`` and relative data paths are taken from ``base_dir`` (default: the working
+    directory) and its problems are reported at ``<dict>``. Returns ``(config, layered, base_dir)``;
+    raises :class:`seqpipe.errors.ConfigError`.
     """
     if isinstance(pipeline, dict):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / f"{pipeline.get('name', 'pipeline')}.yaml"
-            path.write_text(yaml.safe_dump(pipeline, sort_keys=False), encoding="utf-8")
-            config, layered = load_config(path, list(overrides))
-        return config, layered, Path.cwd()
+        base = Path(base_dir or Path.cwd()).resolve()
+        config, layered = load_mapping_config(pipeline, base, list(overrides))
+        return config, layered, base
     config, layered = load_config(pipeline, list(overrides))
-    return config, layered, Path(pipeline).resolve().parent
+    return config, layered, Path(base_dir).resolve() if base_dir else Path(pipeline).resolve().parent
 
 
-def run(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (), *, progress: bool = True):
+def run(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (), *, progress: bool = True,
+        base_dir: str | Path | None = None):
     """Validate and run a pipeline; returns a :class:`seqpipe.pipeline.runner.RunResult`.
 
-    ``overrides`` are ``key.path=value`` strings, as ``seqpipe run -o`` takes them.
+    ``pipeline`` is a YAML file or the same config as a dict (then ``base_dir`` resolves its ``extends`` and
+    relative data paths). ``overrides`` are ``key.path=value`` strings, as ``seqpipe run -o`` takes them.
     """
     from seqpipe.pipeline.runner import run_pipeline
 
-    config, _, base_dir = load(pipeline, overrides)
-    return run_pipeline(config, resolved_dict(config), base_dir=base_dir, progress=progress)
+    config, _, base = load(pipeline, overrides, base_dir=base_dir)
+    return run_pipeline(config, resolved_dict(config), base_dir=base, progress=progress)

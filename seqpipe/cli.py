@@ -26,9 +26,6 @@ def _load(args):
 
 def cmd_validate(args) -> int:
     config, _, _ = _load(args)
-    from seqpipe.pipeline.runner import check_chain
-
-    check_chain(config.stage_names(), config.task)
     print(f"{args.pipeline}: ok ({config.task}; stages: {' -> '.join(config.stage_names())})")
     return 0
 
@@ -65,7 +62,9 @@ def cmd_list(args) -> int:
     import seqpipe.stages  # noqa: F401
     from seqpipe.data.recipes import DATASETS
     from seqpipe.decoding import STRATEGIES
-    from seqpipe.layers import ATTENTIONS, CELLS
+    from seqpipe.cells import CELLS
+    from seqpipe.layers import ATTENTIONS
+    from seqpipe.tasks import TASKS
     from seqpipe.metrics import METRICS
     from seqpipe.pipeline.stage import STAGES
     from seqpipe.text import TOKENIZERS
@@ -74,7 +73,7 @@ def cmd_list(args) -> int:
     def plural(kind: str) -> str:
         return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
 
-    registries = {plural(r.kind).split()[-1]: r for r in (STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES, DATASETS,
+    registries = {plural(r.kind).split()[-1]: r for r in (TASKS, STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES, DATASETS,
                                                          METRICS, TRACKERS)}
     wanted = args.kind and (args.kind if args.kind in registries else plural(args.kind).split()[-1])
     if wanted and wanted not in registries:
@@ -129,10 +128,10 @@ def cmd_predict(args) -> int:
     from seqpipe.predict import predict_table, resolve_export
 
     export = resolve_export(args.model, tracking_uri=args.tracking_uri)
-    table = predict_table(export, _read_lines(args.input))
+    table = predict_table(export, read_lines(args.input))
     if args.format == "conll":
         if "tags" not in table:
-            raise SeqpipeError(f"{args.model}: --format conll is for tagging models; this one predicts "
+            raise SeqpipeError(f"{args.model}: --format conll is for models that tag tokens; this one predicts "
                                f"{', '.join(c for c in table.columns if c != 'text')}")
         for tokens, tags in zip(table["tokens"], table["tags"]):
             sys.stdout.write("".join(f"{w}\t{t}\n" for w, t in zip(tokens.split(), tags.split())) + "\n")
@@ -143,7 +142,7 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def _read_lines(path: str | None) -> list[str]:
+def read_lines(path: str | None) -> list[str]:
     if path and path != "-":
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
@@ -155,36 +154,6 @@ def _read_lines(path: str | None) -> list[str]:
     if not texts:
         raise SeqpipeError(f"{path or 'stdin'}: no input lines; expected one text per line")
     return texts
-
-
-def cmd_generate(args) -> int:
-    from seqpipe.decoding import SamplingConfig
-    from seqpipe.predict import load_language_model
-
-    lm = load_language_model(args.model, tracking_uri=args.tracking_uri)
-    if args.greedy:
-        decoding = {"strategy": "greedy"}
-    else:
-        try:
-            decoding = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed).model_dump()
-        except ValueError as exc:
-            err = exc.errors()[0]
-            message = err["msg"].replace("Input should be", "must be")
-            raise SeqpipeError(f"generate: --{str(err['loc'][0]).replace('_', '-')}: {message}; got {err['input']}") from None
-    fn = lm.function("generate", decoding=decoding, max_length=args.max_length)
-    import tensorflow as tf
-
-    for text in fn(tf.constant([args.prompt]))["text"].numpy():
-        print(text.decode("utf-8", "replace"))
-    return 0
-
-
-def cmd_score(args) -> int:
-    from seqpipe.predict import resolve_export, score_table
-
-    table = score_table(resolve_export(args.model, tracking_uri=args.tracking_uri), _read_lines(args.input))
-    sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,22 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="conll (taggers): one token<TAB>tag per line, a blank line after each sentence")
     p.add_argument("--tracking-uri", help="for an MLflow run id")
     p.set_defaults(func=cmd_predict)
-    p = sub.add_parser("generate", help="continue a prompt with a trained language model")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder, its export folder, or an MLflow run id")
-    p.add_argument("--prompt", default="", help="text to continue (default: start a new text)")
-    p.add_argument("--max-length", type=int, default=300, help="tokens to generate")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=0, help="sample among the k most probable tokens (0: off)")
-    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1: off)")
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
-    p.add_argument("--greedy", action="store_true", help="the most probable token at every step instead of sampling")
-    p.add_argument("--tracking-uri", help="for an MLflow run id")
-    p.set_defaults(func=cmd_generate)
-    p = sub.add_parser("score", help="log-probabilities of sentences under a trained language model (TSV)")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a SavedModel folder, a run folder, or an MLflow run id")
-    p.add_argument("--input", "-i", help="text file, one sentence per line (default: stdin)")
-    p.add_argument("--tracking-uri", help="for an MLflow run id")
-    p.set_defaults(func=cmd_score)
+    from seqpipe.tasks import TASKS
+
+    for name in TASKS.names():  # tasks add their own commands (seqpipe generate / score for language models)
+        TASKS.get(name)().add_commands(sub)
     return parser
 
 

@@ -46,3 +46,11 @@ class PipelineError(SeqpipeError):
 
 class TrackingError(SeqpipeError):
     """The tracking store cannot be reached or opened when a run starts."""
+
+
+class MalformedArchiveError(DataError):
+    """A downloaded archive is damaged or not laid out as its recipe expects.
+
+    The message names the recipe, the archive and the reason, and says to delete the
+    archive so the next run fetches it again.
+    """

@@ -31,6 +31,7 @@ class Registry(Generic[T]):
         self.base = base
         self._items: dict[str, T | str] = {}
         self._descriptions: dict[str, str] = {}
+        self.version = 0  # grows with every change, so caches built from a registry can tell they are stale
 
     def register(
         self, name: str, obj: T | str | None = None, *, description: str | None = None
@@ -45,9 +46,17 @@ class Registry(Generic[T]):
             self._items[name] = item
             doc = description or (None if isinstance(item, str) else item.__doc__)
             self._descriptions[name] = (doc or "").strip().split("\n")[0]
+            self.version += 1
             return item
 
         return add if obj is None else add(obj)
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (for tests and plugins that register something for a while)."""
+        if name not in self._items:
+            raise KeyError(self.unknown_message(name))
+        del self._items[name], self._descriptions[name]
+        self.version += 1
 
     def _check(self, name: str, item: object) -> None:
         if self.base is not None and not (isinstance(item, type) and issubclass(item, self.base)):

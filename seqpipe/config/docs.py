@@ -69,11 +69,14 @@ def _models(annotation: Any) -> list[type[BaseModel]]:
     return [m for a in typing.get_args(annotation) for m in _models(a)]
 
 
-def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
+def _section(model: type[BaseModel], prefix: str, out: list[str], owners: dict[str, set[str]] | None = None) -> None:
     out += [f"### `{prefix}`", "", "| key | type | default | description |", "|---|---|---|---|"]
     nested = []
     for name, field in model.model_fields.items():
-        out.append(f"| `{name}` | {_type_name(field.annotation, field.metadata)} | {_default(field)} | {field.description or ''} |")
+        tasks = (owners or {}).get(name)
+        whose = f"*task {', '.join(sorted(tasks))}:* " if tasks else ""
+        out.append(f"| `{name}` | {_type_name(field.annotation, field.metadata)} | {_default(field)} | "
+                   f"{whose}{field.description or ''} |")
         nested += [(f"{prefix}.{name}", m) for m in _models(field.annotation)]
     out.append("")
     for path, sub in nested:
@@ -82,7 +85,9 @@ def _section(model: type[BaseModel], prefix: str, out: list[str]) -> None:
 
 def config_reference() -> str:
     """Markdown reference of every key, generated from the pydantic models."""
+    from seqpipe.config.pipeline import stage_config
     from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tasks.base import TASKS, task_key_owners
 
     model = pipeline_model()
     out = ["# Pipeline configuration reference", "",
@@ -98,9 +103,25 @@ def config_reference() -> str:
     out.append("")
     for path, sub in nested:
         _section(sub, path, out)
+    out += ["## Tasks", "", "`task` decides the data columns (roles), the monitors `train.monitor` may name, the metrics, "
+            "the task's own stages and the keys it adds to generic stages. A key of one task is refused on another.", ""]
+    out += ["| task | roles | monitors | default metrics | default tokenizer | its stages | keys it adds | keys it does not read |",
+            "|---|---|---|---|---|---|---|---|"]
+    owners = task_key_owners()
+    for name in TASKS.names():
+        task = TASKS.get(name)
+        stages = [n for n in STAGES.names() if name in STAGES.get(n).tasks]
+        added = sorted(f"{stage}.{key}" for (stage, key), tasks in owners.items() if name in tasks)
+        ignored = sorted(f"{stage}.{key}" for stage, keys in task.ignores.items() for key in keys)
+        out.append(f"| `{name}` | {', '.join(task.roles)} | {', '.join(task.monitors)} | "
+                   f"{', '.join(task.default_metrics) or '-'} | {task.default_tokenizer} | {', '.join(stages) or '-'} | "
+                   f"{', '.join(added) or '-'} | {', '.join(ignored) or '-'} |")
+    out.append("")
     out += ["## Stages", "", "Each entry of `stages` is a one-key mapping: the stage name, then its settings.", ""]
     for name, stage in STAGES.items():
-        out += [f"## stage `{name}`", "", STAGES.describe(name).rstrip(".") + ".", "",
+        whose = f" (task {', '.join(stage.tasks)})" if stage.tasks else ""
+        out += [f"## stage `{name}`{whose}", "", STAGES.describe(name).rstrip(".") + ".", "",
                 f"Requires: {', '.join(stage.requires) or '-'}; provides: {', '.join(stage.provides) or '-'}.", ""]
-        _section(stage.Config, f"stages[].{name}", out)
+        stage_owners = {key: tasks for (s, key), tasks in owners.items() if s == name}
+        _section(stage_config(name), f"stages[].{name}", out, stage_owners)
     return "\n".join(out).rstrip() + "\n"

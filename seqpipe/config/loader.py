@@ -136,6 +136,27 @@ def _read_file(path: Path, seen: tuple[Path, ...], problems: list) -> Layered:
     data = _construct(node, str(path), (), locs, problems) if node is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([f"{path}:1: the file must hold a mapping (key: value lines); got {type(data).__name__}"])
+    return _with_extends(data, locs, path, path.parent, seen, problems)
+
+
+DICT_ORIGIN = Path("<dict>")  # where the keys of a config given as data (not a file) come from
+
+
+def _locate(value: Any, path: Path_, locs: dict) -> None:
+    """Record ``<dict>`` as the location of every key path of plain data."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            locs[path + (key,)] = str(DICT_ORIGIN)
+            _locate(item, path + (key,), locs)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            locs[path + (i,)] = str(DICT_ORIGIN)
+            _locate(item, path + (i,), locs)
+
+
+def _with_extends(data: dict, locs: dict, origin: Path, base: Path, seen: tuple[Path, ...], problems: list) -> Layered:
+    """``data`` (read from ``origin``) layered over the fragments it extends, found relative to ``base``."""
+    path = origin
     if "stages" in data:
         data["stages"] = _stages_by_name(data["stages"], str(path), locs, problems)
 
@@ -147,7 +168,7 @@ def _read_file(path: Path, seen: tuple[Path, ...], problems: list) -> Layered:
         extends = []
     merged = Layered(data={}, files=[])
     for i, rel in enumerate(extends):
-        target = (path.parent / rel).resolve()
+        target = (base / rel).resolve()
         if not target.exists():
             problems.append(f"{locs.get(('extends', i), path)}: extends[{i}]: file not found: {rel} (looked in {target.parent})")
             continue
@@ -209,6 +230,26 @@ def apply_override(layered: Layered, path: Path_, value: Any, origin: str) -> No
         del layered.locations[key]
 
 
+def load_mapping(
+    data: dict[str, Any],
+    base_dir: str | Path,
+    overrides: list[str] = (),
+    *,
+    top_level: set[str] = frozenset(),
+    stage_order: Callable[[str], int] = lambda name: 0,
+) -> Layered:
+    """Like :func:`load` for a config given as data: ``extends`` are found relative to ``base_dir`` and
+    problems are located at ``<dict>`` (with their key path)."""
+    if not isinstance(data, dict):
+        raise ConfigError([f"{DICT_ORIGIN}: the config must be a mapping; got {type(data).__name__}"])
+    problems: list[str] = []
+    locs: dict[Path_, str] = {}
+    data = copy.deepcopy(data)
+    _locate(data, (), locs)
+    layered = _with_extends(data, locs, DICT_ORIGIN, Path(base_dir).resolve(), (), problems)
+    return _finish(layered, overrides, problems, top_level, stage_order)
+
+
 def load(
     path: str | Path,
     overrides: list[str] = (),
@@ -224,6 +265,10 @@ def load(
     path = Path(path).resolve()
     problems: list[str] = []
     layered = _read_file(path, (), problems)
+    return _finish(layered, overrides, problems, top_level, stage_order)
+
+
+def _finish(layered: Layered, overrides, problems: list, top_level, stage_order) -> Layered:
     for text in overrides:
         stage_names = sorted(layered.data.get("stages", {}) or {}, key=stage_order)
         keypath, value = parse_override(text, set(top_level), stage_names)

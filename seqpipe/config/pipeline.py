@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, create_model
@@ -28,12 +27,45 @@ def _stage_key(value: Any) -> str | None:
     return None
 
 
-@functools.cache
+_MODELS: dict[tuple, type] = {}
+
+
+def load_components() -> None:
+    """Register the built-in stages and tasks (the tasks bring their own stages); no TensorFlow."""
+    import seqpipe.stages  # noqa: F401
+    import seqpipe.tasks  # noqa: F401
+
+
+def stage_config(name: str) -> type[Schema]:
+    """The config class of stage ``name``: its own keys plus the keys tasks add to it (see ``Task.stage_keys``)."""
+    from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tasks.base import task_key_fields
+
+    stage = STAGES.get(name)
+    extra = task_key_fields(name)
+    if not extra:
+        return stage.Config
+    return create_model(stage.Config.__name__, __base__=stage.Config, __doc__=stage.Config.__doc__, **extra)
+
+
 def pipeline_model() -> type[Schema]:
-    """Build (once) the ``PipelineConfig`` model from the stage registry."""
-    import seqpipe.stages  # noqa: F401  (registers the built-in stages)
+    """The ``PipelineConfig`` model, built from the stage, task and tracker registries (rebuilt when they change)."""
+    load_components()
+    from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tasks.base import TASKS
+    from seqpipe.tracking import TRACKERS
+
+    key = (STAGES.version, TASKS.version, TRACKERS.version)
+    if key not in _MODELS:
+        _MODELS.clear()
+        _MODELS[key] = _build_model()
+    return _MODELS[key]
+
+
+def _build_model() -> type[Schema]:
     from seqpipe.data.config import DataConfig
     from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tasks.base import TASKS
     from seqpipe.tracking import TRACKERS
 
     class TrackingConfig(Schema):
@@ -49,7 +81,7 @@ def pipeline_model() -> type[Schema]:
         entry = create_model(
             f"{name.title().replace('_', '')}Stage", __base__=Schema,
             __doc__=STAGES.describe(name),
-            **{name: (stage.Config, Field(description=STAGES.describe(name)))},
+            **{name: (stage_config(name), Field(description=STAGES.describe(name)))},
         )
         entries.append(Annotated[entry, Tag(name)])
     StageEntry = Annotated[
@@ -67,7 +99,7 @@ def pipeline_model() -> type[Schema]:
         description: str = Field("", description="free text, logged as the run's description")
         extends: list[str] = Field(default_factory=list, description="YAML fragments layered under this file (paths relative to it; the rightmost wins, then this file)")
         seed: int = Field(13, description="seed for splits, initialisation, shuffling and dropout")
-        task: Literal["classification", "translation", "language_model", "tagging"] = Field(description="what the pipeline learns")
+        task: Annotated[str, RegistryName(TASKS)] = Field(description="what the pipeline learns (seqpipe list tasks)")
         tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking")
         data: DataConfig = Field(description="where the examples come from and how they are split")
         runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="precision, distribution, determinism")
@@ -89,6 +121,6 @@ def pipeline_model() -> type[Schema]:
 
 def stage_order(name: str) -> int:
     """A stage's canonical place in a pipeline (unknown names go last, for the error)."""
-    import seqpipe.stages  # noqa: F401
+    load_components()
     from seqpipe.pipeline.stage import STAGES
     return STAGES.get(name).order if name in STAGES else 10_000

@@ -124,7 +124,8 @@ def validate(layered: loader.Layered) -> BaseModel:
     """Validate ``layered`` against the pipeline schema or raise one :class:`ConfigError`."""
     model = pipeline_model()
     data = loader.stage_list(layered.data)
-    data.setdefault("name", Path(layered.files[-1]).stem if layered.files else "pipeline")
+    named = layered.files and Path(layered.files[-1]) != loader.DICT_ORIGIN
+    data.setdefault("name", Path(layered.files[-1]).stem if named else "pipeline")
     stage_names = [next(iter(e)) for e in data.get("stages") or [] if isinstance(e, dict) and e]
     try:
         config = model.model_validate(data)
@@ -152,6 +153,9 @@ def validate(layered: loader.Layered) -> BaseModel:
     problems = [f"{layered.where(path)}: {shown(path)}: {msg}" for path, msg in check_rules(config)]
     if problems:
         raise ConfigError(problems)
+    from seqpipe.tasks.base import get_task
+
+    get_task(config.task).resolve(config)
     return config
 
 
@@ -161,9 +165,27 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[BaseModel,
     return validate(layered), layered
 
 
+def load_mapping_config(data: dict[str, Any], base_dir: str | Path, overrides: list[str] = ()
+                        ) -> tuple[BaseModel, loader.Layered]:
+    """Layer, override and validate a pipeline given as data (``extends`` relative to ``base_dir``)."""
+    layered = loader.load_mapping(data, base_dir, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order)
+    return validate(layered), layered
+
+
 def resolved_dict(config: BaseModel) -> dict[str, Any]:
-    """The resolved config as plain data (every default filled in), in YAML list form."""
+    """The resolved config as plain data (every default filled in), in YAML list form.
+
+    Keys that other tasks add to a stage, and generic keys this task does not read, are left out.
+    """
+    from seqpipe.tasks.base import get_task, task_key_owners
+
+    owners, task = task_key_owners(), get_task(config.task)
     data = config.model_dump(mode="json")
     data.pop("extends", None)
-    data["stages"] = [entry for entry in data["stages"]]
+    for entry in data["stages"]:
+        (name, cfg), = entry.items()
+        for key in list(cfg):
+            if (key in task.ignores.get(name, ()) or
+                    ((name, key) in owners and config.task not in owners[(name, key)])):
+                del cfg[key]
     return data

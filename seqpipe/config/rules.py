@@ -1,14 +1,23 @@
 """Cross-field rules: small named checks over the validated config.
 
 Each rule yields ``(key path, message)``; stage keys are addressed by name
-(``("stages", "train", "monitor")``) and shown as ``stages[i].train.monitor``.
+(``("stages", "train", "monitor")``) and shown as ``stages[i].train.monitor``. Rules that
+concern one task live in that task (``Task.rules``); the ones here hold for every task.
 """
 
 from __future__ import annotations
 
 from typing import Iterator
 
+from seqpipe.registry import did_you_mean
+
 Problem = tuple[tuple, str]
+
+
+def _task(config):
+    from seqpipe.tasks.base import get_task
+
+    return get_task(config.task)
 
 
 def needs_validation_split(config) -> Iterator[Problem]:
@@ -17,21 +26,6 @@ def needs_validation_split(config) -> Iterator[Problem]:
         yield (("stages", "train", "monitor"),
                f"'{train.monitor}' needs a validation split but data.split.valid is 0; "
                "set data.split.valid > 0 or monitor 'loss'")
-
-
-MONITORS = {
-    "classification": ["loss", "accuracy", "val_loss", "val_accuracy"],
-    "translation": ["loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu"],
-    "language_model": ["loss", "token_accuracy", "val_loss", "val_token_accuracy"],
-    "tagging": ["loss", "token_accuracy", "val_loss", "val_token_accuracy"],
-}
-
-
-def language_model_reads_left_to_right(config) -> Iterator[Problem]:
-    encode = config.stage("encode")
-    if config.task == "language_model" and encode and encode.bidirectional:
-        yield (("stages", "encode", "bidirectional"), "a language model predicts the next token, so its encoder "
-                                                      "cannot read the future; set it to false")
 
 
 def stages_serve_the_task(config) -> Iterator[Problem]:
@@ -45,12 +39,27 @@ def stages_serve_the_task(config) -> Iterator[Problem]:
                                      f"stages for {config.task}: {', '.join(fits)}")
 
 
+def keys_belong_to_the_task(config) -> Iterator[Problem]:
+    """A key that another task adds to a stage, or that this task does not read, is refused when set."""
+    from seqpipe.tasks.base import task_key_owners
+
+    owners, task = task_key_owners(), _task(config)
+    for name in config.stage_names():
+        cfg = config.stage(name)
+        for key in sorted(cfg.model_fields_set):
+            tasks = owners.get((name, key))
+            if tasks is not None and config.task not in tasks:
+                yield (("stages", name, key), f"'{key}' is a key of task {', '.join(sorted(tasks))}; task "
+                                              f"'{config.task}' does not read it; remove it")
+            elif key in task.ignores.get(name, ()):
+                yield (("stages", name, key), f"task '{config.task}' does not read stages.{name}.{key}; remove it")
+
+
 def monitor_is_known(config) -> Iterator[Problem]:
     train = config.stage("train")
     if train:
-        known = MONITORS[config.task]
+        known = list(_task(config).monitors)
         if train.monitor not in known:
-            from seqpipe.registry import did_you_mean
             yield (("stages", "train", "monitor"),
                    f"must be one of {', '.join(known)}; got '{train.monitor}'{did_you_mean(train.monitor, known)}")
 
@@ -62,13 +71,6 @@ def evaluated_splits_exist(config) -> Iterator[Problem]:
             yield (("stages", "evaluate", "splits"), f"scores the {split} split but data.split.{split} is 0")
 
 
-def last_pooling_needs_concat(config) -> Iterator[Problem]:
-    classify, encode = config.stage("classify"), config.stage("encode")
-    if classify and encode and classify.pooling == "last" and encode.bidirectional and encode.merge_mode != "concat":
-        yield (("stages", "classify", "pooling"),
-               f"'last' over a bidirectional encoder needs stages.encode.merge_mode 'concat'; got '{encode.merge_mode}'")
-
-
 def clip_once(config) -> Iterator[Problem]:
     train = config.stage("train")
     if train and train.clipnorm and train.clipvalue:
@@ -76,34 +78,50 @@ def clip_once(config) -> Iterator[Problem]:
 
 
 def metrics_fit_the_task(config) -> Iterator[Problem]:
-    from seqpipe.metrics import METRICS
+    from seqpipe.metrics import METRICS, metric_names
 
-    evaluate = config.stage("evaluate")
+    evaluate, task = config.stage("evaluate"), _task(config)
+    if "metrics" in task.ignores.get("evaluate", ()):
+        return  # refused as a key by keys_belong_to_the_task
+    fits = metric_names(task.predicts)
     for i, name in enumerate((evaluate.metrics or []) if evaluate else []):
-        task = getattr(METRICS.get(name), "task", config.task)
-        if task != config.task:
-            fits = [n for n in METRICS.names() if getattr(METRICS.get(n), "task", config.task) == config.task]
+        if METRICS.get(name).scores != task.predicts:
             yield (("stages", "evaluate", "metrics", i),
-                   f"'{name}' is a {task} metric; metrics for {config.task}: {', '.join(fits)}")
+                   f"'{name}' scores {METRICS.get(name).scores}, not what task '{config.task}' predicts; "
+                   f"metrics for {config.task}: {', '.join(fits) or 'none'}")
 
 
-def tagging_keeps_the_tokens(config) -> Iterator[Problem]:
-    tokenize = config.stage("tokenize")
-    if config.task == "tagging" and tokenize and tokenize.kind not in (None, "whitespace"):
-        yield (("stages", "tokenize", "kind"), f"tagging labels the given whitespace-separated tokens, so the tokenizer "
-                                               f"must be 'whitespace' (or unset); got '{tokenize.kind}'")
+def stage_chain(config) -> Iterator[Problem]:
+    """Every artifact a stage (or the task, for that stage) requires comes from the runner or an earlier stage."""
+    from seqpipe.pipeline.stage import STAGES
+
+    task = _task(config)
+    available = {n for n in STAGES.names() if not STAGES.get(n).tasks or config.task in STAGES.get(n).tasks}
+    providers: dict[str, str] = {}
+    for n in sorted(available, key=lambda n: STAGES.get(n).order):
+        for artifact in STAGES.get(n).provides + task.stage_provides(n):
+            providers.setdefault(artifact, n)
+    have = set(INITIAL_ARTIFACTS)
+    for name in config.stage_names():
+        stage = STAGES.get(name)
+        for need in stage.requires + task.stage_requires(name):
+            if need not in have:
+                hint = (f"; add the '{providers[need]}' stage before it" if need in providers
+                        else "; no stage provides it for this task")
+                yield (("stages", name), f"stage '{name}' needs '{need}', which no earlier stage provides{hint}")
+        have.update(stage.provides + task.stage_provides(name))
 
 
-def chars_are_for_tagging(config) -> Iterator[Problem]:
-    embed = config.stage("embed")
-    if embed and embed.chars is not None and config.task != "tagging":
-        yield (("stages", "embed", "chars"), f"the character-level word encoder is for task tagging, not "
-                                             f"'{config.task}'; remove it")
+INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
 
-
-RULES = [stages_serve_the_task, metrics_fit_the_task, language_model_reads_left_to_right, needs_validation_split, monitor_is_known, evaluated_splits_exist, last_pooling_needs_concat, clip_once,
-         tagging_keeps_the_tokens, chars_are_for_tagging]
+RULES = [stages_serve_the_task, keys_belong_to_the_task, metrics_fit_the_task, needs_validation_split,
+         monitor_is_known, evaluated_splits_exist, clip_once]
 
 
 def check_rules(config) -> list[Problem]:
-    return [problem for rule in RULES for problem in rule(config)]
+    """Every problem of the general rules and the task's own rules; when there are none, the stage chain's.
+
+    (A chain of misconfigured stages would mostly repeat those problems, so it is checked once they are fixed.)
+    """
+    problems = [problem for rule in RULES for problem in rule(config)] + list(_task(config).rules(config))
+    return problems or list(stage_chain(config))

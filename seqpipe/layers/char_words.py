@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seqpipe.layers import CELLS
+from seqpipe.cells import get_cell
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
@@ -20,7 +20,7 @@ class CharWordEncoder(keras.layers.Layer):
         vocabulary_size: number of character ids (id 0 is padding).
         dim: character embedding width.
         units: units per direction; the output has ``2 * units`` features.
-        cell: recurrent cell name (``rnn``, ``lstm``, ``gru``).
+        cell: a cell kind registered in ``seqpipe.cells.CELLS``.
 
     Call arguments:
         char_ids: int tensor ``(batch, words, chars)``, 0-padded on the right.
@@ -34,7 +34,7 @@ class CharWordEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.vocabulary_size, self.dim, self.units, self.cell = int(vocabulary_size), int(dim), int(units), cell
         self.embedding = keras.layers.Embedding(self.vocabulary_size, self.dim, name="char_embedding")
-        self.rnn = keras.layers.Bidirectional(CELLS.get(cell)(self.units), name=f"char_bi{cell}")
+        self.rnn = keras.layers.Bidirectional(get_cell(cell).layer(self.units, return_sequences=False), name=f"char_bi{cell}")
         self.supports_masking = True
 
     def build(self, input_shape):

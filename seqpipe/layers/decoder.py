@@ -11,9 +11,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from seqpipe.cells import get_cell, state_sizes
 from seqpipe.layers import ATTENTIONS
 
-CELL_CLASSES = {"rnn": "SimpleRNNCell", "lstm": "LSTMCell", "gru": "GRUCell"}
 CONTEXT_KEYS = ("memory", "keys", "mask")
 
 
@@ -24,7 +24,7 @@ class AttentionDecoder(keras.layers.Layer):
     Args:
         vocab_size: target vocabulary size.
         embed_dim: target embedding width.
-        cell: ``rnn``, ``lstm`` or ``gru``.
+        cell: a cell kind registered in ``seqpipe.cells.CELLS`` (its single-step cell is used).
         units: width of every decoder layer.
         layers: number of stacked cells.
         attention: a name in ``seqpipe.layers.ATTENTIONS`` (bahdanau, luong_dot, luong_general, none).
@@ -56,13 +56,13 @@ class AttentionDecoder(keras.layers.Layer):
         self.bridge, self.memory_dim = bridge, int(memory_dim)
         self.encoder_state_dims = [int(d) for d in encoder_state_dims]
         self.dropout = float(dropout)
-        self.n_states = 2 if cell == "lstm" else 1
         if bridge == "copy" and any(d != self.units for d in self.encoder_state_dims):
             raise ValueError(f"bridge 'copy' needs encoder state widths {self.encoder_state_dims} to equal decoder units {self.units}")
 
         self.embedding = keras.layers.Embedding(self.vocab_size, self.embed_dim, name="target_embedding")
-        cell_class = getattr(keras.layers, CELL_CLASSES[cell])
-        self.cells = [cell_class(self.units, name=f"{cell}_cell_{i}") for i in range(self.layers)]
+        kind = get_cell(cell)
+        self.cells = [kind.cell(self.units, name=f"{cell}_cell_{i}") for i in range(self.layers)]
+        self.n_states = len(state_sizes(self.cells[0]))
         self.attention = ATTENTIONS.get(attention)(self.attention_units, self.units, self.memory_dim, name="attention")
         self.has_context = attention != "none"
         self.combine = keras.layers.Dense(self.units, activation="tanh", use_bias=False, name="combine") if self.has_context else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from seqpipe.layers import CELLS, CUDNN_CELLS
+from seqpipe.cells import get_cell
 
 
 def cudnn_eligible(cell: str, recurrent_dropout: float) -> tuple[bool, str]:
@@ -12,13 +12,10 @@ def cudnn_eligible(cell: str, recurrent_dropout: float) -> tuple[bool, str]:
 
     Keras needs tanh/sigmoid activations, ``recurrent_dropout=0``, ``unroll=False``,
     ``use_bias=True`` (and ``reset_after=True`` for GRU) plus right-padded masks; seqpipe
-    always builds with those defaults and right padding, so only these two can break it.
+    always builds with those defaults and right padding, so only the cell kind and the
+    recurrent dropout can break it (:meth:`seqpipe.cells.Cell.cudnn_eligible`).
     """
-    if cell not in CUDNN_CELLS:
-        return False, f"cell '{cell}' has no cuDNN kernel"
-    if recurrent_dropout > 0:
-        return False, "recurrent_dropout > 0 disables the cuDNN kernel"
-    return True, "tanh/sigmoid, no recurrent dropout, right padding"
+    return get_cell(cell).cudnn_eligible(recurrent_dropout)
 
 
 def recurrent_stack(
@@ -43,14 +40,14 @@ def recurrent_stack(
     ``return_state`` ``(sequence, states)`` where ``states`` are the last layer's final
     states (``[h, c]`` for LSTM, ``[h]`` otherwise; both directions concatenated).
     """
-    rnn_class = CELLS.get(cell)
+    kind = get_cell(cell)
     states = []
     for i in range(layers):
         if i > 0 and dropout > 0:
             x = keras.layers.Dropout(dropout, name=f"{name}_dropout_{i}")(x)
         last = return_state and i == layers - 1
-        layer = rnn_class(units, return_sequences=True, return_state=last, recurrent_dropout=recurrent_dropout,
-                          name=f"{name}_{cell}_{i}")
+        layer = kind.layer(units, return_sequences=True, return_state=last, recurrent_dropout=recurrent_dropout,
+                           name=f"{name}_{cell}_{i}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, merge_mode=merge_mode, name=f"{name}_bi{cell}_{i}")
         y = layer(x)

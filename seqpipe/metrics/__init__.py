@@ -1,8 +1,9 @@
-"""Metrics: classification scores over class ids, translation scores over sentences,
-tagging scores over sentences of tags.
+"""Metrics, registered by the kind of prediction they score.
 
-Every function in :data:`METRICS` has a ``task`` attribute, ``"classification"``,
-``"translation"`` or ``"tagging"``, naming the predictions it scores (see
+Every function in :data:`METRICS` has a ``scores`` attribute: ``"labels"`` (``fn(y_true ids,
+y_pred ids, n_classes)``), ``"texts"`` (``fn(hypotheses, references)``) or ``"tag_sequences"``
+(``fn(gold tag lists, predicted tag lists)``). A task declares which kind it predicts
+(``Task.predicts``), which decides the metrics its pipelines may name (see
 :func:`metric_names`). Importing this package stays light: sklearn, pandas, sacrebleu,
 nltk and Java run only when a metric is computed.
 """
@@ -21,30 +22,30 @@ from seqpipe.metrics.classification import (
 F = TypeVar("F", bound=Callable)
 
 
-def metric(name: str, task: str) -> Callable[[F], F]:
-    """Decorator: register the function in :data:`METRICS` as ``name``, tagged with ``task``."""
+def metric(name: str, scores: str) -> Callable[[F], F]:
+    """Decorator: register the function in :data:`METRICS` as ``name``; ``scores`` is the prediction kind it scores."""
 
     def add(fn: F) -> F:
-        fn.task = task
+        fn.scores = scores
         METRICS.register(name, fn)
         return fn
 
     return add
 
 
-def metric_names(task: str) -> list[str]:
-    """The names of the registered metrics for ``task``, sorted."""
-    return [name for name, fn in METRICS.items() if fn.task == task]
+def metric_names(scores: str | None) -> list[str]:
+    """The names of the registered metrics that score predictions of kind ``scores``, sorted."""
+    return [name for name, fn in METRICS.items() if fn.scores == scores]
 
 
-for _name in METRICS.names():  # classification.py registers its functions without a task
-    METRICS.get(_name).task = "classification"
+for _name in METRICS.names():  # classification.py registers its functions without a kind
+    METRICS.get(_name).scores = "labels"
 
 # Registers bleu, chrf, ter, meteor and meteor_1.5 (needs `metric` above).
 from seqpipe.metrics import meteor_jar  # noqa: E402
 from seqpipe.metrics.translation import meteor_backend, sentence_scores, signatures  # noqa: E402
 
-# Registers token_accuracy, span_f1, span_precision, span_recall and tag_macro_f1 (task "tagging").
+# Registers token_accuracy, span_f1, span_precision, span_recall and tag_macro_f1 (kind "tag_sequences").
 from seqpipe.metrics import tagging  # noqa: E402, F401
 
 __all__ = [

@@ -78,7 +78,7 @@ def run_meteor_jar(hypotheses: Sequence[str], references: Sequence[str]) -> str:
     return result.stdout
 
 
-@metric("meteor_1.5", "translation")
+@metric("meteor_1.5", "texts")
 def meteor_1_5(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Corpus METEOR 1.5, 0-1 (reference Java jar; English exact/stem/synonym/paraphrase)."""
     report = run_meteor_jar(hypotheses, references)

@@ -10,7 +10,7 @@ does in its default (conlleval-compatible, non-strict) mode, and :func:`span_sco
 gives seqeval's micro-averaged precision, recall and F1 plus per-type rows. Spans are
 read sentence by sentence, so a span never runs from one sentence into the next.
 
-The registered metrics (task ``"tagging"``) are ``fn(true, pred) -> float``:
+The registered metrics (kind ``"tag_sequences"``) are ``fn(true, pred) -> float``:
 ``token_accuracy``, ``span_precision``, ``span_recall``, ``span_f1`` and
 ``tag_macro_f1``. Undefined ratios are 0. sklearn and pandas are imported inside the
 functions; seqeval is not used here (only by the tests).
@@ -54,7 +54,7 @@ def _flat(true: Sentences, pred: Sentences) -> tuple[list[str], list[str]]:
 # --- token level -------------------------------------------------------------------
 
 
-@metric("token_accuracy", "tagging")
+@metric("token_accuracy", "tag_sequences")
 def token_accuracy(true: Sentences, pred: Sentences) -> float:
     """Share of tokens whose tag is right, over all tokens (every token weighs the same)."""
     n_tokens = check_tags(true, pred)
@@ -232,25 +232,25 @@ def span_scores(true: Sentences, pred: Sentences) -> dict:
 # --- registered metrics: fn(true, pred) -> float -------------------------------------
 
 
-@metric("span_precision", "tagging")
+@metric("span_precision", "tag_sequences")
 def span_precision(true: Sentences, pred: Sentences) -> float:
     """Share of predicted spans (type, start, end) that are true spans (seqeval default mode)."""
     return _micro(_span_counts(true, pred))[0]
 
 
-@metric("span_recall", "tagging")
+@metric("span_recall", "tag_sequences")
 def span_recall(true: Sentences, pred: Sentences) -> float:
     """Share of true spans (type, start, end) that are predicted (seqeval default mode)."""
     return _micro(_span_counts(true, pred))[1]
 
 
-@metric("span_f1", "tagging")
+@metric("span_f1", "tag_sequences")
 def span_f1(true: Sentences, pred: Sentences) -> float:
     """Micro-averaged span F1 (seqeval default mode, conlleval-compatible)."""
     return _micro(_span_counts(true, pred))[2]
 
 
-@metric("tag_macro_f1", "tagging")
+@metric("tag_macro_f1", "tag_sequences")
 def tag_macro_f1(true: Sentences, pred: Sentences) -> float:
     """Token-level F1 averaged over the tags found in true or predicted tags."""
     from sklearn.metrics import f1_score

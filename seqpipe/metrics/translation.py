@@ -48,19 +48,19 @@ def _corpus_score(name: str, hypotheses: Sequence[str], references: Sequence[str
     return float(_sacrebleu(name).corpus_score(list(hypotheses), [list(references)]).score)
 
 
-@metric("bleu", "translation")
+@metric("bleu", "texts")
 def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Corpus BLEU, 0-100 (sacrebleu defaults: 13a tokens, case kept, exp smoothing)."""
     return _corpus_score("bleu", hypotheses, references)
 
 
-@metric("chrf", "translation")
+@metric("chrf", "texts")
 def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Corpus chrF2, 0-100 (sacrebleu defaults: character 6-grams, no word n-grams)."""
     return _corpus_score("chrf", hypotheses, references)
 
 
-@metric("ter", "translation")
+@metric("ter", "texts")
 def ter(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Corpus TER, 0-100 and lower is better (sacrebleu defaults: tercom tokens, lower case)."""
     return _corpus_score("ter", hypotheses, references)
@@ -122,7 +122,7 @@ def meteor_backend() -> str:
     return _wordnet()[1]
 
 
-@metric("meteor", "translation")
+@metric("meteor", "texts")
 def meteor(hypotheses: Sequence[str], references: Sequence[str]) -> float:
     """Mean sentence METEOR, 0-1 (nltk: exact, stem and WordNet synonym matches)."""
     check_pairs(hypotheses, references)

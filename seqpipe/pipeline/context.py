@@ -7,35 +7,64 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqpipe.errors import PipelineError
+
+class ContractError(RuntimeError):
+    """A stage (or its task's hook) read or published an artifact it does not declare: a bug, not a user error."""
 
 
 @dataclass
 class RunContext:
-    """What a running stage sees: the resolved config, the run folder, the tracker, artifacts."""
+    """What a running stage sees: the resolved config, its task, the run folder, the tracker, artifacts.
+
+    While a stage runs, :meth:`begin_stage` has set what it may read (its ``requires`` and
+    ``optional``, plus what the task adds for that stage) and what it may publish; anything
+    else raises :class:`ContractError`, so a stage chain that validates cannot fail later for
+    an artifact nobody declared.
+    """
 
     config: Any  # the validated PipelineConfig
     run_dir: Path
     base_dir: Path  # folder of the pipeline file; relative data paths resolve against it
     tracker: Any
     log: logging.Logger
+    task: Any = None  # the pipeline's seqpipe.tasks.base.Task
     progress: bool = True
     artifacts: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    _allowed: tuple[str, ...] = ()
+    stage: str | None = None
+    _readable: frozenset[str] | None = None  # None: no stage is running (the runner itself)
+    _writable: frozenset[str] | None = None
+
+    def begin_stage(self, name: str, reads: tuple[str, ...], writes: tuple[str, ...]) -> None:
+        self.stage, self._readable, self._writable = name, frozenset(reads), frozenset(writes)
+
+    def end_stage(self) -> None:
+        self.stage = self._readable = self._writable = None
 
     def __getitem__(self, name: str) -> Any:
+        if self._readable is not None and name not in self._readable:
+            raise ContractError(f"stage '{self.stage}' read artifact '{name}' but declares only "
+                                f"{', '.join(sorted(self._readable)) or 'nothing'}")
         if name not in self.artifacts:
-            raise PipelineError(f"artifact '{name}' is not available; have: {', '.join(sorted(self.artifacts)) or 'none'}")
+            raise ContractError(f"stage '{self.stage}' needs artifact '{name}', which no earlier stage published; "
+                                f"have: {', '.join(sorted(self.artifacts)) or 'none'}")
         return self.artifacts[name]
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """An optional artifact: its value, or ``default`` when no stage published it."""
+        if self._readable is not None and name not in self._readable:
+            raise ContractError(f"stage '{self.stage}' read artifact '{name}' but declares only "
+                                f"{', '.join(sorted(self._readable)) or 'nothing'}")
+        return self.artifacts.get(name, default)
 
     def __contains__(self, name: str) -> bool:
         return name in self.artifacts
 
     def put(self, name: str, value: Any) -> None:
-        """Publish an artifact; a stage may only publish what it declared in ``provides``."""
-        if self._allowed and name not in self._allowed:
-            raise PipelineError(f"a stage published '{name}' but declares only {', '.join(self._allowed)}")
+        """Publish an artifact; a stage may only publish what it (or its task for it) declares."""
+        if self._writable is not None and name not in self._writable:
+            raise ContractError(f"stage '{self.stage}' published '{name}' but declares only "
+                                f"{', '.join(sorted(self._writable)) or 'nothing'}")
         self.artifacts[name] = value
 
     def add_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:

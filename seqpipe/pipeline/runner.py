@@ -17,10 +17,8 @@ import yaml
 from seqpipe.errors import PipelineError, SeqpipeError, TrackingError
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.stage import STAGES
-from seqpipe.tasks import ROLES
+from seqpipe.tasks import get_task
 from seqpipe.tracking.guard import GuardedTracker, one_line
-
-INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
 
 
 @dataclass
@@ -41,24 +39,6 @@ class RunResult:
                 "run_dir": str(self.run_dir), "metrics": self.metrics,
                 "export_path": str(self.export_path) if self.export_path else None, "status": self.status,
                 "warnings": self.warnings}
-
-
-def check_chain(stage_names: list[str], task: str) -> None:
-    """Every stage's requirements must be provided by the runner or an earlier stage."""
-    import seqpipe.stages  # noqa: F401  (registers the built-in stages)
-
-    have = set(INITIAL_ARTIFACTS)
-    problems = []
-    providers = {a: n for n, s in STAGES.items() if not s.tasks or task in s.tasks for a in s.provides}
-    for i, name in enumerate(stage_names):
-        stage = STAGES.get(name)
-        for need in stage.requires:
-            if need not in have:
-                hint = f"; add the '{providers[need]}' stage before it" if need in providers else ""
-                problems.append(f"stages[{i}].{name}: needs '{need}', which no earlier stage provides{hint}")
-        have.update(stage.provides)
-    if problems:
-        raise PipelineError("\n".join(problems))
 
 
 def _run_dir(config) -> Path:
@@ -105,8 +85,7 @@ def _environment_tags(config) -> dict[str, str]:
 
 
 def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True) -> RunResult:
-    """Run ``config`` (validated) end to end; ``resolved`` is its plain-data form."""
-    check_chain(config.stage_names(), config.task)
+    """Run ``config`` (validated, stage chain checked) end to end; ``resolved`` is its plain-data form."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from seqpipe._quiet import import_tensorflow
     import_tensorflow()
@@ -146,22 +125,26 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     log.info("run folder %s", run_dir)
     if tracker.run_id:
         log.info("MLflow run %s in %s", tracker.run_id, tracker.tracking_uri)
-    ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, progress=progress)
+    task = get_task(config.task)
+    ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, task=task,
+                     progress=progress)
     try:
         tracker.log_params(_params_view(resolved))
         tracker.log_artifact(run_dir / "resolved.yaml")
         started = time.perf_counter()
-        ctx.put("splits", load_splits(config.data, roles=list(ROLES[config.task]), seed=config.seed, base_dir=base_dir))
+        ctx.put("splits", load_splits(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir))
         sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
         tracker.log_metrics(sizes)
         log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
         with strategy.scope():
             for name in config.stage_names():
                 stage = STAGES.get(name)(config.stage(name))
-                ctx._allowed = stage.provides
+                ctx.begin_stage(name, stage.requires + stage.optional + task.stage_requires(name),
+                                stage.provides + task.stage_provides(name))
                 t0 = time.perf_counter()
                 log.info("stage %s", name)
                 stage.run(ctx)
+                ctx.end_stage()
                 tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
         tracker.log_metrics({"time_total_s": time.perf_counter() - started})
     except BaseException as exc:

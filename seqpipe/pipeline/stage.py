@@ -16,13 +16,21 @@ class Stage:
 
     Subclasses set ``Config`` (a :class:`Schema`, the YAML keys under the stage name),
     ``order`` (the canonical place in a pipeline; stages run in this order), and the names
-    of the artifacts they ``requires`` from the run context and ``provides`` to it.
-    Module top-levels of stages must not import TensorFlow: import it inside ``run``.
+    of the artifacts they ``requires`` from the run context, may read if present
+    (``optional``) and ``provides`` to it. The pipeline's task may add requirements and
+    provisions to a stage (:class:`seqpipe.tasks.base.Task`); the run context refuses reads
+    and writes of anything else. A stage reads its own config only, never another stage's:
+    cross-stage defaults are resolved at validation time.
+
+    A stage that belongs to one or more tasks (a model head, decoding) lists them in ``tasks``;
+    such stages live in their task's package. Module top-levels of stages must not import
+    TensorFlow: import it inside ``run``.
     """
 
     name: ClassVar[str] = ""
     order: ClassVar[int] = 0
     requires: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ()
     tasks: ClassVar[tuple[str, ...]] = ()  # the tasks it serves; empty: every task
 

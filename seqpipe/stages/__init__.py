@@ -1,3 +1,6 @@
-"""Built-in stages; importing this package registers them (without importing TensorFlow)."""
+"""The generic stages; importing this package registers them (without importing TensorFlow).
 
-from seqpipe.stages import classify, decode, embed, encode, evaluate, export, generate, lm, sample, tag, tokenize, train  # noqa: F401
+Stages that belong to one task (a model head, decoding, sampling) live in that task's package.
+"""
+
+from seqpipe.stages import embed, encode, evaluate, export, tokenize, train  # noqa: F401

@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from seqpipe.cells import CELLS
 from seqpipe.config.schema import RegistryName, Schema
-from seqpipe.layers import CELLS
 from seqpipe.pipeline.stage import Stage, register_stage
 
 
 class EncodeConfig(Schema):
-    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell: rnn, lstm or gru")
+    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell (seqpipe list cells)")
     units: int = Field(128, ge=1, description="units per direction in each layer")
     layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
     bidirectional: bool = Field(False, description="run each layer in both directions")
@@ -24,12 +24,12 @@ class EncodeConfig(Schema):
 
 @register_stage
 class EncodeStage(Stage):
-    """Stacked (bi)directional SimpleRNN/LSTM/GRU layers with optional residual connections."""
+    """Stacked (bi)directional recurrent layers of any registered cell, with optional residual connections."""
 
     name = "encode"
     order = 30
     requires = ("embedded",)
-    provides = ("encoded", "encoder_states")
+    provides = ("encoded", "encoder_states", "encoder_layout")
     Config = EncodeConfig
 
     def run(self, ctx):
@@ -39,5 +39,7 @@ class EncodeStage(Stage):
         encoded, states = recurrent_stack(ctx["embedded"], return_state=True, **cfg.model_dump())
         ctx.put("encoded", encoded)
         ctx.put("encoder_states", states)
+        # the width of the backward half of each output step (for pooling that reads the final states)
+        ctx.put("encoder_layout", {"backward_units": cfg.units if cfg.bidirectional and cfg.merge_mode == "concat" else 0})
         eligible, why = cudnn_eligible(cfg.cell, cfg.recurrent_dropout)
         ctx.tracker.set_tags({"cudnn_eligible": str(eligible).lower(), "cudnn_reason": why})

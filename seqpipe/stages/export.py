@@ -18,7 +18,7 @@ class ExportConfig(Schema):
 
 @register_stage
 class ExportStage(Stage):
-    """SavedModel with string signatures (serving_default, translate, score/generate; tags for tagging) and an MLflow pyfunc model."""
+    """SavedModel with the task's string signatures (serving_default and others), model.keras, an MLflow pyfunc model."""
 
     name = "export"
     order = 80
@@ -27,28 +27,10 @@ class ExportStage(Stage):
     Config = ExportConfig
 
     def run(self, ctx):
-        import json
+        from seqpipe.export.saved_model import serving_requirements
 
-        from seqpipe.export.saved_model import (export_classifier, export_language_model, export_tagger,
-                                                export_translator, serving_requirements)
-
-        model, encoder, target = ctx["trained_model"], ctx["encoder"], ctx.path("export", "saved_model")
-        if ctx.config.task == "translation":
-            generate = ctx.config.stage("generate")
-            decoding = generate.decoding.model_dump() if generate else {"strategy": "greedy"}
-            path = export_translator(ctx["translator"], decoding, target, ctx.config)
-        elif ctx.config.task == "language_model":
-            sample = ctx.config.stage("sample")
-            decoding = sample.decoding.model_dump() if sample else {"strategy": "sampling", "temperature": 0.8, "seed": 1}
-            path = export_language_model(ctx["language_model"], decoding, sample.max_length if sample else 300,
-                                         target, ctx.config)
-            (target.parent / "text_encoder.json").write_text(json.dumps(ctx["encoder"].get_config()), encoding="utf-8")
-        elif ctx.config.task == "tagging":
-            from seqpipe.tasks.tagging import Tagger
-
-            path = export_tagger(Tagger(model, encoder, ctx["char_encoder"], ctx["labels"]), target, ctx.config)
-        else:
-            path = export_classifier(model, encoder, ctx["labels"], target, ctx.config)
+        model, target = ctx["trained_model"], ctx.path("export", "saved_model")
+        path = ctx.task.export(ctx, self.config, target)
         ctx.log.info("exported SavedModel to %s", path)
         if self.config.keras:
             model.save(ctx.path("export", "model.keras"))

@@ -28,20 +28,15 @@ class TrainConfig(Schema):
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="optimizer and learning rate")
     clipnorm: float | None = Field(None, gt=0, description="clip each gradient to this L2 norm")
     clipvalue: float | None = Field(None, gt=0, description="clip each gradient element to [-v, v]")
-    monitor: str = Field("val_loss", description="epoch metric for early stopping and the best checkpoint (val_loss, val_accuracy, loss, ...)")
+    monitor: str = Field("val_loss", description="epoch metric for early stopping and the best checkpoint "
+                                                 "(the task's monitors: val_loss, val_accuracy, loss, ...)")
     early_stopping: EarlyStoppingConfig | None = Field(None, description="stop when train.monitor stops improving; null to train all epochs")
     restore_best: bool = Field(True, description="after training, restore the weights of the best epoch by train.monitor")
-    bucketing: bool = Field(True, description="batch examples of similar length together (less padding)")
-    window: int = Field(100, ge=2, description="language_model: tokens per training window (truncated backpropagation through time)")
-    stateful: bool = Field(False, description="language_model: split the stream into batch_size parallel streams and carry each one's "
-                                              "state across consecutive windows (longer context, no window shuffling); false: every window starts from a zero state")
-    label_smoothing: float = Field(0.0, ge=0, lt=1, description="translation: label smoothing of the token cross-entropy")
-    validation_subset: int = Field(200, ge=0, description="translation: validation sentences decoded after every epoch for val_bleu (with stages.generate's decoding); 0 turns it off")
 
 
 @register_stage
 class TrainStage(Stage):
-    """Keras fit on tf.data with length bucketing, clipping, early stopping and best-weights restore."""
+    """Keras fit on tf.data with clipping, early stopping and best-weights restore (the task builds data and loss)."""
 
     name = "train"
     order = 50
@@ -50,10 +45,6 @@ class TrainStage(Stage):
     Config = TrainConfig
 
     def run(self, ctx):
-        from seqpipe.train.fit import fit_classifier, fit_language_model, fit_seq2seq, fit_tagger
-
-        fit = {"translation": fit_seq2seq, "language_model": fit_language_model,
-               "tagging": fit_tagger}.get(ctx.config.task, fit_classifier)
-        model, history = fit(ctx, self.config)
+        model, history = ctx.task.fit(ctx, self.config)
         ctx.put("trained_model", model)
         ctx.put("history", history)

@@ -1,12 +1,10 @@
-"""Task-specific model helpers (inputs, predictions, serving signatures).
+"""Tasks: what a pipeline learns. Each task is one package that declares itself with ``register_task``.
 
-``ROLES`` names the columns each task reads from its data (``data.source.columns`` maps
-them to a file's columns); the first role is the model's raw-text input.
+Importing this package registers the built-in tasks and their stages without importing
+TensorFlow; see :class:`seqpipe.tasks.base.Task` for the contract.
 """
 
-ROLES = {
-    "classification": ("text", "label"),
-    "translation": ("source", "target"),
-    "language_model": ("text",),  # data.split.group_by names an extra column to split by
-    "tagging": ("tokens", "tags"),  # whitespace-separated tokens and as many tags
-}
+from seqpipe.tasks.base import TASKS, Task, get_task, register_task
+from seqpipe.tasks import classification, language_model, tagging, translation  # noqa: E402,F401  (registers them)
+
+__all__ = ["TASKS", "Task", "get_task", "register_task"]

@@ -190,10 +190,12 @@ def test_did_you_mean(name, choices, expected):
 
 def test_builtin_registries_hold_the_documented_names():
     import seqpipe.stages  # noqa: F401
-    from seqpipe.layers import CELLS
+    from seqpipe.cells import CELLS
     from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tasks import TASKS
     from seqpipe.text import TOKENIZERS
 
+    assert TASKS.names() == ["classification", "language_model", "tagging", "translation"]
     assert STAGES.names() == ["classify", "decode", "embed", "encode", "evaluate", "export", "generate", "lm", "sample", "tag", "tokenize", "train"]
     assert CELLS.names() == ["gru", "lstm", "rnn"]
     assert TOKENIZERS.names() == ["char", "sentencepiece", "whitespace", "word", "wordpiece"]

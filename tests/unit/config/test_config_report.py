@@ -111,8 +111,11 @@ def test_missing_nested_key_points_at_its_parent(write, problems):
     assert problems(load_config, path) == [f"{path}:3: data.source: required key is missing"]
 
 
+CHAIN = "  - tokenize\n  - embed\n  - classify\n  - evaluate\n  - export\n"  # with an encode and a train stage: a full chain
+
+
 def test_name_defaults_to_the_file_stem(write):
-    path = write("my-pipe.yaml", DATA + "stages:\n  - train: {monitor: loss}\n")
+    path = write("my-pipe.yaml", DATA + "stages:\n  - encode\n  - train: {monitor: loss}\n" + CHAIN)
     config, _ = load_config(path)
     assert config.name == "my-pipe"
 
@@ -146,7 +149,11 @@ def test_wrong_types_and_bounds(write, problems):
 
 def test_wrong_task_literal(write, problems):
     path = write("p.yaml", "name: x\n" + DATA.replace("classification", "regression") + "stages: [tokenize]\n")
-    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, translation, language_model, tagging; got 'regression'"]
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, language_model, tagging, "
+                                           "translation; got 'regression'"]
+    path = write("p.yaml", "name: x\n" + DATA.replace("classification", "taging") + "stages: [tokenize]\n")
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, language_model, tagging, "
+                                           "translation; got 'taging' (did you mean 'tagging'?)"]
 
 
 def test_unknown_top_level_key_with_did_you_mean(write, problems):
@@ -233,7 +240,8 @@ def test_rule_last_pooling_needs_concat(write, problems):
 
 def test_rule_last_pooling_is_fine_unidirectional_or_concat(write):
     for encode in ("{bidirectional: false, merge_mode: sum}", "{bidirectional: true}"):
-        path = write("p.yaml", "name: x\n" + DATA + f"stages:\n  - encode: {encode}\n  - classify: {{pooling: last}}\n")
+        path = write("p.yaml", "name: x\n" + DATA + f"stages:\n  - encode: {encode}\n  - classify: {{pooling: last}}\n"
+                     "  - train\n  - tokenize\n  - embed\n")
         config, _ = load_config(path)
         assert config.stage("classify").pooling == "last"
 
@@ -269,7 +277,7 @@ def test_rule_problem_from_an_override_points_at_the_override(write, problems):
 
 
 def test_resolved_dict_fills_every_default(write):
-    path = write("p.yaml", "name: r\n" + DATA + "stages:\n  - train\n  - encode: {units: 4}\n")
+    path = write("p.yaml", "name: r\n" + DATA + "stages:\n  - train\n  - encode: {units: 4}\n" + CHAIN)
     config, _ = load_config(path)
     data = resolved_dict(config)
     assert list(data) == [k for k in pipeline_model().model_fields if k != "extends"]
@@ -292,12 +300,18 @@ def test_resolved_dict_fills_every_default(write):
         },
         "output_dir": "runs",
         "stages": [
+            # tokenize.kind is the task's default; keys of other tasks are not shown
+            {"tokenize": {"kind": "word", "vocab_size": 20000, "min_frequency": 1, "lowercase": True, "max_length": 64}},
+            {"embed": {"dim": 128, "dropout": 0.0}},
             {"encode": {"cell": "lstm", "units": 4, "layers": 1, "bidirectional": False, "merge_mode": "concat",
                         "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0}},
+            {"classify": {"pooling": "max", "hidden_units": 0, "dropout": 0.0}},
             {"train": {"epochs": 5, "batch_size": 64,
                        "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0},
                        "clipnorm": None, "clipvalue": None, "monitor": "val_loss", "early_stopping": None,
-                       "restore_best": True, "bucketing": True, "window": 100, "stateful": False, "label_smoothing": 0.0, "validation_subset": 200}},
+                       "restore_best": True, "bucketing": True}},
+            {"evaluate": {"metrics": None, "splits": ["test"]}},
+            {"export": {"format": "saved_model", "keras": True, "log_model": True}},
         ],
     }
 
@@ -369,15 +383,43 @@ def test_rule_tagging_keeps_the_given_tokens(write, problems):
     assert problems(load_config, path) == [
         f"{path}:6: stages[0].tokenize.kind: tagging labels the given whitespace-separated tokens, so the tokenizer "
         "must be 'whitespace' (or unset); got 'wordpiece'"]
+    chain = "  - embed\n  - encode\n  - tag\n  - train\n"
     for kind in ("{}", "{kind: whitespace}"):
-        config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + f"stages:\n  - tokenize: {kind}\n"))
-        assert config.stage("tokenize").kind in (None, "whitespace")
+        config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + f"stages:\n  - tokenize: {kind}\n" + chain))
+        assert config.stage("tokenize").kind == "whitespace"  # the task's default when unset
 
 
-def test_rule_chars_are_for_tagging(write, problems):
-    path = write("p.yaml", "name: x\n" + DATA + "stages:\n  - embed: {chars: {units: 4}}\n  - classify: {}\n")
+def test_a_key_of_another_task_is_refused_with_the_task_it_belongs_to(write, problems):
+    path = write("p.yaml", "name: x\n" + DATA + dedent("""\
+        stages:
+          - tokenize: {shared: true}
+          - embed: {chars: {units: 4}}
+          - classify: {}
+          - train: {window: 20, label_smoothing: 0.1}
+          - evaluate: {shuffled_pairs: 10}
+        """))
     assert problems(load_config, path) == [
-        f"{path}:7: stages[0].embed.chars: the character-level word encoder is for task tagging, not "
-        "'classification'; remove it"]
-    config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + "stages:\n  - embed: {chars: {units: 4}}\n"))
+        f"{path}:7: stages[0].tokenize.shared: 'shared' is a key of task translation; task 'classification' does not "
+        "read it; remove it",
+        f"{path}:8: stages[1].embed.chars: 'chars' is a key of task tagging; task 'classification' does not read it; "
+        "remove it",
+        f"{path}:10: stages[3].train.label_smoothing: 'label_smoothing' is a key of task language_model, translation; "
+        "task 'classification' does not read it; remove it",
+        f"{path}:10: stages[3].train.window: 'window' is a key of task language_model; task 'classification' does not "
+        "read it; remove it",
+        f"{path}:11: stages[4].evaluate.shuffled_pairs: 'shuffled_pairs' is a key of task language_model; task "
+        "'classification' does not read it; remove it",
+    ]
+    config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + "stages:\n  - tokenize\n  - embed: {chars: {units: 4}}\n"
+                                  "  - encode\n  - tag\n  - train\n"))
     assert config.stage("embed").chars.units == 4 and config.stage("embed").chars.dim == 32
+
+
+def test_a_generic_key_the_task_does_not_read_is_refused(write, problems):
+    path = write("p.yaml", "name: x\ntask: language_model\ndata: {source: {path: t.txt}}\n"
+                 "stages:\n  - tokenize: {max_length: 10}\n  - evaluate: {metrics: [bleu]}\n")
+    assert problems(load_config, path) == [
+        f"{path}:5: stages[0].tokenize.max_length: task 'language_model' does not read stages.tokenize.max_length; "
+        "remove it",
+        f"{path}:6: stages[1].evaluate.metrics: task 'language_model' does not read stages.evaluate.metrics; remove it",
+    ]

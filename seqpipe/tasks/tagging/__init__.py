@@ -1,0 +1,102 @@
+"""Sequence labelling: one tag per whitespace-separated token (softmax or CRF), optional character features.
+
+Declaration only (no TensorFlow); the model code is in :mod:`.runtime`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from seqpipe.cells import CELLS
+from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.tasks.base import Task, register_task
+from seqpipe.tasks.keys import BucketingKeys
+
+NAME = "tagging"
+
+
+class TagConfig(Schema):
+    output: Literal["softmax", "crf"] = Field("softmax", description="softmax: each token's tag on its own; crf: a linear-chain "
+                                                                     "CRF scores tag transitions and decodes the best sequence (Viterbi)")
+    hidden_units: int = Field(0, ge=0, description="a ReLU layer of this width before the output; 0 for none")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the output layer")
+
+
+@register_stage
+class TagStage(Stage):
+    """Sequence labelling head: per-token scores over the training split's tags, optionally through a CRF."""
+
+    name = "tag"
+    order = 40
+    requires = ("splits", "token_ids", "char_ids", "encoded")
+    provides = ("labels", "model")
+    tasks = (NAME,)
+    Config = TagConfig
+
+    def run(self, ctx):
+        from seqpipe.tasks.tagging.runtime import build_head
+
+        build_head(ctx, self.config)
+
+
+class CharsConfig(Schema):
+    dim: int = Field(32, ge=1, description="character embedding width")
+    units: int = Field(32, ge=1, description="units per direction of the character RNN (adds 2 x units features per word)")
+    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell of the character RNN")
+    max_chars: int = Field(20, ge=1, description="characters kept per word")
+    min_frequency: int = Field(1, ge=1, description="characters seen fewer times in training map to [UNK]")
+
+
+class EmbedKeys(Schema):
+    chars: CharsConfig | None = Field(None, description="also encode every word from its characters with a bidirectional "
+                                                        "RNN (helps with words unseen in training); null for none")
+
+
+@register_task
+class Tagging(Task):
+    """Whitespace-tokenised text in, one tag per token: softmax or CRF; token accuracy, per-tag and span F1."""
+
+    name = NAME
+    roles = ("tokens", "tags")  # whitespace-separated tokens and as many tags
+    monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy")
+    predicts = "tag_sequences"
+    default_metrics = ("token_accuracy", "tag_macro_f1")  # plus span_precision/recall/f1 when the tags are BIO/IOBES spans
+    default_tokenizer = "whitespace"
+    stage_keys = {"embed": (EmbedKeys,), "train": (BucketingKeys,)}
+    requires = {"embed": ("splits",), "train": ("labels", "char_encoder"), "evaluate": ("labels", "char_encoder"),
+                "export": ("labels", "char_encoder")}
+    provides = {"embed": ("char_ids", "char_encoder")}
+
+    def rules(self, config):
+        tokenize = config.stage("tokenize")
+        if tokenize and tokenize.kind not in (None, "whitespace"):
+            yield (("stages", "tokenize", "kind"), f"tagging labels the given whitespace-separated tokens, so the "
+                                                   f"tokenizer must be 'whitespace' (or unset); got '{tokenize.kind}'")
+
+    def extend_embedding(self, ctx, cfg, embedded):
+        from seqpipe.tasks.tagging.runtime import add_char_features
+
+        return add_char_features(ctx, cfg.chars, embedded)
+
+    def fit(self, ctx, cfg):
+        from seqpipe.tasks.tagging.runtime import fit
+
+        return fit(ctx, cfg)
+
+    def evaluate(self, ctx, cfg):
+        from seqpipe.tasks.tagging.runtime import evaluate
+
+        return evaluate(ctx, cfg)
+
+    def export(self, ctx, cfg, target):
+        from seqpipe.tasks.tagging.runtime import export
+
+        return export(ctx, target)
+
+    def predict_table(self, saved_model, texts, meta):
+        from seqpipe.tasks.tagging.runtime import predict_table
+
+        return predict_table(saved_model, texts)
