@@ -37,6 +37,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from _machine import cpu_name, write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -152,7 +153,8 @@ def keras_hub_fn(decoder, sampler, freeze_finished: bool = False):
 def compiled(fn, state_example: dict):
     """tf.function over state dicts of any batch and source length (traced once)."""
     def spec(v):  # batch and source length unknown; feature widths kept
-        shape = [None, None] if v.shape.rank == 2 and v.dtype == tf.bool else [None] * (v.shape.rank - 1) + [v.shape[-1]]
+        shape = ([None, None] if v.shape.rank == 2 and v.dtype == tf.bool
+                 else [None] * (v.shape.rank - 1) + [v.shape[-1]])
         return tf.TensorSpec(shape, v.dtype)
 
     spec = {k: spec(v) for k, v in state_example.items()}
@@ -293,11 +295,13 @@ def main():
     load_end = os.getloadavg()
     lines_out = [
         f"# Decoding speed: seqpipe vs keras_hub samplers ({date.today()})", "",
-        f"Machine: {cpu_name()}, {os.cpu_count()} cores, no GPU; TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores, no GPU; TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}, "
         f"keras_hub {keras_hub.__version__}, Python {platform.python_version()}.",
         f"The machine is shared (load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end, "
         f"with {os.cpu_count()} cores): absolute tokens/s are noisy; the ratios come from variants measured "
-        f"side by side, interleaved in one process: {args.rounds} rounds; in each, every call (one sentence at batch 1; "
+        f"side by side, interleaved in one process: {args.rounds} rounds; in each, "
+        "every call (one sentence at batch 1; "
         f"the whole batch at batch {big}, {args.reps} times) runs all variants of its width and batch back to back, in "
         f"an order that rotates from call to call.",
         "Command: `python bench/decode_speed.py`", "",
@@ -306,18 +310,22 @@ def main():
         f"a dense bridge ({model.count_params():,} parameters); trained {args.epochs} epochs on {len(train_frame):,} "
         f"bible-en-es training pairs whose both sides fit {MAX_LENGTH - 1} tokens ({train_seconds:.0f}s; loss "
         f"{losses[0]:.2f} -> {losses[-1]:.2f}).",
-        f"Decoding: at most {MAX_LENGTH} target tokens ([END] included); {len(sources)} test sentences of the same kind "
+        f"Decoding: at most {MAX_LENGTH} target tokens ([END] included); "
+        f"{len(sources)} test sentences of the same kind "
         f"in one batch (batch {big}) and the first {nb1} of them one at a time (batch 1). Width 1 is seqpipe's greedy "
         "strategy; width 5 is its beam search with length_penalty=0 and coverage_penalty=0.",
         "Timed: the search only, from the decoder's initial state (encoder run beforehand) to the token ids; compiled "
         "variants are `tf.function`s traced before timing.", "",
         "tokens/s: target tokens of the variant's own best hypotheses (up to and including the first [END]) divided by "
-        "its time (per call, the median over rounds; summed over calls). Ratio: seqpipe compiled's time / the variant's "
+        "its time (per call, the median over rounds; summed over calls). "
+        "Ratio: seqpipe compiled's time / the variant's "
         "time within the same call (both run back to back), median over all calls (> 1 is faster than seqpipe "
         "compiled). Mean length: tokens per hypothesis, [END] included. BLEU: sacrebleu corpus BLEU (seqpipe's `bleu`) "
-        "of the detokenized hypotheses against the references of those sentences. Identical: whether the token ids, cut "
+        "of the detokenized hypotheses against the references of those sentences. "
+        "Identical: whether the token ids, cut "
         "after the first [END], equal seqpipe compiled's (sentences equal / sentences).", "",
-        "| width | batch | implementation | mode | tokens/s | ratio to seqpipe compiled | BLEU | mean length | identical tokens |",
+        "| width | batch | implementation | mode | tokens/s | ratio to seqpipe compiled | BLEU | mean length | "
+        "identical tokens |",
         "|---|---|---|---|---|---|---|---|---|",
         *fmt_rows,
     ]
@@ -328,7 +336,8 @@ def main():
                 f"{len(set(greedy64['hyps']))} distinct greedy and {len(set(beam64['hyps']))} distinct beam-5 "
                 f"hypotheses for {len(sources)} sentences; mean length {greedy64['n_tokens'] / len(sources):.1f} "
                 f"(greedy) and {beam64['n_tokens'] / len(sources):.1f} (beam 5) tokens with [END].", "",
-                "| source | reference | seqpipe greedy | seqpipe beam 5 | keras_hub BeamSampler(5) |", "|---|---|---|---|---|"]
+                "| source | reference | seqpipe greedy | seqpipe beam 5 | keras_hub BeamSampler(5) |",
+                "|---|---|---|---|---|"]
     for i in range(3):
         cells = [sources[i], references[i], greedy64["hyps"][i], beam64["hyps"][i], plain64["hyps"][i]]
         examples.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
@@ -349,7 +358,8 @@ def notes_for(table) -> list[str]:
         notes.append(
             f"- Beam 5, batch {batch}: plain keras_hub BeamSampler gives BLEU {plain['bleu']:.2f} vs seqpipe's "
             f"{ref['bleu']:.2f} ({same}/{len(ref['tokens'])} sentences identical; mean length "
-            f"{plain['n_tokens'] / len(ref['tokens']):.1f} vs {ref['n_tokens'] / len(ref['tokens']):.1f}); with finished beams frozen in "
+            f"{plain['n_tokens'] / len(ref['tokens']):.1f} vs {ref['n_tokens'] / len(ref['tokens']):.1f}); "
+            "with finished beams frozen in "
             f"`next()` it gives {frozen['bleu']:.2f} "
             f"({int((frozen['tokens'] == ref['tokens']).all(axis=1).sum())}/{len(ref['tokens'])} identical).")
     plain = [k for k in beam if k[2] == "keras_hub BeamSampler(5)"]
@@ -364,9 +374,11 @@ def notes_for(table) -> list[str]:
                   "- Plain keras_hub beam matched seqpipe's here, but can differ by design: ") + why)
     frozen_match = all(np.array_equal(v["tokens"], beam[(5, k[1], "seqpipe decode", "compiled")]["tokens"])
                        for k, v in beam.items() if "frozen" in k[2])
-    notes.append("- keras_hub's samplers take `log(softmax(logits))` where seqpipe takes `log_softmax(logits)`; the two "
+    notes.append("- keras_hub's samplers take `log(softmax(logits))` "
+                 "where seqpipe takes `log_softmax(logits)`; the two "
                  "differ in the last bits, which could only matter at near-ties. " +
-                 ("The frozen-`next()` variant keeps keras_hub's `log(softmax)` and its whole loop, and matches seqpipe "
+                 ("The frozen-`next()` variant keeps keras_hub's `log(softmax)` and its whole loop, "
+                  "and matches seqpipe "
                   "token for token here, so the plain sampler's differences come from its handling of finished beams "
                   "alone." if frozen_match else
                   "The frozen-`next()` variant does not match seqpipe everywhere here (see the table): near-ties or "

@@ -40,6 +40,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from _machine import cpu_name  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -241,7 +242,8 @@ def main():
             step = (epoch + 1) * args.eval_every
             self.rows.append((step, self.clock, float(logs["loss"]), validate()))
             self.eval_s += time.perf_counter() - t0
-            print(f"curve: step {step}, {self.clock:.0f}s, train {logs['loss']:.3f}, val {self.rows[-1][3]:.3f}", flush=True)
+            print(f"curve: step {step}, {self.clock:.0f}s, train {logs['loss']:.3f}, val {self.rows[-1][3]:.3f}",
+                  flush=True)
             if self.clock >= args.curve_seconds:
                 self.model.stop_training = True
 
@@ -277,17 +279,21 @@ def main():
     lines = [f"# Language-model training throughput: seqpipe vs plain Keras ({date.today()})", "",
              f"Machine: {cpu_name()}, {os.cpu_count()} cores, no GPU; Python {platform.python_version()}, "
              f"TensorFlow {tf.__version__}, Keras {keras.__version__}.",
-             f"The machine is shared (load average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end, with "
+             f"The machine is shared (load average {load_start[0]:.1f} at the start, "
+             f"{load_end[0]:.1f} at the end, with "
              f"{os.cpu_count()} cores): absolute tokens/s are noisy; the ratios come from the two models measured side "
              "by side, interleaved in one process (order alternating per round), ratio taken within each round, "
              "median over rounds.",
              "Command: `python bench/lm_throughput.py`" + f" (ran {total_s / 60:.1f} min)", "",
-             f"Data: the Shakespeare recipe split as `pipelines/shakespeare_char_lstm.yaml` splits it (whole works held "
-             f"out, seed {config.seed}): training stream {len(train_tokens):,} chars from {len(splits['train'])} works, "
+             f"Data: the Shakespeare recipe split as `pipelines/shakespeare_char_lstm.yaml` splits it "
+             "(whole works held "
+             f"out, seed {config.seed}): training stream {len(train_tokens):,} chars "
+             f"from {len(splits['train'])} works, "
              f"validation stream {len(valid_tokens):,} chars from {len(splits['valid'])} unseen works; seqpipe's char "
              f"tokenizer (vocabulary {vocab}), `stream` and `window_dataset` (window {window}, batch {batch_size}, "
              f"shuffled): {tokens_per_step:,} tokens per step, one tf.data pipeline for both models.",
-             f"Models ({params['seqpipe']:,} parameters each): **seqpipe** = the pipeline's own tokenize/embed/encode/lm "
+             f"Models ({params['seqpipe']:,} parameters each): "
+             "**seqpipe** = the pipeline's own tokenize/embed/encode/lm "
              "stages (Embedding 64 without mask -> `recurrent_stack` LSTM 512 -> Dense(vocab, float32) `lm_logits`), "
              "compiled as `fit_language_model` does: `make_optimizer` Adam 2e-3 clipnorm 5, `MaskedCrossEntropy`, "
              "`token_accuracy`. **plain Keras** = Embedding 64 -> LSTM 512 (return_sequences) -> Dense(vocab) written "
@@ -302,7 +308,8 @@ def main():
              f"Each measurement: one `fit` call, {args.steps} steady-state steps timed from the end of its first step "
              f"(after {args.warmup} warm-up steps per model); {args.rounds} interleaved rounds.",
              "",
-             "| model | median time per step (ms) | tokens/s (median) | tokens/s per round | ratio seqpipe / plain (median of rounds) |",
+             "| model | median time per step (ms) | tokens/s (median) | tokens/s per round | "
+             "ratio seqpipe / plain (median of rounds) |",
              "|---|---|---|---|---|"]
     ratio = statistics.median(ratios)
     for name in models:
@@ -313,22 +320,26 @@ def main():
                      f"{per_round} | {shown} |")
     lines += ["",
               f"Ratio per round (seqpipe tokens/s / plain tokens/s): {', '.join(f'{r:.3f}' for r in ratios)}.",
-              f"Loss + gradient w.r.t. the logits + accuracy alone, on one {batch_size}x{window}x{vocab} batch of logits "
+              "Loss + gradient w.r.t. the logits + accuracy alone, "
+              f"on one {batch_size}x{window}x{vocab} batch of logits "
               f"(median of 100 interleaved calls): seqpipe `MaskedCrossEntropy` + `token_accuracy` "
               f"{costs['seqpipe']:.2f} ms, plain `SparseCategoricalCrossentropy` + `sparse_categorical_accuracy` "
               f"{costs['plain']:.2f} ms (same loss value: {costs['seqpipe_value']:.5f} vs {costs['plain_value']:.5f}).",
               "",
               "## Validation loss against wall-clock time (seqpipe model)",
               "",
-              f"A fresh seqpipe model (seed {config.seed}, the pipeline run's initial weights) trained on the same stream "
-              f"for about {args.curve_seconds:.0f} s of training wall-clock; every {args.eval_every} steps it is scored on "
+              f"A fresh seqpipe model (seed {config.seed}, the pipeline run's initial weights) "
+              "trained on the same stream "
+              f"for about {args.curve_seconds:.0f} s of training wall-clock; "
+              f"every {args.eval_every} steps it is scored on "
               f"a fixed slice of the held-out works: {len(vx)} evenly spaced windows of the validation stream's "
               f"`window_dataset` ({vx.size:,} predicted chars, each window from a zero state, as seqpipe's val_loss). "
               f"The clock counts training only (the first segment includes tracing); evaluation took "
               f"{curve.eval_s:.0f} s in all, off the clock. Train loss: mean over the segment's steps.",
               f"Plot: `bench/results/{png.name}`.",
               "",
-              "| step | chars seen | training wall-clock (s) | train loss (nats/char) | val loss (nats/char) | val bits/char |",
+              "| step | chars seen | training wall-clock (s) | train loss (nats/char) | "
+              "val loss (nats/char) | val bits/char |",
               "|---|---|---|---|---|---|"]
     for step, clock, train_loss, val in curve.rows:
         lines.append(f"| {step} | {chars_after(step):,} | {clock:.0f} | "
@@ -339,11 +350,14 @@ def main():
               "",
               f"- The curve's own rate (seqpipe alone, tracing of its first segment included): "
               f"{chars_after(steps_done) / clock_done:,.0f} tokens/s over {steps_done} steps.",
-              "- Both models run the same Keras layers (the LSTM is Keras's own; seqpipe's `encode` stage builds it with "
+              "- Both models run the same Keras layers (the LSTM is Keras's own; "
+              "seqpipe's `encode` stage builds it with "
               "`return_state=True`, whose extra state outputs the LM graph does not use). What differs is the loss and "
-              f"metric (measured alone above: {costs['seqpipe'] - costs['plain']:+.2f} ms per step for seqpipe, against a "
+              "metric (measured alone above: "
+              f"{costs['seqpipe'] - costs['plain']:+.2f} ms per step for seqpipe, against a "
               f"median step of {1000 * statistics.median(seconds['seqpipe']) / args.steps:.0f} ms) and layer names.",
-              f"- Per-round ratios spread from {min(ratios):.3f} to {max(ratios):.3f}: that is how far the shared machine "
+              f"- Per-round ratios spread from {min(ratios):.3f} to {max(ratios):.3f}: "
+              "that is how far the shared machine "
               "moves a single side-by-side measurement; read the median ratio against that spread.",
               f"- Phases: throughput {(throughput_done - started) / 60:.1f} min (data, tokenizer and models included), "
               f"curve {(time.perf_counter() - throughput_done) / 60:.1f} min.",

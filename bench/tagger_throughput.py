@@ -26,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from _machine import cpu_name, write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _timing import EpochTimer  # noqa: E402
+
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -78,7 +79,8 @@ def main():
     splits = load_splits(cfg, roles=["tokens", "tags"], seed=13, base_dir=Path("."))
     train, test = splits["train"], splits["test"]
     sentences = train["tokens"].tolist()
-    labels = sorted({t for tags in train["tags"] for t in tags.split()} | {t for tags in test["tags"] for t in tags.split()})
+    labels = sorted({t for tags in train["tags"] for t in tags.split()}
+                    | {t for tags in test["tags"] for t in tags.split()})
     kind = TOKENIZERS.get("whitespace")(None, True)
     words = TextEncoder("whitespace", kind.build_vocabulary(sentences, 20000, 2), 100)
     char_encoder = CharEncoder(char_vocabulary(sentences), 20)

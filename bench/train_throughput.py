@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from _machine import cpu_name, write_results  # noqa: E402  (bench/ is on sys.path when run as a script)
 from _timing import EpochTimer  # noqa: E402
+
 from seqpipe._quiet import import_tensorflow  # noqa: E402
 
 tf = import_tensorflow()
@@ -87,12 +88,14 @@ def main():
                 ds = token_dataset(ids, y, 32, shuffle=True, seed=rnd, bucketing=bucketing)
                 models[key].fit(ds, epochs=args.epochs, verbose=0, callbacks=[timer])
                 results[key] += timer.times
-                print(f"round {rnd + 1} {size_name} {label}: {real_tokens / statistics.median(timer.times):,.0f} tok/s", flush=True)
+                print(f"round {rnd + 1} {size_name} {label}: {real_tokens / statistics.median(timer.times):,.0f} tok/s",
+                      flush=True)
 
     lines = [f"# Training throughput ({date.today()})", "",
              f"Machine: {cpu_name()}, {os.cpu_count()} cores, "
              f"TensorFlow {tf.__version__}, Keras {keras.__version__}, no GPU.",
-             f"Data: sentence-polarity training split, {len(train):,} sentences, {real_tokens:,} real tokens per epoch; "
+             f"Data: sentence-polarity training split, {len(train):,} sentences, "
+             f"{real_tokens:,} real tokens per epoch; "
              f"batch 32; {args.rounds} interleaved rounds x {args.epochs} timed epochs after a warm-up epoch.",
              "Command: `python bench/train_throughput.py`", "",
              "| model | variant | median epoch (s) | real tokens/s | ratio to first row of the model |",

@@ -18,9 +18,9 @@ def import_tensorflow():
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
+        import keras  # noqa: F401
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers ops used by exported models)
-        import keras  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)

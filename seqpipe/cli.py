@@ -60,26 +60,27 @@ def cmd_run(args) -> int:
 
 def cmd_list(args) -> int:
     import seqpipe.stages  # noqa: F401
+    from seqpipe.cells import CELLS
     from seqpipe.data.recipes import DATASETS
     from seqpipe.decoding import STRATEGIES
-    from seqpipe.cells import CELLS
     from seqpipe.layers import ATTENTIONS
-    from seqpipe.tasks import TASKS
     from seqpipe.metrics import METRICS
     from seqpipe.pipeline.stage import STAGES
+    from seqpipe.tasks import TASKS
     from seqpipe.text import TOKENIZERS
     from seqpipe.tracking import TRACKERS
 
     def plural(kind: str) -> str:
         return kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
 
-    registries = {plural(r.kind).split()[-1]: r for r in (TASKS, STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES, DATASETS,
-                                                         METRICS, TRACKERS)}
+    registries = {plural(r.kind).split()[-1]: r for r in (TASKS, STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES,
+                                                         DATASETS, METRICS, TRACKERS)}
     wanted = args.kind and (args.kind if args.kind in registries else plural(args.kind).split()[-1])
     if wanted and wanted not in registries:
         from seqpipe.registry import did_you_mean
         kinds = list(registries)
-        raise SeqpipeError(f"list: unknown kind '{args.kind}'; expected one of {', '.join(kinds)}{did_you_mean(args.kind, kinds)}")
+        raise SeqpipeError(f"list: unknown kind '{args.kind}'; expected one of {', '.join(kinds)}"
+                           f"{did_you_mean(args.kind, kinds)}")
     for key, registry in registries.items():
         if wanted and key != wanted:
             continue
@@ -159,7 +160,8 @@ def read_lines(path: str | None) -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     import seqpipe
 
-    parser = argparse.ArgumentParser(prog="seqpipe", description="Declarative YAML pipelines for recurrent sequence models.")
+    parser = argparse.ArgumentParser(prog="seqpipe",
+                                     description="Declarative YAML pipelines for recurrent sequence models.")
     parser.add_argument("--version", action="version", version=f"seqpipe {seqpipe.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -172,12 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = pipeline_command("run", cmd_run, "run a pipeline end to end")
-    p.add_argument("--json", action="store_true", help="print a JSON summary as the last stdout line (progress goes to stderr)")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON summary as the last stdout line (progress goes to stderr)")
     p.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a progress bar")
     pipeline_command("validate", cmd_validate, "check a pipeline without running it (no TensorFlow import)")
     pipeline_command("render", cmd_render, "print the pipeline with every default filled in")
 
-    p = sub.add_parser("list", help="list registered components (stages, cells, attentions, tokenizers, decoding strategies, datasets, metrics, trackers)")
+    p = sub.add_parser("list", help="list registered components (stages, cells, attentions, tokenizers, "
+                                    "decoding strategies, datasets, metrics, trackers)")
     p.add_argument("kind", nargs="?", help="only this kind, e.g. cells")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("schema", help="write the JSON Schema of pipeline files (for editor completion)")
@@ -188,7 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the same store")
     p.add_argument("--port", type=int, default=5000)
-    p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
+    p.add_argument("--tracking-uri",
+                   help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
     p.set_defaults(func=cmd_ui)
     p = sub.add_parser("predict", help="predict raw strings (one per line) with an exported model")
     p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, or an MLflow run id")

@@ -29,7 +29,8 @@ def resolve_export(target: str, tracking_uri: str | None = None) -> Path:
     if (local / "saved_model.pb").exists():
         return local
     try:
-        return Path(mlflow.artifacts.download_artifacts(run_id=target, artifact_path="export/saved_model", tracking_uri=uri))
+        return Path(mlflow.artifacts.download_artifacts(run_id=target, artifact_path="export/saved_model",
+                                                        tracking_uri=uri))
     except Exception as exc:
         raise SeqpipeError(f"{target}: the run has no export/saved_model artifact ({exc})") from None
 

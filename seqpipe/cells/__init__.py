@@ -32,7 +32,8 @@ class Cell:
               recurrent_dropout: float = 0.0, name: str | None = None) -> Any:
         import keras
 
-        return keras.layers.RNN(self.cell(units, recurrent_dropout=recurrent_dropout, name=f"{name}_cell" if name else None),
+        return keras.layers.RNN(self.cell(units, recurrent_dropout=recurrent_dropout,
+                                          name=f"{name}_cell" if name else None),
                                 return_sequences=return_sequences, return_state=return_state, name=name)
 
     def cudnn_eligible(self, recurrent_dropout: float = 0.0) -> tuple[bool, str]:

@@ -103,9 +103,11 @@ def config_reference() -> str:
     out.append("")
     for path, sub in nested:
         _section(sub, path, out)
-    out += ["## Tasks", "", "`task` decides the data columns (roles), the monitors `train.monitor` may name, the metrics, "
-            "the task's own stages and the keys it adds to generic stages. A key of one task is refused on another.", ""]
-    out += ["| task | roles | monitors | default metrics | default tokenizer | its stages | keys it adds | keys it does not read |",
+    out += ["## Tasks", "", "`task` decides the data columns (roles), the monitors `train.monitor` may name, "
+            "the metrics, the task's own stages and the keys it adds to generic stages. "
+            "A key of one task is refused on another.", ""]
+    out += ["| task | roles | monitors | default metrics | default tokenizer | its stages | keys it adds | "
+            "keys it does not read |",
             "|---|---|---|---|---|---|---|---|"]
     owners = task_key_owners()
     for name in TASKS.names():
@@ -114,8 +116,8 @@ def config_reference() -> str:
         added = sorted(f"{stage}.{key}" for (stage, key), tasks in owners.items() if name in tasks)
         ignored = sorted(f"{stage}.{key}" for stage, keys in task.ignores.items() for key in keys)
         out.append(f"| `{name}` | {', '.join(task.roles)} | {', '.join(task.monitors)} | "
-                   f"{', '.join(task.default_metrics) or '-'} | {task.default_tokenizer} | {', '.join(stages) or '-'} | "
-                   f"{', '.join(added) or '-'} | {', '.join(ignored) or '-'} |")
+                   f"{', '.join(task.default_metrics) or '-'} | {task.default_tokenizer} | "
+                   f"{', '.join(stages) or '-'} | {', '.join(added) or '-'} | {', '.join(ignored) or '-'} |")
     out.append("")
     out += ["## Stages", "", "Each entry of `stages` is a one-key mapping: the stage name, then its settings.", ""]
     for name, stage in STAGES.items():

@@ -77,7 +77,8 @@ def _stages_by_name(stages: Any, file: str, locs: dict, problems: list) -> dict[
     """Turn the YAML ``stages`` list into an ordered ``{name: config}`` mapping."""
     where = locs.get(("stages",), file)
     if not isinstance(stages, list):
-        problems.append(f"{where}: stages: must be a list of one-key mappings like '- train: {{epochs: 2}}'; got {type(stages).__name__}")
+        problems.append(f"{where}: stages: must be a list of one-key mappings like '- train: {{epochs: 2}}'; "
+                        f"got {type(stages).__name__}")
         return {}
     named: dict[str, Any] = {}
     for i, entry in enumerate(stages):
@@ -85,7 +86,8 @@ def _stages_by_name(stages: Any, file: str, locs: dict, problems: list) -> dict[
         if isinstance(entry, str):  # "- evaluate" with every default
             entry = {entry: {}}
         if not (isinstance(entry, dict) and len(entry) == 1):
-            problems.append(f"{at}: stages[{i}]: each stage must be a mapping with exactly one key (the stage name); got {entry!r}")
+            problems.append(f"{at}: stages[{i}]: each stage must be a mapping with exactly one key (the stage name); "
+                            f"got {entry!r}")
             continue
         (name, cfg), = entry.items()
         if name in named:
@@ -170,7 +172,8 @@ def _with_extends(data: dict, locs: dict, origin: Path, base: Path, seen: tuple[
     for i, rel in enumerate(extends):
         target = (base / rel).resolve()
         if not target.exists():
-            problems.append(f"{locs.get(('extends', i), path)}: extends[{i}]: file not found: {rel} (looked in {target.parent})")
+            problems.append(f"{locs.get(('extends', i), path)}: extends[{i}]: file not found: {rel} "
+                            f"(looked in {target.parent})")
             continue
         merged = _layer(merged, _read_file(target, seen + (path,), problems))
     return _layer(merged, Layered(data=data, locations=locs, files=[path]))
@@ -222,7 +225,8 @@ def apply_override(layered: Layered, path: Path_, value: Any, origin: str) -> No
             node[part] = nxt
             layered.locations[path[: i + 1]] = origin  # a mapping this override created
         if not isinstance(nxt, dict):
-            raise ConfigError([f"{origin}: {_dotted(path[: i + 1])}: holds a {type(nxt).__name__} value, not a mapping; cannot set {_dotted(path)}"])
+            raise ConfigError([f"{origin}: {_dotted(path[: i + 1])}: holds a {type(nxt).__name__} value, "
+                               f"not a mapping; cannot set {_dotted(path)}"])
         node = nxt
     node[path[-1]] = value
     layered.locations[path] = origin

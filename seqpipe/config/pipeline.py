@@ -15,7 +15,8 @@ class RuntimeConfig(Schema):
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "float32", description="Keras dtype policy; mixed_* computes in 16 bits and keeps float32 weights and outputs")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
-        "none", description="tf.distribute strategy: mirrored (all local GPUs) or multi_worker (reads TF_CONFIG; the chief tracks)")
+        "none", description="tf.distribute strategy: mirrored (all local GPUs) or multi_worker "
+                            "(reads TF_CONFIG; the chief tracks)")
     deterministic: bool = Field(False, description="enable TensorFlow op determinism (slower; bit-identical reruns)")
 
 
@@ -72,7 +73,8 @@ def _build_model() -> type[Schema]:
         backend: Annotated[str, RegistryName(TRACKERS)] = Field(
             "mlflow", description="where runs are recorded: mlflow, or none")
         experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name")
-        uri: str | None = Field(None, description="MLflow tracking URI; defaults to $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
+        uri: str | None = Field(None, description="MLflow tracking URI; defaults to $MLFLOW_TRACKING_URI, "
+                                                  "else sqlite:///mlflow.db in the working directory")
         run_name: str | None = Field(None, description="MLflow run name; defaults to <pipeline name>-<time>")
         tags: dict[str, str] = Field(default_factory=dict, description="extra tags for the run")
 
@@ -97,13 +99,17 @@ def _build_model() -> type[Schema]:
 
         name: str = Field(description="pipeline name; also the default MLflow experiment")
         description: str = Field("", description="free text, logged as the run's description")
-        extends: list[str] = Field(default_factory=list, description="YAML fragments layered under this file (paths relative to it; the rightmost wins, then this file)")
+        extends: list[str] = Field(default_factory=list,
+                                   description="YAML fragments layered under this file (paths relative to it; "
+                                               "the rightmost wins, then this file)")
         seed: int = Field(13, description="seed for splits, initialisation, shuffling and dropout")
         task: Annotated[str, RegistryName(TASKS)] = Field(description="what the pipeline learns (seqpipe list tasks)")
         tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking")
         data: DataConfig = Field(description="where the examples come from and how they are split")
-        runtime: RuntimeConfig = Field(default_factory=RuntimeConfig, description="precision, distribution, determinism")
-        output_dir: str = Field("runs", description="run folders are created under this directory (relative to the working directory)")
+        runtime: RuntimeConfig = Field(default_factory=RuntimeConfig,
+                                       description="precision, distribution, determinism")
+        output_dir: str = Field("runs", description="run folders are created under this directory "
+                                                    "(relative to the working directory)")
         stages: list[StageEntry] = Field(min_length=1, description="the pipeline's stages, in order")
 
         def stage(self, name: str) -> Any | None:

@@ -61,7 +61,8 @@ def pair_dataset(
     With ``bucketing``, pairs are grouped by target length (the decoder loop's cost).
     """
     columns = [source, target_in, target_out]
-    rows = tf.data.Dataset.from_tensor_slices(tuple(c.to_tensor() for c in columns) + tuple(c.row_lengths() for c in columns))
+    rows = tf.data.Dataset.from_tensor_slices(tuple(c.to_tensor() for c in columns)
+                                              + tuple(c.row_lengths() for c in columns))
     ds = rows.map(lambda s, ti, to, ns, nti, nto: ((s[:ns], ti[:nti]), to[:nto]))
     if shuffle:
         ds = ds.shuffle(int(source.nrows()), seed=seed, reshuffle_each_iteration=True)

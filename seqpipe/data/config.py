@@ -24,7 +24,7 @@ class SourceConfig(Schema):
         "auto",
         description="File format; 'auto' picks it from the suffix (.csv, .tsv/.tab, "
         ".jsonl/.ndjson, .txt, .conll/.conllu/.bio/.iob). 'text' holds one example per line. "
-        "For tagging: 'conll' holds one token per line in tab-separated columns with a blank "
+        "For tagged sentences: 'conll' holds one token per line in tab-separated columns with a blank "
         "line between sentences; 'wordtag' holds one sentence per line of word/TAG items.",
     )
     columns: dict[str, str | int] | None = Field(

@@ -3,7 +3,7 @@
 Every problem becomes a one-line :class:`DataError` naming the file and, where it
 applies, the 1-based row or line in the file. Values are stripped of surrounding
 whitespace; an empty value or blank line is an error, never silently dropped (except
-in the two tagging formats, where blank lines separate or surround sentences).
+in the two tagged-sentence formats, where blank lines separate or surround sentences).
 
 Tagging examples (roles ``tokens`` and ``tags``) are one row each: the sentence's
 tokens joined by single spaces and its tags joined by single spaces, as many of each.

@@ -31,7 +31,8 @@ class BeamConfig(Schema):
         "so alpha > 0 favours longer outputs; 0 turns it off")
     coverage_penalty: float = Field(
         0.0, ge=0, description="beta of cp = beta * sum_i log(min(sum_t a_ti, 1)) over source positions "
-        "with some attention, added to the score; > 0 favours outputs that attend to every source position; 0 turns it off")
+        "with some attention, added to the score; > 0 favours outputs that attend to every source position; "
+        "0 turns it off")
     n_best: int = Field(1, ge=1, description="hypotheses returned per example, best first (at most beam_width)")
 
     @model_validator(mode="after")

@@ -36,13 +36,15 @@ def serving_requirements() -> list[str]:
 
 def describe(path: Path, config, signature: str, outputs: str, extra: str, *, example: str = "a raw sentence",
              **fields) -> None:
-    """The export's README.md (how to load it without seqpipe) and seqpipe.json metadata (``task`` says who reads it)."""
+    """The export's README.md (how to load it without seqpipe) and seqpipe.json metadata
+    (``task`` says who reads it)."""
     (path / "README.md").write_text(LOAD_NOTE.format(path=path.name, signature=signature, outputs=outputs, extra=extra,
                                                      example=example),
                                     encoding="utf-8")
     meta = {
         "task": config.task, "pipeline": config.name, "signature": signature, "input": "text",
         "requires_import": ["tensorflow_text"], **fields,
-        "versions": {"seqpipe": seqpipe.__version__, **{n: version(n) for n in ("tensorflow", "tensorflow-text", "keras", "keras-hub")}},
+        "versions": {"seqpipe": seqpipe.__version__,
+                     **{n: version(n) for n in ("tensorflow", "tensorflow-text", "keras", "keras-hub")}},
     }
     (path / "seqpipe.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -50,11 +50,11 @@ class BahdanauAttention(Attention):
     query_before_cell = True
 
     def build(self, input_shape=None):
-        self.w_query = keras.layers.Dense(self.units, use_bias=False, name="w_query")
+        self.w_query = keras.layers.Dense(self.units, use_bias=False, name="w_query", dtype=self.dtype_policy)
         self.w_query.build((None, self.query_dim))
-        self.w_memory = keras.layers.Dense(self.units, use_bias=False, name="w_memory")
+        self.w_memory = keras.layers.Dense(self.units, use_bias=False, name="w_memory", dtype=self.dtype_policy)
         self.w_memory.build((None, None, self.memory_dim))
-        self.v = keras.layers.Dense(1, use_bias=False, name="v")
+        self.v = keras.layers.Dense(1, use_bias=False, name="v", dtype=self.dtype_policy)
         self.v.build((None, None, self.units))
 
     def keys(self, memory):
@@ -82,7 +82,7 @@ class LuongGeneralAttention(Attention):
     """score = q^T W m."""
 
     def build(self, input_shape=None):
-        self.w = keras.layers.Dense(self.memory_dim, use_bias=False, name="w")
+        self.w = keras.layers.Dense(self.memory_dim, use_bias=False, name="w", dtype=self.dtype_policy)
         self.w.build((None, self.query_dim))
 
     def score(self, query, keys):

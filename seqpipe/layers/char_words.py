@@ -34,7 +34,8 @@ class CharWordEncoder(keras.layers.Layer):
         super().__init__(**kwargs)
         self.vocabulary_size, self.dim, self.units, self.cell = int(vocabulary_size), int(dim), int(units), cell
         self.embedding = keras.layers.Embedding(self.vocabulary_size, self.dim, name="char_embedding")
-        self.rnn = keras.layers.Bidirectional(get_cell(cell).layer(self.units, return_sequences=False), name=f"char_bi{cell}")
+        self.rnn = keras.layers.Bidirectional(get_cell(cell).layer(self.units, return_sequences=False),
+                                              name=f"char_bi{cell}")
         self.supports_masking = True
 
     def build(self, input_shape):

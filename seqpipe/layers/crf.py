@@ -1,8 +1,8 @@
-"""Linear-chain conditional random field (CRF) output layer for sequence tagging, and its loss.
+"""Linear-chain conditional random field (CRF) output layer for sequence labelling, and its loss.
 
 The layer holds the tag transition, start and end scores; its ``call`` is the identity on the
 per-token potentials (so ``model.predict`` gives potentials). Training uses :class:`CRFLoss`
-(the negative log-likelihood of the gold path per real token); tagging uses :meth:`CRF.decode`
+(the negative log-likelihood of the gold path per real token); labelling uses :meth:`CRF.decode`
 (Viterbi). All recursions run over a dynamic time axis with ``tf.scan``/``tf.foldl``, so they
 trace into a ``tf.function`` with ``T = None`` and export into a SavedModel.
 

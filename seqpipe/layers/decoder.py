@@ -57,7 +57,8 @@ class AttentionDecoder(keras.layers.Layer):
         self.encoder_state_dims = [int(d) for d in encoder_state_dims]
         self.dropout = float(dropout)
         if bridge == "copy" and any(d != self.units for d in self.encoder_state_dims):
-            raise ValueError(f"bridge 'copy' needs encoder state widths {self.encoder_state_dims} to equal decoder units {self.units}")
+            raise ValueError(f"bridge 'copy' needs encoder state widths {self.encoder_state_dims} "
+                             f"to equal decoder units {self.units}")
 
         self.embedding = keras.layers.Embedding(self.vocab_size, self.embed_dim, name="target_embedding")
         kind = get_cell(cell)
@@ -65,7 +66,8 @@ class AttentionDecoder(keras.layers.Layer):
         self.n_states = len(state_sizes(self.cells[0]))
         self.attention = ATTENTIONS.get(attention)(self.attention_units, self.units, self.memory_dim, name="attention")
         self.has_context = attention != "none"
-        self.combine = keras.layers.Dense(self.units, activation="tanh", use_bias=False, name="combine") if self.has_context else None
+        self.combine = (keras.layers.Dense(self.units, activation="tanh", use_bias=False, name="combine")
+                        if self.has_context else None)
         self.projection = keras.layers.Dense(self.vocab_size, dtype="float32", name="output_projection")
         self.drop = keras.layers.Dropout(self.dropout)
         self.bridges = [keras.layers.Dense(self.units, activation="tanh", name=f"bridge_{i}_{k}")
@@ -131,7 +133,8 @@ class AttentionDecoder(keras.layers.Layer):
         return vector, new, ops.cast(weights, "float32")
 
     def step(self, tokens, state):
-        """Decoding step: int tokens ``(n,)`` -> (float32 logits ``(n, vocab)``, new state, attention ``(n, source_len)``)."""
+        """Decoding step: int tokens ``(n,)`` -> (float32 logits ``(n, vocab)``, new state,
+        attention ``(n, source_len)``)."""
         vector, new, weights = self._step(self.embedding(tokens), state, training=False)
         return self.projection(vector), new, weights
 
@@ -155,6 +158,11 @@ class AttentionDecoder(keras.layers.Layer):
 
     def compute_output_shape(self, target_shape, *args, **kwargs):
         return (target_shape[0], target_shape[1], self.vocab_size)
+
+    def compute_output_spec(self, target_in, *args, **kwargs):
+        # The logits are float32 (the projection's dtype) under any dtype policy; from compute_output_shape
+        # alone, Keras would give the symbolic output the compute dtype (bfloat16 under mixed_bfloat16).
+        return keras.KerasTensor(self.compute_output_shape(target_in.shape), dtype=self.projection.compute_dtype)
 
     def get_config(self):
         config = super().get_config()

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
-from seqpipe.metrics.classification import (
+from seqpipe.metrics.label_scores import (
     METRICS,
-    classification_report,
     confusion_matrix,
+    label_report,
     plot_confusion_matrix,
 )
 
@@ -38,19 +38,17 @@ def metric_names(scores: str | None) -> list[str]:
     return [name for name, fn in METRICS.items() if fn.scores == scores]
 
 
-for _name in METRICS.names():  # classification.py registers its functions without a kind
+for _name in METRICS.names():  # label_scores.py registers its functions without a kind
     METRICS.get(_name).scores = "labels"
 
-# Registers bleu, chrf, ter, meteor and meteor_1.5 (needs `metric` above).
-from seqpipe.metrics import meteor_jar  # noqa: E402
-from seqpipe.metrics.translation import meteor_backend, sentence_scores, signatures  # noqa: E402
-
-# Registers token_accuracy, span_f1, span_precision, span_recall and tag_macro_f1 (kind "tag_sequences").
-from seqpipe.metrics import tagging  # noqa: E402, F401
+# These register bleu, chrf, ter, meteor and meteor_1.5 (they need `metric` above), and token_accuracy,
+# span_f1, span_precision, span_recall and tag_macro_f1 (kind "tag_sequences").
+from seqpipe.metrics import meteor_jar, tag_scores  # noqa: E402, F401, I001
+from seqpipe.metrics.text_scores import meteor_backend, sentence_scores, signatures  # noqa: E402
 
 __all__ = [
     "METRICS",
-    "classification_report",
+    "label_report",
     "confusion_matrix",
     "meteor_backend",
     "metric",

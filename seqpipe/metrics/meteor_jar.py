@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Sequence
 
 from seqpipe.data.cache import cache_dir, file_lock
-from seqpipe.data.recipes import pip_download
+from seqpipe.data.recipes.fetch import pip_download
 from seqpipe.errors import DataError, SeqpipeError
 from seqpipe.metrics import metric
-from seqpipe.metrics.translation import check_pairs
+from seqpipe.metrics.text_scores import check_pairs
 
 REQUIREMENT = "pycocoevalcap==1.2"
 WHEEL = "pycocoevalcap-1.2-py3-none-any.whl"

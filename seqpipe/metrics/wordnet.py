@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from seqpipe.data.cache import cache_dir, file_lock
-from seqpipe.data.recipes import apt_install
+from seqpipe.data.recipes.fetch import apt_install
 
 DEBIAN_DIR = Path("/usr/share/wordnet")
 PACKAGES = ("wordnet-base", "wordnet-sense-index")

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from seqpipe.errors import PipelineError, SeqpipeError, TrackingError
+from seqpipe.errors import SeqpipeError, TrackingError
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.stage import STAGES
 from seqpipe.tasks import get_task
@@ -116,7 +116,8 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0, "tracking failed to start:\n%s",
                                               (traceback.format_exc(),), None))
         _close(log)
-        error = TrackingError(f"tracking: cannot start a run in {raw_tracker.tracking_uri or backend} ({one_line(exc)}); "
+        error = TrackingError(f"tracking: cannot start a run in {raw_tracker.tracking_uri or backend} "
+                              f"({one_line(exc)}); "
                               "check tracking.uri / MLFLOW_TRACKING_URI, or set tracking.backend: none")
         error.run_dir = run_dir
         raise error from None

@@ -19,7 +19,8 @@ class EncodeConfig(Schema):
     merge_mode: Literal["concat", "sum", "ave", "mul"] = Field("concat", description="how the two directions combine")
     residual: bool = Field(False, description="add each layer's input to its output where the widths match")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout between stacked layers")
-    recurrent_dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the recurrent state; > 0 disables the cuDNN kernel")
+    recurrent_dropout: float = Field(0.0, ge=0, lt=1,
+                                     description="dropout on the recurrent state; > 0 disables the cuDNN kernel")
 
 
 @register_stage
@@ -40,6 +41,7 @@ class EncodeStage(Stage):
         ctx.put("encoded", encoded)
         ctx.put("encoder_states", states)
         # the width of the backward half of each output step (for pooling that reads the final states)
-        ctx.put("encoder_layout", {"backward_units": cfg.units if cfg.bidirectional and cfg.merge_mode == "concat" else 0})
+        ctx.put("encoder_layout",
+                {"backward_units": cfg.units if cfg.bidirectional and cfg.merge_mode == "concat" else 0})
         eligible, why = cudnn_eligible(cfg.cell, cfg.recurrent_dropout)
         ctx.tracker.set_tags({"cudnn_eligible": str(eligible).lower(), "cudnn_reason": why})

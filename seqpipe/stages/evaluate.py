@@ -13,14 +13,16 @@ from seqpipe.pipeline.stage import Stage, register_stage
 
 class EvaluateConfig(Schema):
     metrics: list[Annotated[str, RegistryName(METRICS)]] | None = Field(
-        None, description="metrics to report per split (seqpipe list metrics: those that score the task's predictions); "
-                          "default: the task's")
-    splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="held-out splits to score")
+        None, description="metrics to report per split (seqpipe list metrics: those that score the task's "
+                          "predictions); default: the task's")
+    splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"],
+                                                   description="held-out splits to score")
 
 
 @register_stage
 class EvaluateStage(Stage):
-    """Scores held-out splits with the task's metrics: accuracy/F1, BLEU/chrF/TER/METEOR, perplexity, tagging F1."""
+    ("Scores held-out splits with the task's metrics: accuracy/F1, BLEU/chrF/TER/METEOR, perplexity, "
+     "per-tag and span F1.")
 
     name = "evaluate"
     order = 70

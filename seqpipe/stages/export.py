@@ -18,7 +18,8 @@ class ExportConfig(Schema):
 
 @register_stage
 class ExportStage(Stage):
-    """SavedModel with the task's string signatures (serving_default and others), model.keras, an MLflow pyfunc model."""
+    ("SavedModel with the task's string signatures (serving_default and others), model.keras, "
+     "an MLflow pyfunc model.")
 
     name = "export"
     order = 80

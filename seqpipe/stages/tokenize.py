@@ -23,7 +23,8 @@ class TokenizeConfig(Schema):
 
     def side(self) -> dict:
         """The settings of one encoder: kind, vocab_size, min_frequency, lowercase, max_length."""
-        return {name: getattr(self, name) for name in ("kind", "vocab_size", "min_frequency", "lowercase", "max_length")}
+        return {name: getattr(self, name)
+                for name in ("kind", "vocab_size", "min_frequency", "lowercase", "max_length")}
 
 
 @register_stage

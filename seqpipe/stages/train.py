@@ -30,8 +30,10 @@ class TrainConfig(Schema):
     clipvalue: float | None = Field(None, gt=0, description="clip each gradient element to [-v, v]")
     monitor: str = Field("val_loss", description="epoch metric for early stopping and the best checkpoint "
                                                  "(the task's monitors: val_loss, val_accuracy, loss, ...)")
-    early_stopping: EarlyStoppingConfig | None = Field(None, description="stop when train.monitor stops improving; null to train all epochs")
-    restore_best: bool = Field(True, description="after training, restore the weights of the best epoch by train.monitor")
+    early_stopping: EarlyStoppingConfig | None = Field(None, description="stop when train.monitor stops improving; "
+                                                                         "null to train all epochs")
+    restore_best: bool = Field(True, description="after training, restore the weights of the best epoch "
+                                                 "by train.monitor")
 
 
 @register_stage

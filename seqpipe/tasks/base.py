@@ -94,7 +94,8 @@ class Task:
         raise NotImplementedError(f"task '{self.name}' cannot train")
 
     def evaluate(self, ctx: RunContext, cfg, metrics: list[str]) -> Any:
-        """evaluate: score the held-out splits with ``metrics`` (add them with ``ctx.add_metrics``); return predictions."""
+        """evaluate: score the held-out splits with ``metrics`` (add them with ``ctx.add_metrics``);
+        return predictions."""
         raise NotImplementedError(f"task '{self.name}' cannot evaluate")
 
     def export(self, ctx: RunContext, cfg, target: Path) -> Path:

@@ -24,4 +24,5 @@ class ExportDecodingKeys(Schema):
     """export: how the exported model decodes."""
 
     decoding: DecodingConfig | None = Field(None, description="decoding inside the SavedModel's generate/translate "
-                                                              "signature; default: the settings of the stage that decodes")
+                                                              "signature; default: the settings of the stage "
+                                                              "that decodes")

@@ -12,8 +12,10 @@ TOKENIZERS.register("char", "seqpipe.text.kinds:CharTokenizer",
 TOKENIZERS.register("word", "seqpipe.text.kinds:WordTokenizer",
                     description="words and punctuation marks (BERT-style split); unseen words map to [UNK]")
 TOKENIZERS.register("whitespace", "seqpipe.text.kinds:WhitespaceTokenizer",
-                    description="whitespace-separated tokens as given (pre-tokenized text; the default for tagging)")
+                    description="whitespace-separated tokens as given (pre-tokenized text, one item per label)")
 TOKENIZERS.register("wordpiece", "seqpipe.text.kinds:WordPieceTokenizer",
-                    description="WordPiece subwords (tensorflow-text FastWordpiece); vocabulary trained on the training split")
+                    description="WordPiece subwords (tensorflow-text FastWordpiece); "
+                                "vocabulary trained on the training split")
 TOKENIZERS.register("sentencepiece", "seqpipe.text.kinds:SentencePieceTokenizer",
-                    description="SentencePiece unigram subwords, trained offline on the training split; lossless detokenization")
+                    description="SentencePiece unigram subwords, trained offline on the training split; "
+                                "lossless detokenization")

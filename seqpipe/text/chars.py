@@ -56,6 +56,10 @@ class CharEncoder(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None, None)
 
+    def compute_output_spec(self, strings):
+        # int32 under any dtype policy (from compute_output_shape alone, Keras would give the compute dtype).
+        return keras.KerasTensor(self.compute_output_shape(strings.shape), dtype="int32")
+
     def get_config(self):
         config = super().get_config()
         config.update(vocabulary=self.vocabulary, max_chars=self.max_chars)

@@ -93,6 +93,10 @@ class TextEncoder(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         return (input_shape[0], None)
 
+    def compute_output_spec(self, strings):
+        # int32 under any dtype policy (from compute_output_shape alone, Keras would give the compute dtype).
+        return keras.KerasTensor(self.compute_output_shape(strings.shape), dtype="int32")
+
     def get_config(self):
         config = super().get_config()
         config.update(kind=self.kind, vocabulary=self.vocabulary,

@@ -78,7 +78,7 @@ class WordTokenizer(TokenizerKind):
 
 
 class WhitespaceTokenizer(TokenizerKind):
-    """Tokens separated by whitespace, taken as they are (pre-tokenized text, e.g. for tagging)."""
+    """Tokens separated by whitespace, taken as they are (pre-tokenized text, e.g. one token per tag)."""
 
     def split(self, strings):
         if self.lowercase:

@@ -26,7 +26,7 @@ class Tracker(ABC):
     other exception (the exception still propagates)::
 
         with TRACKERS.get("mlflow")() as tracker:
-            tracker.start("sentiment", "lstm-small", {"task": "classification"})
+            tracker.start("sentiment", "lstm-small", {"owner": "me"})
             tracker.log_metrics({"loss": 0.3}, step=1)
     """
 

@@ -7,9 +7,9 @@ mlflow is imported inside functions (with telemetry off unless the user set
 from __future__ import annotations
 
 import os
-import warnings
 import re
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, TypeVar

@@ -7,7 +7,8 @@ from tests.integration.conftest import REPO, seqpipe
 
 
 def test_full_sentiment_pipeline_reaches_70_percent_test_accuracy(tmp_path):
-    proc = seqpipe("run", str(REPO / "pipelines/sentiment_bilstm.yaml"), "--json", "-o", "tracking.backend=none", cwd=tmp_path)
+    proc = seqpipe("run", str(REPO / "pipelines/sentiment_bilstm.yaml"), "--json", "-o", "tracking.backend=none",
+                   cwd=tmp_path)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["metrics"]["test_accuracy"] >= 0.70, result["metrics"]
     assert result["metrics"]["test_macro_f1"] >= 0.70, result["metrics"]

@@ -21,8 +21,10 @@ def pattern_run(tmp_path_factory):
     rows = ["text\tgroup"] + [("abcdefgh" * 60) + f"\tg{g}" for g in range(12)]
     (folder / "pattern.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     config = {
-        "name": "pattern", "task": "language_model", "tracking": {"backend": "none"}, "output_dir": str(folder / "runs"),
-        "data": {"source": {"path": str(folder / "pattern.tsv")}, "split": {"valid": 0.2, "test": 0.2, "group_by": "group"}},
+        "name": "pattern", "task": "language_model", "tracking": {"backend": "none"},
+        "output_dir": str(folder / "runs"),
+        "data": {"source": {"path": str(folder / "pattern.tsv")},
+                 "split": {"valid": 0.2, "test": 0.2, "group_by": "group"}},
         "stages": [{"tokenize": {"kind": "char", "vocab_size": 32, "lowercase": False}}, {"embed": {"dim": 16}},
                    {"encode": {"cell": "lstm", "units": 32}}, {"lm": {}},
                    {"train": {"epochs": 6, "batch_size": 16, "window": 32, "optimizer": {"learning_rate": 0.01}}},
@@ -37,7 +39,7 @@ def test_tiny_lm_learns_a_deterministic_pattern_to_near_zero_loss(pattern_run):
 
 
 def test_stepping_reproduces_the_full_model_and_generation_is_seeded(pattern_run):
-    from seqpipe.predict import load_language_model
+    from seqpipe.tasks.language_model.commands import load_language_model
 
     lm = load_language_model(str(pattern_run.run_dir))
     ids = np.array([[2] + [4 + (i % 8) for i in range(11)]], "int32")
@@ -88,7 +90,8 @@ def test_saved_model_score_and_generate_in_a_fresh_process(char_lm_run):
     result = char_lm_run["result"]
     table = pd.read_csv(Path(result["run_dir"]) / "evaluation" / "test_real_vs_shuffled.tsv", sep="\t",
                         keep_default_na=False, quoting=3).head(10)
-    proc = subprocess.run([sys.executable, "-c", SERVE, result["export_path"]], input=json.dumps(table["line"].tolist()),
+    proc = subprocess.run([sys.executable, "-c", SERVE, result["export_path"]],
+                          input=json.dumps(table["line"].tolist()),
                           capture_output=True, text=True, timeout=600, cwd="/")
     assert proc.returncode == 0, proc.stderr[-3000:]
     served = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -99,8 +102,10 @@ def test_saved_model_score_and_generate_in_a_fresh_process(char_lm_run):
 
 def test_generate_and_score_commands(char_lm_run):
     run_dir, workdir = char_lm_run["result"]["run_dir"], char_lm_run["workdir"]
-    a = cli("generate", run_dir, "--prompt", "ROMEO:", "--max-length", "30", "--temperature", "0.8", "--seed", "1", cwd=workdir)
-    b = cli("generate", run_dir, "--prompt", "ROMEO:", "--max-length", "30", "--temperature", "0.8", "--seed", "1", cwd=workdir)
+    a = cli("generate", run_dir, "--prompt", "ROMEO:", "--max-length", "30", "--temperature", "0.8", "--seed", "1",
+            cwd=workdir)
+    b = cli("generate", run_dir, "--prompt", "ROMEO:", "--max-length", "30", "--temperature", "0.8", "--seed", "1",
+            cwd=workdir)
     assert a.stdout == b.stdout and a.stdout.startswith("ROMEO:")
     scored = cli("score", run_dir, stdin="To be, or not to be\nbe to or, be not To\n", cwd=workdir)
     rows = [line.split("\t") for line in scored.stdout.strip().splitlines()]
@@ -114,8 +119,10 @@ def test_stateful_training_carries_state_and_hands_back_a_stateless_model(tmp_pa
     rows = ["text\tgroup"] + [("abcdefgh" * 60) + f"\tg{g}" for g in range(12)]
     (tmp_path / "pattern.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     config = {
-        "name": "stateful", "task": "language_model", "tracking": {"backend": "none"}, "output_dir": str(tmp_path / "runs"),
-        "data": {"source": {"path": str(tmp_path / "pattern.tsv")}, "split": {"valid": 0.2, "test": 0.2, "group_by": "group"}},
+        "name": "stateful", "task": "language_model", "tracking": {"backend": "none"},
+        "output_dir": str(tmp_path / "runs"),
+        "data": {"source": {"path": str(tmp_path / "pattern.tsv")},
+                 "split": {"valid": 0.2, "test": 0.2, "group_by": "group"}},
         "stages": [{"tokenize": {"kind": "char", "vocab_size": 32, "lowercase": False}}, {"embed": {"dim": 16}},
                    {"encode": {"cell": "gru", "units": 32}}, {"lm": {}},
                    {"train": {"epochs": 6, "batch_size": 4, "window": 16, "stateful": True,

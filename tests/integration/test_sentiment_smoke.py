@@ -80,11 +80,13 @@ print(json.dumps({"label": [b.decode() for b in out["label"].numpy()],
 def test_saved_model_in_a_fresh_process_matches_in_process_predictions(smoke_run):
     result = smoke_run["result"]
     table = pd.read_csv(Path(result["run_dir"]) / "evaluation" / "test_predictions.csv")
-    proc = subprocess.run([sys.executable, "-c", SERVE, result["export_path"]], input=json.dumps(table["text"].tolist()),
+    proc = subprocess.run([sys.executable, "-c", SERVE, result["export_path"]],
+                          input=json.dumps(table["text"].tolist()),
                           capture_output=True, text=True, timeout=300, cwd="/")
     assert proc.returncode == 0, proc.stderr[-3000:]
     served = json.loads(proc.stdout.strip().splitlines()[-1])
-    np.testing.assert_allclose(np.array(served["probabilities"]), table[["p_negative", "p_positive"]].to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.array(served["probabilities"]), table[["p_negative", "p_positive"]].to_numpy(),
+                               atol=1e-5)
     assert served["label"] == table["predicted"].tolist()
 
 
@@ -96,7 +98,8 @@ def test_predict_command_reads_stdin_and_prints_a_table(smoke_run):
     assert list(out.columns) == ["text", "label", "confidence", "p_negative", "p_positive"]
     assert out["label"].tolist() == table["predicted"].tolist()
     np.testing.assert_allclose(out["p_positive"], table["p_positive"], atol=1e-5)
-    by_id = seqpipe("predict", result["run_id"], "--format", "json", stdin=table["text"].iloc[0], cwd=smoke_run["workdir"])
+    by_id = seqpipe("predict", result["run_id"], "--format", "json", stdin=table["text"].iloc[0],
+                    cwd=smoke_run["workdir"])
     assert json.loads(by_id.stdout.splitlines()[0])["label"] == table["predicted"].iloc[0]
 
 

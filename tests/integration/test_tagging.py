@@ -55,12 +55,14 @@ def test_pos_run_logs_report_confusion_matrix_and_export_to_mlflow(pos_run):
     assert run.data.params["stages.embed.chars.units"] == "8"
     assert [m.step for m in client.get_metric_history(result["run_id"], "val_token_accuracy")] == [0, 1]
     found = artifacts(client, result["run_id"])
-    for expected in ("evaluation/test_confusion_matrix.png", "evaluation/test_tag_report.csv", "evaluation/test_tags.tsv",
+    for expected in ("evaluation/test_confusion_matrix.png", "evaluation/test_tag_report.csv",
+                     "evaluation/test_tags.tsv",
                      "evaluation/valid_confusion_matrix.png", "vocab.txt", "char_vocab.txt",
                      "export/saved_model/saved_model.pb", "export/model.keras"):
         assert expected in found, expected
     report = pd.read_csv(Path(result["run_dir"]) / "evaluation" / "test_tag_report.csv", index_col=0)
-    assert report.loc["NOUN", "support"] == sum(t == "NOUN" for tags in tag_table(pos_run)["tags"] for t in tags.split())
+    assert report.loc["NOUN", "support"] == sum(t == "NOUN" for tags in tag_table(pos_run)["tags"]
+                                                for t in tags.split())
     assert report.loc["micro avg", "f1"] == pytest.approx(result["metrics"]["test_token_accuracy"])
     for column in ("precision", "recall", "f1"):  # per-tag scores are MLflow metrics too
         assert run.data.metrics[f"test_{column}/NOUN"] == pytest.approx(report.loc["NOUN", column])

@@ -24,7 +24,8 @@ def write_tagging_data(path: Path, sentences: int = 400, seed: int = 0) -> None:
     with open(path, "w", encoding="utf-8") as out:
         for _ in range(sentences):
             ids = [rng.randrange(len(TAGS)) for _ in range(rng.randint(3, 8))]
-            out.write(json.dumps({"tokens": " ".join(f"w{i}" for i in ids), "tags": " ".join(TAGS[i] for i in ids)}) + "\n")
+            out.write(json.dumps({"tokens": " ".join(f"w{i}" for i in ids), "tags": " ".join(TAGS[i] for i in ids)})
+                      + "\n")
 
 
 def per_label(metrics: dict, prefix: str) -> dict:
@@ -36,8 +37,10 @@ def test_tagger_with_punctuation_tags_finishes_with_one_metric_per_tag(tmp_path)
     (tmp_path / "p.yaml").write_text(
         "name: punct-tagger\ntask: tagging\n"
         "data: {source: {path: tagged.jsonl}, split: {valid: 0.1, test: 0.2}}\n"
-        "stages:\n  - tokenize: {lowercase: false}\n  - embed: {dim: 16}\n  - encode: {cell: gru, units: 16, bidirectional: true}\n"
-        "  - tag: {output: crf}\n  - train: {epochs: 2, batch_size: 32}\n  - evaluate: {}\n  - export: {keras: false}\n",
+        "stages:\n  - tokenize: {lowercase: false}\n  - embed: {dim: 16}\n"
+        "  - encode: {cell: gru, units: 16, bidirectional: true}\n"
+        "  - tag: {output: crf}\n  - train: {epochs: 2, batch_size: 32}\n"
+        "  - evaluate: {}\n  - export: {keras: false}\n",
         encoding="utf-8")
     proc = seqpipe("run", "p.yaml", "--json", "--no-progress", cwd=tmp_path)
     assert proc.returncode == 0

@@ -66,7 +66,8 @@ print(json.dumps([t.decode("utf-8") for t in out["translation"].numpy()]))
 def test_saved_model_translate_signature_matches_the_pipeline_beam_output(translate_run):
     table = translations(translate_run)
     proc = subprocess.run([sys.executable, "-c", SERVE, translate_run["result"]["export_path"]],
-                          input=json.dumps(table["source"].tolist()), capture_output=True, text=True, timeout=600, cwd="/")
+                          input=json.dumps(table["source"].tolist()),
+                          capture_output=True, text=True, timeout=600, cwd="/")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == table["hypothesis"].tolist()
 

@@ -61,7 +61,8 @@ def test_validate_typos_exit_2_with_every_problem_on_stderr(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
-        f"{path}:6: stages[0].tokenize.kind: must be one of char, sentencepiece, whitespace, word, wordpiece; got 'wordpeice' (did you mean 'wordpiece'?)",
+        f"{path}:6: stages[0].tokenize.kind: must be one of char, sentencepiece, whitespace, word, wordpiece; "
+        "got 'wordpeice' (did you mean 'wordpiece'?)",
         f"{path}:8: stages[2].encode.cell: must be one of gru, lstm, rnn; got 'lstmm' (did you mean 'lstm'?)",
         f"{path}:10: stages[4].train.optimizer.name: must be one of adam, adamw, nadam, rmsprop, sgd; "
         "got 'adamm' (did you mean 'adam'?)",
@@ -210,8 +211,8 @@ def test_list_prints_every_registry(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     expected = []
-    headers = ["tasks:", "stages:", "cells:", "attentions:", "tokenizers:", "decoding strategies:", "datasets:", "metrics:",
-               "trackers:"]
+    headers = ["tasks:", "stages:", "cells:", "attentions:", "tokenizers:", "decoding strategies:", "datasets:",
+               "metrics:", "trackers:"]
     for header, registry in zip(headers, (TASKS, STAGES, CELLS, ATTENTIONS, TOKENIZERS, STRATEGIES, DATASETS, METRICS,
                                           TRACKERS)):
         expected.append(header)

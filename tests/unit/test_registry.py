@@ -196,7 +196,8 @@ def test_builtin_registries_hold_the_documented_names():
     from seqpipe.text import TOKENIZERS
 
     assert TASKS.names() == ["classification", "language_model", "tagging", "translation"]
-    assert STAGES.names() == ["classify", "decode", "embed", "encode", "evaluate", "export", "generate", "lm", "sample", "tag", "tokenize", "train"]
+    assert STAGES.names() == ["classify", "decode", "embed", "encode", "evaluate", "export", "generate", "lm",
+                              "sample", "tag", "tokenize", "train"]
     assert CELLS.names() == ["gru", "lstm", "rnn"]
     assert TOKENIZERS.names() == ["char", "sentencepiece", "whitespace", "word", "wordpiece"]
     assert CELLS.describe("rnn") == "Elman RNN (keras SimpleRNN); no cuDNN kernel"

@@ -19,11 +19,10 @@ from pathlib import Path
 
 from seqpipe.data.cache import cache_dir
 from seqpipe.data.recipes.base import Recipe
-from seqpipe.data.recipes.fetch import apt_install, pip_download
 from seqpipe.errors import DataError
 from seqpipe.registry import Registry
 
-__all__ = ["DATASETS", "Recipe", "apt_install", "pip_download", "prepare_recipe"]
+__all__ = ["DATASETS", "Recipe", "prepare_recipe"]
 
 DATASETS: Registry[type[Recipe]] = Registry("dataset", base=Recipe)
 
@@ -48,13 +47,3 @@ def prepare_recipe(name: str) -> Path:
         raise DataError(DATASETS.unknown_message(name))
     return DATASETS.get(name)().prepare(cache_dir())
 
-
-# Names that tests outside tests/unit/data/test_data_{recipes,bible,brown,shakespeare}.py still
-# reach through this package (recipes.write_jsonl; recipes.subprocess.run, recipes.shutil.which
-# and recipes.os.geteuid, which patch the standard modules). Drop them once those tests use
-# seqpipe.data.recipes.storage and the standard modules directly.
-import os  # noqa: E402, F401, I001
-import shutil  # noqa: E402, F401
-import subprocess  # noqa: E402, F401
-
-from seqpipe.data.recipes.storage import write_jsonl  # noqa: E402, F401

@@ -18,7 +18,8 @@ NAME = "classification"
 
 
 class ClassifyConfig(Schema):
-    pooling: Literal["max", "mean", "last", "attention"] = Field("max", description="how the sequence becomes one vector (mask-aware)")
+    pooling: Literal["max", "mean", "last", "attention"] = Field(
+        "max", description="how the sequence becomes one vector (mask-aware)")
     hidden_units: int = Field(0, ge=0, description="a ReLU layer of this width before the output; 0 for none")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the output layer")
 
@@ -54,9 +55,10 @@ class Classification(Task):
 
     def rules(self, config):
         classify, encode = config.stage("classify"), config.stage("encode")
-        if classify and encode and classify.pooling == "last" and encode.bidirectional and encode.merge_mode != "concat":
-            yield (("stages", "classify", "pooling"), "'last' over a bidirectional encoder needs stages.encode.merge_mode "
-                                                      f"'concat'; got '{encode.merge_mode}'")
+        if (classify and encode and classify.pooling == "last" and encode.bidirectional
+                and encode.merge_mode != "concat"):
+            yield (("stages", "classify", "pooling"), "'last' over a bidirectional encoder needs "
+                                                      f"stages.encode.merge_mode 'concat'; got '{encode.merge_mode}'")
 
     def fit(self, ctx, cfg):
         from seqpipe.tasks.classification.runtime import fit

@@ -89,8 +89,8 @@ def fit(ctx, cfg):
 def evaluate(ctx, cfg, metrics: list[str]):
     """Per split: the metrics, a predictions CSV, a per-class report (also MLflow metrics) and a confusion matrix."""
     from seqpipe.metrics import METRICS
-    from seqpipe.metrics.classification import classification_report, confusion_matrix, plot_confusion_matrix
-    from seqpipe.metrics.labels import log_per_label, with_metric_keys
+    from seqpipe.metrics.label_scores import confusion_matrix, label_report, plot_confusion_matrix
+    from seqpipe.metrics.per_label import log_per_label, with_metric_keys
 
     model, encoder, labels = ctx["trained_model"], ctx["encoder"], ctx["labels"]
     predictions = {}
@@ -111,7 +111,7 @@ def evaluate(ctx, cfg, metrics: list[str]):
         out = ctx.path("evaluation", f"{split}_predictions.csv")
         table.to_csv(out, index=False)
         report = ctx.path("evaluation", f"{split}_report.csv")
-        per_class = with_metric_keys(classification_report(y_true, y_pred, labels), split, labels)
+        per_class = with_metric_keys(label_report(y_true, y_pred, labels), split, labels)
         per_class.to_csv(report)
         log_per_label(ctx, split, per_class, labels)
         png = plot_confusion_matrix(confusion_matrix(y_true, y_pred, len(labels)), labels,

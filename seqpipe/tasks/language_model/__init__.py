@@ -38,10 +38,12 @@ class LMStage(Stage):
 
 
 class SampleConfig(Schema):
-    prompts: list[str] = Field(default_factory=lambda: ["ROMEO:"], description="prompts continued after every epoch and at the end")
+    prompts: list[str] = Field(default_factory=lambda: ["ROMEO:"],
+                               description="prompts continued after every epoch and at the end")
     max_length: int = Field(300, ge=1, description="tokens generated per prompt")
     decoding: DecodingConfig = Field(default_factory=lambda: SamplingConfig(temperature=0.8, seed=1),
-                                     description="decoding strategy: sampling (temperature, top_k, top_p, seed), greedy or beam")
+                                     description="decoding strategy: sampling (temperature, top_k, top_p, seed), "
+                                                 "greedy or beam")
 
 
 @register_stage
@@ -69,8 +71,9 @@ class TrainKeys(Schema):
     stateful: bool = Field(False, description="split the stream into batch_size parallel streams and carry each one's "
                                               "state across consecutive windows (longer context, no window shuffling); "
                                               "false: every window starts from a zero state")
-    samples: SampleConfig | None = Field(None, description="text samples written after every epoch; default: the sample "
-                                                           "stage's settings (none without one); null for none")
+    samples: SampleConfig | None = Field(None, description="text samples written after every epoch; default: "
+                                                           "the sample stage's settings (none without one); "
+                                                           "null for none")
 
 
 class EvaluateKeys(Schema):

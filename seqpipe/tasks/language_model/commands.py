@@ -43,11 +43,13 @@ def cmd_generate(args) -> int:
         decoding = {"strategy": "greedy"}
     else:
         try:
-            decoding = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed).model_dump()
+            decoding = SamplingConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                                      seed=args.seed).model_dump()
         except ValueError as exc:
             err = exc.errors()[0]
             message = err["msg"].replace("Input should be", "must be")
-            raise SeqpipeError(f"generate: --{str(err['loc'][0]).replace('_', '-')}: {message}; got {err['input']}") from None
+            raise SeqpipeError(f"generate: --{str(err['loc'][0]).replace('_', '-')}: {message}; "
+                               f"got {err['input']}") from None
     fn = lm.function("generate", decoding=decoding, max_length=args.max_length)
     import tensorflow as tf
 

@@ -170,7 +170,8 @@ class LanguageModel:
 
     def generate(self, prompts: tf.Tensor, decoding: dict, max_length: int) -> dict:
         """Continue each prompt with ``max_length`` tokens (or until [END])."""
-        out = decode(self.step, self.prime(prompts), start_id=START_ID, end_id=END_ID, max_length=max_length, **decoding)
+        out = decode(self.step, self.prime(prompts), start_id=START_ID, end_id=END_ID, max_length=max_length,
+                     **decoding)
         continuation = self.encoder.detokenize(out["tokens"][:, 0])
         return {"text": tf.strings.join([prompts, continuation], separator=self.separator),
                 "continuation": continuation, "log_prob": out["log_probs"][:, 0]}
@@ -285,8 +286,10 @@ def evaluate(ctx, cfg):
         if cfg.shuffled_pairs:
             real, shuffled = shuffled_pairs(texts, cfg.shuffled_pairs, ctx.config.seed)
             score = lm.function("score")
-            lp_real = np.concatenate([score(tf.constant(real[i:i + 128]))["log_prob"].numpy() for i in range(0, len(real), 128)])
-            lp_shuf = np.concatenate([score(tf.constant(shuffled[i:i + 128]))["log_prob"].numpy() for i in range(0, len(real), 128)])
+            lp_real = np.concatenate([score(tf.constant(real[i:i + 128]))["log_prob"].numpy()
+                                      for i in range(0, len(real), 128)])
+            lp_shuf = np.concatenate([score(tf.constant(shuffled[i:i + 128]))["log_prob"].numpy()
+                                      for i in range(0, len(real), 128)])
             ctx.add_metrics({f"{split}_real_over_shuffled": float(np.mean(lp_real > lp_shuf))})
             out = ctx.path("evaluation", f"{split}_real_vs_shuffled.tsv")
             pd.DataFrame({"line": real, "shuffled": shuffled, "log_prob": lp_real, "log_prob_shuffled": lp_shuf}
@@ -314,7 +317,8 @@ def export(ctx, cfg, path):
     archive.add_endpoint("serving_default", lambda text: lm.score(text), input_signature=spec)
     archive.write_out(str(path), verbose=False)
     outputs = ("`score`: `log_prob` (float32 [batch], nats), `num_tokens` (int32), `token_log_probs` (float32 "
-               "[batch, tokens], 0 past the end); `generate`: `text` (prompt + continuation), `continuation`, `log_prob`")
+               "[batch, tokens], 0 past the end); `generate`: `text` (prompt + continuation), `continuation`, "
+               "`log_prob`")
     describe(path, ctx.config, "score", outputs,
              f"`generate` continues each prompt by {max_length} tokens with {json.dumps(decoding)}.",
              decoding=decoding, max_length=max_length)

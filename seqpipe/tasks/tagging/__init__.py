@@ -19,8 +19,9 @@ NAME = "tagging"
 
 
 class TagConfig(Schema):
-    output: Literal["softmax", "crf"] = Field("softmax", description="softmax: each token's tag on its own; crf: a linear-chain "
-                                                                     "CRF scores tag transitions and decodes the best sequence (Viterbi)")
+    output: Literal["softmax", "crf"] = Field(
+        "softmax", description="softmax: each token's tag on its own; crf: a linear-chain CRF scores tag transitions "
+                               "and decodes the best sequence (Viterbi)")
     hidden_units: int = Field(0, ge=0, description="a ReLU layer of this width before the output; 0 for none")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the output layer")
 
@@ -44,15 +45,17 @@ class TagStage(Stage):
 
 class CharsConfig(Schema):
     dim: int = Field(32, ge=1, description="character embedding width")
-    units: int = Field(32, ge=1, description="units per direction of the character RNN (adds 2 x units features per word)")
+    units: int = Field(32, ge=1, description="units per direction of the character RNN "
+                                             "(adds 2 x units features per word)")
     cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell of the character RNN")
     max_chars: int = Field(20, ge=1, description="characters kept per word")
     min_frequency: int = Field(1, ge=1, description="characters seen fewer times in training map to [UNK]")
 
 
 class EmbedKeys(Schema):
-    chars: CharsConfig | None = Field(None, description="also encode every word from its characters with a bidirectional "
-                                                        "RNN (helps with words unseen in training); null for none")
+    chars: CharsConfig | None = Field(None, description="also encode every word from its characters with a "
+                                                        "bidirectional RNN (helps with words unseen in training); "
+                                                        "null for none")
 
 
 @register_task
@@ -63,7 +66,8 @@ class Tagging(Task):
     roles = ("tokens", "tags")  # whitespace-separated tokens and as many tags
     monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy")
     predicts = "tag_sequences"
-    default_metrics = ("token_accuracy", "tag_macro_f1")  # plus span_precision/recall/f1 when the tags are BIO/IOBES spans
+    # plus span_precision/recall/f1 when the tags are BIO/IOBES spans
+    default_metrics = ("token_accuracy", "tag_macro_f1")
     default_tokenizer = "whitespace"
     stage_keys = {"embed": (EmbedKeys,), "train": (BucketingKeys,)}
     requires = {"embed": ("splits",), "train": ("labels", "char_encoder"), "evaluate": ("labels", "char_encoder"),

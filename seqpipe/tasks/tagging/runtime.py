@@ -38,8 +38,10 @@ def tag_ids(frame: pd.DataFrame, labels: list[str], split: str, max_length: int 
 def model_inputs(encoder, char_encoder, strings) -> dict:
     """The model's inputs for a batch of raw sentences (no truncation)."""
     ids = encoder.tokenize(strings, truncate=False)
-    longest = tf.maximum(tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32), 1)  # an all-empty batch keeps one (masked) step
-    inputs = {"token_ids": tf.cast(ids.to_tensor(0, shape=tf.stack([tf.cast(ids.nrows(), tf.int32), longest])), tf.int32)}
+    # an all-empty batch keeps one (masked) step
+    longest = tf.maximum(tf.cast(tf.reduce_max(ids.row_lengths()), tf.int32), 1)
+    inputs = {"token_ids": tf.cast(ids.to_tensor(0, shape=tf.stack([tf.cast(ids.nrows(), tf.int32), longest])),
+                                   tf.int32)}
     if char_encoder is not None:
         chars = char_encoder(strings)
         shape = tf.shape(chars)
@@ -252,9 +254,9 @@ def fit(ctx, cfg):
 def evaluate(ctx, cfg):
     """Token accuracy, per-tag report, confusion matrix and (for BIO/IOBES tags) span scores; padding never counts."""
     from seqpipe.metrics import METRICS
-    from seqpipe.metrics import tagging as tm
-    from seqpipe.metrics.classification import plot_confusion_matrix
-    from seqpipe.metrics.labels import log_per_label, with_metric_keys
+    from seqpipe.metrics import tag_scores as tm
+    from seqpipe.metrics.label_scores import plot_confusion_matrix
+    from seqpipe.metrics.per_label import log_per_label, with_metric_keys
     from seqpipe.tasks.tagging import Tagging
 
     labels = ctx["labels"]
@@ -328,7 +330,8 @@ def tag_table(ctx, split, frame, gold, pred):
 
 
 def export(ctx, path):
-    """Save ``serving_default(text) -> {tokens, tags, length}``: whitespace-tokenised sentences in, one tag per token out."""
+    """Save ``serving_default(text) -> {tokens, tags, length}``: whitespace-tokenised sentences in,
+    one tag per token out."""
     from seqpipe.export.saved_model import describe
 
     tagger = Tagger(ctx["trained_model"], ctx["encoder"], ctx["char_encoder"], ctx["labels"])
@@ -343,8 +346,9 @@ def export(ctx, path):
     outputs = ("`tokens` and `tags` (string [batch, words], \"\" past each sentence's end), `length` (int32 [batch], "
                "words per sentence)")
     describe(path, ctx.config, "serving_default", outputs,
-             f"Input sentences are split on whitespace, one tag per token ({'CRF + Viterbi' if tagger.crf else 'softmax'} "
-             f"output). Tags: {', '.join(tagger.labels)}", example="The quick brown fox jumps .", labels=tagger.labels)
+             "Input sentences are split on whitespace, one tag per token "
+             f"({'CRF + Viterbi' if tagger.crf else 'softmax'} output). Tags: {', '.join(tagger.labels)}",
+             example="The quick brown fox jumps .", labels=tagger.labels)
     return path
 
 

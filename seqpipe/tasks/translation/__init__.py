@@ -27,10 +27,12 @@ class DecodeConfig(Schema):
     units: int = Field(256, ge=1, description="width of every decoder layer")
     layers: int = Field(1, ge=1, description="stacked decoder layers")
     embed_dim: int | None = Field(None, ge=1, description="target embedding width; default: stages.embed.dim")
-    attention: Annotated[str, RegistryName(ATTENTIONS)] = Field("bahdanau", description="bahdanau, luong_dot, luong_general or none")
+    attention: Annotated[str, RegistryName(ATTENTIONS)] = Field(
+        "bahdanau", description="bahdanau, luong_dot, luong_general or none")
     attention_units: int | None = Field(None, ge=1, description="additive/bilinear attention width; default: units")
     input_feeding: bool = Field(True, description="feed the previous attentional vector into the next step")
-    bridge: Literal["zero", "copy", "dense"] = Field("dense", description="how the encoder's final state initialises the decoder")
+    bridge: Literal["zero", "copy", "dense"] = Field(
+        "dense", description="how the encoder's final state initialises the decoder")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on target embeddings and attentional vectors")
 
 
@@ -53,7 +55,8 @@ class DecodeStage(Stage):
 
 class GenerateConfig(Schema):
     decoding: DecodingConfig = Field(default_factory=lambda: BeamConfig(beam_width=5, length_penalty=0.6),
-                                     description="decoding strategy and its settings: {strategy: greedy | beam | sampling, ...}")
+                                     description="decoding strategy and its settings: "
+                                                 "{strategy: greedy | beam | sampling, ...}")
     compare_greedy: bool = Field(True, description="also decode greedily and report its scores with a _greedy suffix")
     splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="splits to translate")
     heatmaps: int = Field(4, ge=0, description="attention heatmaps (PNG) drawn for the first validation sentences")
@@ -77,11 +80,13 @@ class GenerateStage(Stage):
 
 
 class TargetTokenizeConfig(Schema):
-    kind: Annotated[str, RegistryName(TOKENIZERS)] | None = Field(None, description="target tokenizer; default: the source's")
+    kind: Annotated[str, RegistryName(TOKENIZERS)] | None = Field(
+        None, description="target tokenizer; default: the source's")
     vocab_size: int | None = Field(None, ge=8, description="target vocabulary size; default: the source's")
     min_frequency: int | None = Field(None, ge=1, description="default: the source's")
     lowercase: bool | None = Field(None, description="default: the source's")
-    max_length: int | None = Field(None, ge=2, description="target tokens kept, [START]/[END] included; default: the source's")
+    max_length: int | None = Field(None, ge=2, description="target tokens kept, [START]/[END] included; "
+                                                           "default: the source's")
 
 
 class TokenizeKeys(Schema):
@@ -91,15 +96,16 @@ class TokenizeKeys(Schema):
 
 
 class TrainKeys(Schema):
-    validation_subset: int = Field(200, ge=0, description="validation sentences decoded after every epoch for val_bleu; "
-                                                          "0 turns it off")
-    decoding: DecodingConfig | None = Field(None, description="decoding for val_bleu; default: stages.generate.decoding, "
-                                                              "else greedy")
+    validation_subset: int = Field(200, ge=0, description="validation sentences decoded after every epoch "
+                                                          "for val_bleu; 0 turns it off")
+    decoding: DecodingConfig | None = Field(None, description="decoding for val_bleu; default: "
+                                                              "stages.generate.decoding, else greedy")
 
 
 @register_task
 class Translation(Task):
-    """Source text in, target text out: encoder, attention decoder, greedy/beam/sampling decoding; BLEU, chrF, TER, METEOR."""
+    ("Source text in, target text out: encoder, attention decoder, greedy/beam/sampling decoding; "
+     "BLEU, chrF, TER, METEOR.")
 
     name = NAME
     roles = ("source", "target")

@@ -188,7 +188,7 @@ def generate(ctx, cfg) -> dict:
 
 def evaluate(ctx, cfg, metrics: list[str]):
     """Corpus scores per split and strategy, a TSV of per-sentence scores, signatures as tags."""
-    from seqpipe.metrics import METRICS, translation
+    from seqpipe.metrics import METRICS, text_scores
 
     hypotheses = ctx["hypotheses"]
     for split in cfg.splits:
@@ -200,16 +200,16 @@ def evaluate(ctx, cfg, metrics: list[str]):
             hyps = hypotheses[key]["translations"]
             ctx.add_metrics({f"{split}_{m}{suffix}": METRICS.get(m)(hyps, references) for m in metrics})
             table[f"hypothesis{suffix}"] = hyps
-            scores = translation.sentence_scores(hyps, references)
+            scores = text_scores.sentence_scores(hyps, references)
             for column in scores.columns:
                 table[f"{column}{suffix}"] = scores[column].to_numpy()
         out = ctx.path("evaluation", f"{split}_translations.tsv")
         table.to_csv(out, sep="\t", index=False)
         ctx.tracker.log_artifact(out, "evaluation")
         ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.2f}" for k, v in ctx.metrics.items() if k.startswith(split)))
-    tags = {f"sacrebleu.{name}": sig for name, sig in translation.signatures().items() if name in metrics}
+    tags = {f"sacrebleu.{name}": sig for name, sig in text_scores.signatures().items() if name in metrics}
     if "meteor" in metrics:
-        tags["meteor.backend"] = translation.meteor_backend()
+        tags["meteor.backend"] = text_scores.meteor_backend()
     ctx.tracker.set_tags(tags)
     return hypotheses
 

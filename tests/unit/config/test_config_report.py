@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
 import yaml
 from pydantic import BaseModel
-from textwrap import dedent
 
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model
 from seqpipe.config.report import load_config, resolved_dict
@@ -111,7 +111,8 @@ def test_missing_nested_key_points_at_its_parent(write, problems):
     assert problems(load_config, path) == [f"{path}:3: data.source: required key is missing"]
 
 
-CHAIN = "  - tokenize\n  - embed\n  - classify\n  - evaluate\n  - export\n"  # with an encode and a train stage: a full chain
+# with an encode and a train stage: a full chain
+CHAIN = "  - tokenize\n  - embed\n  - classify\n  - evaluate\n  - export\n"
 
 
 def test_name_defaults_to_the_file_stem(write):
@@ -137,7 +138,8 @@ def test_wrong_types_and_bounds(write, problems):
         f"{path}:8: stages[0].embed.dim: must be a valid integer, unable to parse string as an integer; got 'big'",
         f"{path}:8: stages[0].embed.dropout: must be less than 1; got 1.5",
         f"{path}:9: stages[1].encode.bidirectional: must be a valid boolean, unable to interpret input; got 'maybe'",
-        f"{path}:9: stages[1].encode.merge_mode: must be one of concat, sum, ave, mul; got 'cat' (did you mean 'concat'?)",
+        f"{path}:9: stages[1].encode.merge_mode: must be one of concat, sum, ave, mul; got 'cat' "
+        "(did you mean 'concat'?)",
         f"{path}:10: stages[2].train.epochs: must be a valid integer, got a number with a fractional part; got 2.5",
         f"{path}:10: stages[2].train.clipnorm: must be greater than 0; got -1",
         f"{path}:10: stages[2].train.early_stopping.patience: "
@@ -216,7 +218,8 @@ def test_rule_monitor_is_known(write, problems):
 
 
 def test_rule_evaluated_splits_exist(write, problems):
-    path = write("p.yaml", "name: x\n" + _with_split(test=0) + "stages:\n  - tokenize: {}\n  - evaluate: {splits: [valid, test]}\n")
+    path = write("p.yaml", "name: x\n" + _with_split(test=0) + "stages:\n  - tokenize: {}\n"
+                 "  - evaluate: {splits: [valid, test]}\n")
     assert problems(load_config, path) == [
         f"{path}:8: stages[1].evaluate.splits: scores the test split but data.split.test is 0"]
 
@@ -247,7 +250,8 @@ def test_rule_last_pooling_is_fine_unidirectional_or_concat(write):
 
 
 def test_rule_clip_once(write, problems):
-    path = write("p.yaml", "name: x\n" + DATA + "stages:\n  - tokenize: {}\n  - train:\n      clipnorm: 1.0\n      clipvalue: 0.5\n")
+    path = write("p.yaml", "name: x\n" + DATA + "stages:\n  - tokenize: {}\n  - train:\n"
+                 "      clipnorm: 1.0\n      clipvalue: 0.5\n")
     assert problems(load_config, path) == [
         f"{path}:10: stages[1].train.clipvalue: give train.clipnorm or train.clipvalue, not both"]
 
@@ -301,7 +305,8 @@ def test_resolved_dict_fills_every_default(write):
         "output_dir": "runs",
         "stages": [
             # tokenize.kind is the task's default; keys of other tasks are not shown
-            {"tokenize": {"kind": "word", "vocab_size": 20000, "min_frequency": 1, "lowercase": True, "max_length": 64}},
+            {"tokenize": {"kind": "word", "vocab_size": 20000, "min_frequency": 1, "lowercase": True,
+                          "max_length": 64}},
             {"embed": {"dim": 128, "dropout": 0.0}},
             {"encode": {"cell": "lstm", "units": 4, "layers": 1, "bidirectional": False, "merge_mode": "concat",
                         "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0}},
@@ -410,8 +415,8 @@ def test_a_key_of_another_task_is_refused_with_the_task_it_belongs_to(write, pro
         f"{path}:11: stages[4].evaluate.shuffled_pairs: 'shuffled_pairs' is a key of task language_model; task "
         "'classification' does not read it; remove it",
     ]
-    config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + "stages:\n  - tokenize\n  - embed: {chars: {units: 4}}\n"
-                                  "  - encode\n  - tag\n  - train\n"))
+    config, _ = load_config(write("p.yaml", "name: x\n" + TAGGING + "stages:\n  - tokenize\n"
+                                  "  - embed: {chars: {units: 4}}\n  - encode\n  - tag\n  - train\n"))
     assert config.stage("embed").chars.units == 4 and config.stage("embed").chars.dim == 32
 
 

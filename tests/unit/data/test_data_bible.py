@@ -10,8 +10,9 @@ from types import SimpleNamespace
 import pytest
 
 from seqpipe.data.readers import read_table
-from seqpipe.data.recipes import DATASETS, apt_install, fetch, prepare_recipe
+from seqpipe.data.recipes import DATASETS, fetch, prepare_recipe
 from seqpipe.data.recipes.bible_en_es import BibleEnEs, truecase
+from seqpipe.data.recipes.fetch import apt_install
 from seqpipe.errors import DataError
 
 INSTALL = ("apt-get update && apt-get install -y --no-install-recommends "

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from seqpipe.data import load_splits, recipes
 from seqpipe.data.config import DataConfig, SourceConfig
-from seqpipe.data.recipes import write_jsonl
+from seqpipe.data.recipes.storage import write_jsonl
 from seqpipe.data.tagsets import UNIVERSAL_TAGS, brown_universal_table, map_tags, universal_tag
 
 

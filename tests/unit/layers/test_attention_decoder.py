@@ -64,7 +64,8 @@ def test_config_round_trip_gives_the_same_logits():
 
 
 def test_copy_bridge_needs_matching_widths():
-    with pytest.raises(ValueError, match=r"bridge 'copy' needs encoder state widths \[10, 10\] to equal decoder units 12"):
+    with pytest.raises(ValueError,
+                       match=r"bridge 'copy' needs encoder state widths \[10, 10\] to equal decoder units 12"):
         AttentionDecoder(V, 8, units=12, memory_dim=M, encoder_state_dims=[M, M], bridge="copy")
 
 
@@ -78,7 +79,8 @@ def test_decoder_learns_to_copy_a_sequence():
     emb = keras.layers.Embedding(vocab, 16, mask_zero=True)(ids)
     memory, h, c = keras.layers.LSTM(32, return_sequences=True, return_state=True)(emb)
     target_in = keras.Input((None,), dtype="int32")
-    decoder = AttentionDecoder(vocab, 16, units=32, memory_dim=32, encoder_state_dims=[32, 32], attention="luong_general")
+    decoder = AttentionDecoder(vocab, 16, units=32, memory_dim=32, encoder_state_dims=[32, 32],
+                               attention="luong_general")
     mask = keras.layers.Lambda(lambda t: keras.ops.not_equal(t, 0))(ids)
     model = keras.Model([ids, target_in], decoder(target_in, memory, mask, [h, c]))
     y_in = np.concatenate([np.full((n, 1), 2), x], axis=1).astype("int32")

@@ -67,11 +67,13 @@ def test_stack_outputs_at_real_steps_ignore_padding_length(cell):
 def test_residual_adds_only_where_widths_match():
     ids = keras.Input(shape=(None,), dtype="int32")
     x = keras.layers.Embedding(30, 8, mask_zero=True)(ids)
-    model = keras.Model(ids, recurrent_stack(x, cell="gru", units=4, layers=3, bidirectional=True, residual=True, name="e2"))
-    adds = [l.name for l in model.layers if isinstance(l, keras.layers.Add)]
+    model = keras.Model(ids, recurrent_stack(x, cell="gru", units=4, layers=3, bidirectional=True, residual=True,
+                                             name="e2"))
+    adds = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Add)]
     assert adds == ["e2_residual_0", "e2_residual_1", "e2_residual_2"]  # 8 == 2 * 4 at every layer
-    model = keras.Model(ids, recurrent_stack(x, cell="gru", units=5, layers=3, bidirectional=True, residual=True, name="e3"))
-    adds = [l.name for l in model.layers if isinstance(l, keras.layers.Add)]
+    model = keras.Model(ids, recurrent_stack(x, cell="gru", units=5, layers=3, bidirectional=True, residual=True,
+                                             name="e3"))
+    adds = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Add)]
     assert adds == ["e3_residual_1", "e3_residual_2"]  # first layer: 8 -> 10
 
 

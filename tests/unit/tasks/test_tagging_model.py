@@ -9,8 +9,16 @@ import tensorflow as tf
 from seqpipe.errors import DataError
 from seqpipe.layers.char_words import CharWordEncoder
 from seqpipe.layers.crf import CRF
-from seqpipe.tasks.tagging.runtime import (TagAccuracy, TagCrossEntropy, Tagger, model_inputs, tag_accuracy, tag_ids, tagging_dataset,
-                                   truncate)
+from seqpipe.tasks.tagging.runtime import (
+    TagAccuracy,
+    TagCrossEntropy,
+    Tagger,
+    model_inputs,
+    tag_accuracy,
+    tag_ids,
+    tagging_dataset,
+    truncate,
+)
 from seqpipe.text.chars import CharEncoder, char_vocabulary
 from seqpipe.text.encoder import TextEncoder
 

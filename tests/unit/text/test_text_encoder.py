@@ -99,7 +99,8 @@ def test_bucketed_batches_cover_every_example_once_with_known_count():
     seen = np.concatenate([y.numpy() for _, y in batches])
     assert sorted(seen.tolist()) == list(range(301))
     padding = sum(int((x.numpy() == 0).sum()) for x, _ in batches)
-    plain = sum(int((x.numpy() == 0).sum()) for x, _ in token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1))
+    plain = sum(int((x.numpy() == 0).sum())
+                for x, _ in token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1))
     assert padding < plain / 2  # bucketing cuts padding
     for x, y in batches:  # rows are the right examples, right-padded
         for row, label in zip(x.numpy(), y.numpy()):

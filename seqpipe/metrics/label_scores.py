@@ -65,7 +65,7 @@ def macro_recall(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -
     return float(_scores(y_true, y_pred, n_classes, "macro")[1])
 
 
-def classification_report(
+def label_report(
     y_true: Sequence[int], y_pred: Sequence[int], labels: list[str]
 ) -> pd.DataFrame:
     """Per-class precision, recall, f1 and support, plus ``macro avg`` and ``weighted avg`` rows.
