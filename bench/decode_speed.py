@@ -52,9 +52,10 @@ from seqpipe.decoding import decode, decode_eager  # noqa: E402
 from seqpipe.layers.decoder import AttentionDecoder  # noqa: E402
 from seqpipe.layers.recurrent import recurrent_stack  # noqa: E402
 from seqpipe.metrics import METRICS  # noqa: E402
-from seqpipe.tasks.translation import MaskedCrossEntropy, target_ids  # noqa: E402
+from seqpipe.tasks.translation.runtime import target_ids  # noqa: E402
 from seqpipe.text import END_ID, PAD_ID, START_ID, TOKENIZERS  # noqa: E402
 from seqpipe.text.encoder import TextEncoder  # noqa: E402
+from seqpipe.train.losses import MaskedCrossEntropy  # noqa: E402
 
 MAX_LENGTH = 32  # tokens per side, [END] included on the target side; also the decoding limit
 VOCAB = 1000

@@ -52,11 +52,11 @@ from seqpipe.config.report import load_config  # noqa: E402
 from seqpipe.data import load_splits  # noqa: E402
 from seqpipe.pipeline.context import RunContext  # noqa: E402
 from seqpipe.pipeline.stage import STAGES  # noqa: E402
-from seqpipe.tasks import ROLES  # noqa: E402
-from seqpipe.tasks.language_model import stream, window_dataset  # noqa: E402
-from seqpipe.tasks.translation import MaskedCrossEntropy, token_accuracy  # noqa: E402
+from seqpipe.tasks import get_task  # noqa: E402
+from seqpipe.tasks.language_model.runtime import stream, window_dataset  # noqa: E402
 from seqpipe.tracking import NullTracker  # noqa: E402
 from seqpipe.train.fit import make_optimizer  # noqa: E402
+from seqpipe.train.losses import MaskedCrossEntropy, token_accuracy  # noqa: E402
 
 PIPELINE = Path(__file__).resolve().parent.parent / "pipelines" / "shakespeare_char_lstm.yaml"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -66,9 +66,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def pipeline_context(config):
     """A run context holding the pipeline's splits and the ``tokenize`` stage's encoder."""
-    splits = load_splits(config.data, roles=list(ROLES[config.task]), seed=config.seed, base_dir=PIPELINE.parent)
+    task = get_task(config.task)
+    splits = load_splits(config.data, roles=list(task.roles), seed=config.seed, base_dir=PIPELINE.parent)
     ctx = RunContext(config=config, run_dir=Path(tempfile.mkdtemp(prefix="lm_throughput_")), base_dir=PIPELINE.parent,
-                     tracker=NullTracker(), log=logging.getLogger("lm_throughput"), progress=False)
+                     tracker=NullTracker(), log=logging.getLogger("lm_throughput"), task=task, progress=False)
     ctx.put("splits", splits)
     run_stages(ctx, ["tokenize"])
     return ctx
@@ -77,9 +78,7 @@ def pipeline_context(config):
 def run_stages(ctx, names):
     for name in names:
         stage = STAGES.get(name)(ctx.config.stage(name))
-        ctx._allowed = stage.provides
         stage.run(ctx)
-    ctx._allowed = ()
 
 
 def seqpipe_model(ctx):

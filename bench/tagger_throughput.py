@@ -37,7 +37,7 @@ from seqpipe.data.config import DataConfig  # noqa: E402
 from seqpipe.layers.char_words import CharWordEncoder  # noqa: E402
 from seqpipe.layers.crf import CRF, CRFLoss  # noqa: E402
 from seqpipe.layers.recurrent import recurrent_stack  # noqa: E402
-from seqpipe.tasks.tagging import TagAccuracy, TagCrossEntropy, Tagger, tag_ids, tagging_dataset  # noqa: E402
+from seqpipe.tasks.tagging.runtime import TagAccuracy, TagCrossEntropy, Tagger, tag_ids, tagging_dataset  # noqa: E402
 from seqpipe.text import TOKENIZERS  # noqa: E402
 from seqpipe.text.chars import CharEncoder, char_vocabulary  # noqa: E402
 from seqpipe.text.encoder import TextEncoder  # noqa: E402

@@ -32,7 +32,7 @@ from seqpipe.data.batching import token_dataset  # noqa: E402
 from seqpipe.data.config import DataConfig  # noqa: E402
 from seqpipe.layers.pooling import MaskedPooling  # noqa: E402
 from seqpipe.layers.recurrent import recurrent_stack  # noqa: E402
-from seqpipe.tasks.classification import label_ids  # noqa: E402
+from seqpipe.tasks.classification.runtime import label_ids  # noqa: E402
 from seqpipe.text import TOKENIZERS  # noqa: E402
 from seqpipe.text.encoder import TextEncoder  # noqa: E402
 
