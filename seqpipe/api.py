@@ -25,13 +25,14 @@ def load(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str
 
 
 def run(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (), *, progress: bool = True,
-        base_dir: str | Path | None = None):
+        base_dir: str | Path | None = None, resume: str | Path | None = None):
     """Validate and run a pipeline; returns a :class:`seqpipe.pipeline.runner.RunResult`.
 
     ``pipeline`` is a YAML file or the same config as a dict (then ``base_dir`` resolves its ``extends`` and
     relative data paths). ``overrides`` are ``key.path=value`` strings, as ``seqpipe run -o`` takes them.
+    ``resume`` (a run folder or MLflow run id) continues that run from its last checkpoint.
     """
     from seqpipe.pipeline.runner import run_pipeline
 
     config, _, base = load(pipeline, overrides, base_dir=base_dir)
-    return run_pipeline(config, resolved_dict(config), base_dir=base, progress=progress)
+    return run_pipeline(config, resolved_dict(config), base_dir=base, progress=progress, resume=resume)

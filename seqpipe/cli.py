@@ -46,7 +46,7 @@ def cmd_run(args) -> int:
     real_stdout = sys.stdout
     redirect = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     with redirect:
-        result = run(args.pipeline, args.override, progress=not args.no_progress and not args.json)
+        result = run(args.pipeline, args.override, progress=not args.no_progress and not args.json, resume=args.resume)
     summary = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     print(f"seqpipe: finished {result.run_dir}" + (f" ({summary})" if summary else ""), file=sys.stderr)
     if args.json:
@@ -119,8 +119,11 @@ def cmd_ui(args) -> int:
     uri = resolve_tracking_uri(args.tracking_uri)
     ensure_store(uri)
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri,
-               "--host", "127.0.0.1", "--port", str(args.port), "--workers", "1"]
-    print(f"seqpipe: MLflow UI on http://127.0.0.1:{args.port} (store {uri}); Ctrl-C stops it", file=sys.stderr)
+               "--host", args.host, "--port", str(args.port), "--workers", "1"]
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"seqpipe: warning: the UI listens on {args.host}: anyone who can reach this machine can read and delete "
+              "runs (MLflow's UI has no login)", file=sys.stderr)
+    print(f"seqpipe: MLflow UI on http://{args.host}:{args.port} (store {uri}); Ctrl-C stops it", file=sys.stderr)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": os.environ.get("MLFLOW_DISABLE_TELEMETRY", "true")}
     return subprocess.call(command, env=env)
 
@@ -177,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print a JSON summary as the last stdout line (progress goes to stderr)")
     p.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a progress bar")
+    p.add_argument("--resume", metavar="RUN_FOLDER_OR_ID", help="continue a run that was interrupted or killed: same folder, "
+                   "same MLflow run, training from its last checkpoint")
     pipeline_command("validate", cmd_validate, "check a pipeline without running it (no TensorFlow import)")
     pipeline_command("render", cmd_render, "print the pipeline with every default filled in")
 
@@ -192,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
     p = sub.add_parser("ui", help="start the MLflow UI on 127.0.0.1 over the same store")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--tracking-uri",
                    help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
     p.set_defaults(func=cmd_ui)
@@ -231,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(exc, "run_dir", None):
             print(f"seqpipe: run folder {exc.run_dir} (log: run.log)", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("seqpipe: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        run_dir = getattr(exc, "run_dir", None)
+        where = f"; run folder {run_dir}, continue with: seqpipe run {args.pipeline} --resume {run_dir}" if run_dir else ""
+        print(f"seqpipe: interrupted ({exc or 'SIGINT'}){where}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line here, the traceback in the log
         log = _crash_log(exc)

@@ -29,6 +29,7 @@ class RunContext:
     log: logging.Logger
     task: Any = None  # the pipeline's seqpipe.tasks.base.Task
     progress: bool = True
+    resume: bool = False  # continue from the run folder's checkpoints (seqpipe run --resume)
     artifacts: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     stage: str | None = None
@@ -75,7 +76,9 @@ class RunContext:
         self.tracker.log_metrics(clean, step=step)
 
     def path(self, *parts: str) -> Path:
-        """A path inside the run folder (parents created)."""
+        """A path inside the run folder (parents created); a path that would leave the folder is refused."""
         p = self.run_dir.joinpath(*parts)
+        if not p.resolve().is_relative_to(self.run_dir.resolve()):
+            raise ContractError(f"{p} is outside the run folder {self.run_dir}")
         p.parent.mkdir(parents=True, exist_ok=True)
         return p

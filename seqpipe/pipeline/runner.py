@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -16,6 +17,7 @@ import yaml
 
 from seqpipe.errors import SeqpipeError, TrackingError
 from seqpipe.pipeline.context import RunContext
+from seqpipe.pipeline.signals import interruptible
 from seqpipe.pipeline.stage import STAGES
 from seqpipe.tasks import get_task
 from seqpipe.tracking.guard import GuardedTracker, one_line
@@ -48,15 +50,62 @@ def _run_dir(config) -> Path:
     while path.exists():
         n += 1
         path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SeqpipeError(f"cannot create the run folder {path} ({reason}); set output_dir to a folder you can "
+                           "write to") from None
     return path.resolve()
+
+
+def find_run(target: str | Path, tracking_uri: str | None) -> Path:
+    """The folder of a run to resume: ``target`` itself (a run folder), or the folder of MLflow run ``target``."""
+    path = Path(target)
+    if (path / "resolved.yaml").is_file():
+        return path.resolve()
+    if path.exists():
+        raise SeqpipeError(f"--resume {target}: not a run folder (no resolved.yaml in it)")
+    from seqpipe.tracking.mlflow_tracker import _mlflow, resolve_tracking_uri
+
+    uri = resolve_tracking_uri(tracking_uri)
+    try:
+        run = _mlflow().MlflowClient(uri).get_run(str(target))
+    except Exception:  # noqa: BLE001 -- any lookup failure means: not a run we know
+        raise SeqpipeError(f"--resume {target}: neither a run folder nor an MLflow run id in {uri}") from None
+    folder = Path(run.data.tags.get("seqpipe.run_dir", ""))
+    if not (folder / "resolved.yaml").is_file():
+        raise SeqpipeError(f"--resume {target}: the run's folder {folder} is gone; a run resumes from its folder")
+    return folder
+
+
+def _same_config(run_dir: Path, resolved: dict[str, Any]) -> None:
+    """A resumed run must have the config it started with (train.epochs may grow)."""
+    saved = yaml.safe_load((run_dir / "resolved.yaml").read_text(encoding="utf-8"))
+
+    def without_epochs(data):
+        view = _params_view(data)
+        view["stages"] = {k: {kk: vv for kk, vv in v.items() if not (k == "train" and kk == "epochs")}
+                          for k, v in view["stages"].items()}
+        return view
+
+    from seqpipe.tracking.params import flatten_params
+
+    old, new = flatten_params(without_epochs(saved)), flatten_params(without_epochs(resolved))
+    changed = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    if changed:
+        first = changed[0]
+        raise SeqpipeError(f"--resume {run_dir}: the pipeline differs from the run's resolved.yaml at {first} "
+                           f"(was {old.get(first, '(unset)')}, now {new.get(first, '(unset)')})"
+                           + (f" and {len(changed) - 1} more key(s)" if len(changed) > 1 else "")
+                           + "; a run resumes with the config it started with (only train.epochs may change)")
 
 
 def _logger(run_dir: Path) -> logging.Logger:
     log = logging.getLogger(f"seqpipe.run.{run_dir.name}")
     log.setLevel(logging.INFO)
     log.propagate = False
-    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")
+    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")  # appends: a resumed run continues it
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("seqpipe: %(message)s"))
@@ -84,9 +133,19 @@ def _environment_tags(config) -> dict[str, str]:
     return tags
 
 
-def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True) -> RunResult:
-    """Run ``config`` (validated, stage chain checked) end to end; ``resolved`` is its plain-data form."""
+def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True,
+                 resume: str | Path | None = None) -> RunResult:
+    """Run ``config`` (validated, stage chain checked) end to end; ``resolved`` is its plain-data form.
+
+    With ``resume`` (a run folder or MLflow run id), continue that run: same folder, same MLflow run,
+    training from its last checkpoint.
+    """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if resume is not None:
+        run_dir = find_run(resume, config.tracking.uri)
+        _same_config(run_dir, resolved)
+    else:
+        run_dir = _run_dir(config)
     from seqpipe._quiet import import_tensorflow
     import_tensorflow()
     import keras
@@ -94,7 +153,6 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     from seqpipe.data import load_splits
     from seqpipe.tracking import TRACKERS
 
-    run_dir = _run_dir(config)
     log = _logger(run_dir)
     (run_dir / "resolved.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False), encoding="utf-8")
     keras.utils.set_random_seed(config.seed)
@@ -106,8 +164,13 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     tags = {**_environment_tags(config), **config.tracking.tags, "seqpipe.run_dir": str(run_dir)}
     if config.description:
         tags["mlflow.note.content"] = config.description
+    saved_run = run_dir / "run.json"
+    previous = json.loads(saved_run.read_text()) if resume is not None and saved_run.exists() else {}
     try:
-        raw_tracker.start(config.tracking.experiment or config.name, run_name, tags)
+        if previous.get("run_id") and backend != "none":
+            raw_tracker.resume(previous["run_id"])
+        else:
+            raw_tracker.start(config.tracking.experiment or config.name, run_name, tags)
     except SeqpipeError as exc:
         exc.run_dir = run_dir
         _close(log)
@@ -122,36 +185,44 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         error.run_dir = run_dir
         raise error from None
     tracker = GuardedTracker(raw_tracker, log)
+    (run_dir / "run.json").write_text(json.dumps({"run_id": tracker.run_id, "tracking_uri": tracker.tracking_uri,
+                                                  "experiment": config.tracking.experiment or config.name}),
+                                      encoding="utf-8")
     result = RunResult(tracker.run_id, tracker.tracking_uri, config.tracking.experiment or config.name, run_dir)
-    log.info("run folder %s", run_dir)
+    log.info("%s %s", "resuming run folder" if resume is not None else "run folder", run_dir)
     if tracker.run_id:
         log.info("MLflow run %s in %s", tracker.run_id, tracker.tracking_uri)
     task = get_task(config.task)
     ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, task=task,
-                     progress=progress)
+                     progress=progress, resume=resume is not None)
     try:
-        tracker.log_params(_params_view(resolved))
-        tracker.log_artifact(run_dir / "resolved.yaml")
-        started = time.perf_counter()
-        ctx.put("splits", load_splits(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir))
-        sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
-        tracker.log_metrics(sizes)
-        log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
-        with strategy.scope():
-            for name in config.stage_names():
-                stage = STAGES.get(name)(config.stage(name))
-                ctx.begin_stage(name, stage.requires + stage.optional + task.stage_requires(name),
-                                stage.provides + task.stage_provides(name))
-                t0 = time.perf_counter()
-                log.info("stage %s", name)
-                stage.run(ctx)
-                ctx.end_stage()
-                tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
-        tracker.log_metrics({"time_total_s": time.perf_counter() - started})
+        with interruptible():
+            if resume is None:
+                tracker.log_params(_params_view(resolved))
+            tracker.log_artifact(run_dir / "resolved.yaml")
+            started = time.perf_counter()
+            ctx.put("splits", load_splits(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir))
+            sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
+            tracker.log_metrics(sizes)
+            log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
+            with strategy.scope():
+                for name in config.stage_names():
+                    stage = STAGES.get(name)(config.stage(name))
+                    ctx.begin_stage(name, stage.requires + stage.optional + task.stage_requires(name),
+                                    stage.provides + task.stage_provides(name))
+                    t0 = time.perf_counter()
+                    log.info("stage %s", name)
+                    stage.run(ctx)
+                    ctx.end_stage()
+                    tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
+            tracker.log_metrics({"time_total_s": time.perf_counter() - started})
     except BaseException as exc:
         result.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
                                               "run failed:\n%s", (traceback.format_exc(),), None))
+        reason = (f"interrupted ({exc or 'SIGINT'}); continue with --resume {run_dir}"
+                  if isinstance(exc, KeyboardInterrupt) else one_line(exc))
+        tracker.set_tags({"seqpipe.failure": reason})
         tracker.end(result.status)
         _close(log)
         exc.run_dir = run_dir  # so the CLI can point at the log

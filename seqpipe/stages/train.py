@@ -34,6 +34,8 @@ class TrainConfig(Schema):
                                                                          "null to train all epochs")
     restore_best: bool = Field(True, description="after training, restore the weights of the best epoch "
                                                  "by train.monitor")
+    checkpoint_every: int | None = Field(None, ge=1, description="also write the resumable checkpoint every N "
+                                                                 "batches (it is always written after every epoch)")
 
 
 @register_stage

@@ -37,6 +37,10 @@ class Tracker(ABC):
     def start(self, experiment: str, run_name: str, tags: dict[str, str]) -> str | None:
         """Start a run in ``experiment`` (created if missing); return its id."""
 
+    def resume(self, run_id: str) -> str | None:
+        """Continue an existing run (seqpipe run --resume): mark it running again and log into it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot resume runs")
+
     @abstractmethod
     def log_params(self, params: dict[str, object]) -> None:
         """Log params; nested dicts are flattened to dotted keys (see ``flatten_params``)."""
@@ -108,6 +112,9 @@ class NullTracker(Tracker):
     """Tracks nothing; every method accepts the same arguments and returns ``None``."""
 
     def start(self, experiment: str, run_name: str, tags: dict[str, str]) -> str | None:
+        return None
+
+    def resume(self, run_id: str) -> str | None:
         return None
 
     def log_params(self, params: dict[str, object]) -> None:

@@ -136,6 +136,20 @@ class MLflowTracker(Tracker):
         self._active = True
         return self._run_id
 
+    def resume(self, run_id: str) -> str:
+        if self._active:
+            raise RuntimeError(f"run {self._run_id} is still active; end it first")
+        ensure_store(self._tracking_uri)
+        self._client = _mlflow().MlflowClient(self._tracking_uri)
+        try:
+            run = self._client.get_run(run_id)
+        except Exception as exc:  # noqa: BLE001
+            raise SeqpipeError(f"tracking: run {run_id} is not in {self._tracking_uri} ({type(exc).__name__}); "
+                               "resume with the tracking store the run was started with") from None
+        self._client.update_run(run_id, status="RUNNING")
+        self._run_id, self._experiment_id, self._active = run_id, run.info.experiment_id, True
+        return run_id
+
     def log_params(self, params: dict[str, object]) -> None:
         from mlflow.entities import Param
 

@@ -42,29 +42,66 @@ def monitor_mode(monitor: str) -> str:
 def fit_model(ctx, cfg, model, train, valid, first_callbacks):
     """``model.fit`` with the tracker, best checkpoint, history CSV, early stopping and best-weights restore.
 
-    ``first_callbacks`` run before those (so a callback adding ``val_bleu`` to the logs is seen by all of them).
-    Returns ``(model, history dict)``.
+    ``train`` is an :class:`seqpipe.data.batching.EpochData` (or a dataset with the same batches every
+    epoch). ``first_callbacks`` run before the others (so a callback adding ``val_bleu`` to the logs is
+    seen by all of them). Training stops with :class:`TrainingDiverged` on a non-finite loss and, on
+    Ctrl-C/SIGTERM, after the current batch with a checkpoint; with ``ctx.resume`` it continues from
+    the run's last checkpoint. Returns ``(model, history dict)``.
     """
-    best = ctx.path("checkpoints", "best.weights.h5")
+    from seqpipe.data.batching import EpochData
+    from seqpipe.pipeline.signals import deferred
+    from seqpipe.train.checkpoints import Checkpointer, ResumableEarlyStopping, StopOnNonFinite, TrainingState
+
+    train = train if isinstance(train, EpochData) else EpochData.fixed(train)
+    best_file = ctx.path("checkpoints", "best.weights.h5")
+    state = TrainingState(ctx.path("checkpoints", "last.json").parent)
     mode = monitor_mode(cfg.monitor)
+    best = keras.callbacks.ModelCheckpoint(best_file, monitor=cfg.monitor, mode=mode, save_best_only=True,
+                                           save_weights_only=True, verbose=0)
+    early = None
+    if cfg.early_stopping:
+        early = ResumableEarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.early_stopping.patience,
+                                       min_delta=cfg.early_stopping.min_delta, verbose=1)
+    epoch, batch, history = 0, 0, {}
+    if ctx.resume and state.exists():
+        saved = state.restore(model)
+        if saved["steps_per_epoch"] != train.steps:
+            from seqpipe.errors import SeqpipeError
+
+            raise SeqpipeError(f"{state.meta}: the checkpoint has {saved['steps_per_epoch']} batches per epoch, this "
+                               f"run {train.steps}; resume with the same data and train.batch_size")
+        epoch, batch, history = saved["epoch"], saved["batch"], saved["history"]
+        if saved["best"] is not None:
+            best.best = saved["best"]
+        if early is not None and saved["early_stopping"]:
+            early.restored = saved["early_stopping"]
+        ctx.log.info("resuming training at epoch %d, batch %d of %d", epoch + 1, batch, train.steps)
+    elif ctx.resume:
+        ctx.log.info("no training checkpoint in %s: training from the start", state.folder)
+    checkpointer = Checkpointer(state, train.steps, cfg.checkpoint_every, best, early, history, epoch, batch)
     callbacks = [
+        StopOnNonFinite(),
         *first_callbacks,
         TrackerCallback(ctx.tracker),
-        keras.callbacks.ModelCheckpoint(best, monitor=cfg.monitor, mode=mode, save_best_only=True,
-                                        save_weights_only=True, verbose=0),
-        keras.callbacks.CSVLogger(str(ctx.path("history.csv"))),
+        best,
+        keras.callbacks.CSVLogger(str(ctx.path("history.csv")), append=epoch > 0 or batch > 0),
+        *([early] if early is not None else []),
+        checkpointer,
     ]
-    if cfg.early_stopping:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            monitor=cfg.monitor, mode=mode, patience=cfg.early_stopping.patience,
-            min_delta=cfg.early_stopping.min_delta, verbose=1))
-    with warnings.catch_warnings():
-        # tf.data with bucketing has no known length; Keras warns at the end of every first epoch
+    verbose = 1 if ctx.progress else 2
+    with warnings.catch_warnings(), deferred():
+        # a dataset with steps_per_epoch has no known length; Keras warns at the end of every first epoch
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        history = model.fit(train, validation_data=valid, epochs=cfg.epochs, callbacks=callbacks, shuffle=False,
-                            verbose=1 if ctx.progress else 2).history
-    if cfg.restore_best and best.exists():
-        model.load_weights(best)
+        if batch and epoch < cfg.epochs:  # finish the interrupted epoch: its batches not seen yet
+            model.fit(train.epoch(epoch).skip(batch), validation_data=valid, initial_epoch=epoch, epochs=epoch + 1,
+                      steps_per_epoch=train.steps - batch, callbacks=callbacks, shuffle=False, verbose=verbose)
+            epoch += 1
+        if epoch < cfg.epochs and not model.stop_training:
+            model.fit(train.stream(epoch, cfg.epochs), validation_data=valid, initial_epoch=epoch, epochs=cfg.epochs,
+                      steps_per_epoch=train.steps, callbacks=callbacks, shuffle=False, verbose=verbose)
+    history = checkpointer.history
+    if cfg.restore_best and best_file.exists():
+        model.load_weights(best_file)
         values = history.get(cfg.monitor, [])
         best_epoch = int(np.argmin(values) if mode == "min" else np.argmax(values)) if values else -1
         ctx.log.info("restored the weights of epoch %d (best %s)", best_epoch + 1, cfg.monitor)

@@ -24,13 +24,11 @@ def load_language_model(target: str, tracking_uri: str | None = None):
     from seqpipe._quiet import import_tensorflow
 
     import_tensorflow()
-    import keras
-
-    import seqpipe.layers.pooling  # noqa: F401  (registers seqpipe's Keras objects)
+    from seqpipe.saving import load_model
     from seqpipe.tasks.language_model.runtime import LanguageModel
     from seqpipe.text.encoder import TextEncoder
 
-    model = keras.saving.load_model(export / "model.keras", compile=False)
+    model = load_model(export / "model.keras")
     encoder = TextEncoder.from_config(json.loads((export / "text_encoder.json").read_text()))
     return LanguageModel(model, encoder)
 

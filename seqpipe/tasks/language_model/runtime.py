@@ -28,14 +28,19 @@ def stream(encoder, texts: list[str]) -> np.ndarray:
 
 
 def window_dataset(tokens: np.ndarray, window: int, batch_size: int, *, shuffle: bool = False, seed: int = 0):
-    """``(x, y)`` windows of ``window`` tokens, y shifted by one (the last partial window dropped)."""
+    """``(x, y)`` windows of ``window`` tokens, y shifted by one (the last partial window dropped).
+
+    With ``shuffle``, an :class:`seqpipe.data.batching.EpochData` whose window order is seeded by epoch.
+    """
+    from seqpipe.data.batching import EpochData, by_epoch
+
     n = (len(tokens) - 1) // window
-    x = tokens[: n * window].reshape(n, window)
-    y = tokens[1 : n * window + 1].reshape(n, window)
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
+    x = tf.constant(tokens[: n * window].reshape(n, window))
+    y = tf.constant(tokens[1 : n * window + 1].reshape(n, window))
     if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return EpochData(by_epoch(lambda i: (x[i], y[i]), n, lambda ds: ds.batch(batch_size), seed=seed),
+                         -(-n // batch_size))
+    return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 def stateful_windows(tokens: np.ndarray, window: int, batch_size: int):

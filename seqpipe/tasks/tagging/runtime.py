@@ -50,24 +50,32 @@ def model_inputs(encoder, char_encoder, strings) -> dict:
 
 
 def tagging_dataset(encoder, char_encoder, sentences: list[str], tags: list[list[int]], batch_size: int, *,
-                    shuffle: bool = False, seed: int = 0, bucketing: bool = False) -> tf.data.Dataset:
-    """Batches of ``({token_ids, char_ids}, tag ids)``, right-padded; tokenized per batch in the graph."""
+                    shuffle: bool = False, seed: int = 0, bucketing: bool = False):
+    """Batches of ``({token_ids, char_ids}, tag ids)``, right-padded; tokenized per batch in the graph.
+
+    With ``shuffle``, an :class:`seqpipe.data.batching.EpochData` (the order seeded by epoch).
+    """
+    from seqpipe.data.batching import EpochData, bucket_count, by_epoch
+
     lengths = np.array([len(t) for t in tags], dtype="int64")
     ragged = tf.ragged.constant(tags, dtype=tf.int32, ragged_rank=1) if tags else tf.ragged.constant([[]], tf.int32)
-    rows = tf.data.Dataset.from_tensor_slices((tf.constant(sentences, tf.string), ragged.to_tensor(0), lengths))
-    ds = rows.map(lambda s, y, n: (s, y[:n]))
-    if shuffle:
-        ds = ds.shuffle(len(sentences), seed=seed, reshuffle_each_iteration=True)
-    if bucketing:
-        ds = bucketed(ds, lengths, batch_size, lambda s, y: tf.shape(y)[0])
-    else:
-        ds = ds.padded_batch(batch_size)
+    strings, padded, lengths_t = tf.constant(sentences, tf.string), ragged.to_tensor(0), tf.constant(lengths)
+
+    def rows(i):
+        return strings[i], padded[i][: lengths_t[i]]
 
     def features(strings, y):
         inputs = model_inputs(encoder, char_encoder, strings)
         return inputs, tf.pad(y, [[0, 0], [0, tf.shape(inputs["token_ids"])[1] - tf.shape(y)[1]]])
 
-    return ds.map(features, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def batch(ds):
+        ds = bucketed(ds, lengths, batch_size, lambda s, y: tf.shape(y)[0]) if bucketing else ds.padded_batch(batch_size)
+        return ds.map(features, num_parallel_calls=tf.data.AUTOTUNE)
+
+    if shuffle:
+        steps = bucket_count(lengths, batch_size) if bucketing else -(-len(sentences) // batch_size)
+        return EpochData(by_epoch(rows, len(sentences), batch, seed=seed), steps)
+    return batch(tf.data.Dataset.range(len(sentences)).map(rows)).prefetch(tf.data.AUTOTUNE)
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")

@@ -102,7 +102,9 @@ def build_decoder(ctx, cfg) -> None:
         memory_dim=memory.shape[-1], encoder_state_dims=[s.shape[-1] for s in states], dropout=cfg.dropout,
         name="decoder")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
-    mask = keras.layers.Lambda(lambda x: keras.ops.not_equal(x, 0), name="source_mask")(ids)
+    from seqpipe.layers.masks import NotEqual
+
+    mask = NotEqual(0, name="source_mask")(ids)
     logits = decoder(target_in, memory, mask, states)
     model = keras.Model([ids, target_in], logits, name=ctx.config.name.replace("-", "_"))
     encoder_model = keras.Model(ids, [memory, *states], name="encoder")

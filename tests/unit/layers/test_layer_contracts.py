@@ -23,6 +23,7 @@ from seqpipe.layers import ATTENTIONS
 from seqpipe.layers.char_words import CharWordEncoder
 from seqpipe.layers.crf import CRF
 from seqpipe.layers.decoder import AttentionDecoder
+from seqpipe.layers.masks import NotEqual
 from seqpipe.layers.pooling import MaskedPooling
 from seqpipe.text import TOKENIZERS
 from seqpipe.text.chars import CharEncoder, char_vocabulary
@@ -255,8 +256,15 @@ def cell_cases():
                                                                           return_sequences=True), (X,), options, checks)
 
 
+def mask_cases():
+    # The padding mask of token ids: no Keras mask of its own; its bool output must stay bool under any policy.
+    ids = np.array([[4, 5, 0, 0], [6, 0, 0, 0]], "int32")
+    checks = tuple(c for c in CHECKS if c not in ("masking",))
+    yield Case("NotEqual", functools.partial(NotEqual, 0), (ids,), dict(trainable_weights=0, mixed_dtype="bool"), checks)
+
+
 CASES = [*pooling_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(), *text_cases(),
-         *cell_cases()]
+         *cell_cases(), *mask_cases()]
 
 
 def params():

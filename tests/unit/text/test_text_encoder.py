@@ -93,20 +93,38 @@ def test_bucketed_batches_cover_every_example_once_with_known_count():
 
     lengths = np.random.default_rng(0).integers(1, 40, size=301)
     ids = tf.RaggedTensor.from_row_lengths(tf.range(1, lengths.sum() + 1, dtype=tf.int64), lengths)
-    ds = token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1, bucketing=True)
-    batches = list(ds)
-    assert len(batches) == int(ds.cardinality())
+    data = token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1, bucketing=True)
+    batches = list(data.epoch(0))
+    assert len(batches) == data.steps == int(data.epoch(0).cardinality())
     seen = np.concatenate([y.numpy() for _, y in batches])
     assert sorted(seen.tolist()) == list(range(301))
     padding = sum(int((x.numpy() == 0).sum()) for x, _ in batches)
     plain = sum(int((x.numpy() == 0).sum())
-                for x, _ in token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1))
+                for x, _ in token_dataset(ids, np.arange(301, dtype="int32"), 16, shuffle=True, seed=1).epoch(0))
     assert padding < plain / 2  # bucketing cuts padding
     for x, y in batches:  # rows are the right examples, right-padded
         for row, label in zip(x.numpy(), y.numpy()):
             n = lengths[label]
             np.testing.assert_array_equal(row[:n], ids[label].numpy())
             assert (row[n:] == 0).all()
+
+
+def test_epoch_order_depends_only_on_the_seed_and_the_epoch():
+    from seqpipe.data.batching import token_dataset
+
+    ids = tf.RaggedTensor.from_row_lengths(tf.range(1, 61, dtype=tf.int64), [3] * 20)
+
+    def order(data, epoch):
+        return [int(v) for _, y in data.epoch(epoch) for v in y.numpy()]
+
+    data = token_dataset(ids, np.arange(20, dtype="int32"), 4, shuffle=True, seed=7)
+    again = token_dataset(ids, np.arange(20, dtype="int32"), 4, shuffle=True, seed=7)
+    assert order(data, 3) == order(again, 3)  # any epoch rebuilt on its own, in any order
+    assert order(data, 0) != order(data, 1) and sorted(order(data, 1)) == list(range(20))
+    streamed = [int(v) for _, y in data.stream(2, 4) for v in y.numpy()]
+    assert streamed == order(data, 2) + order(data, 3)
+    skipped = [int(v) for _, y in data.epoch(2).skip(2) for v in y.numpy()]
+    assert skipped == order(data, 2)[8:]  # resuming mid-epoch sees exactly the batches not seen yet
 
 
 SPANISH = ["En el principio creó Dios los cielos y la tierra.", "Y la tierra estaba desordenada y vacía,",
