@@ -25,14 +25,18 @@ def load(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str
 
 
 def run(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (), *, progress: bool = True,
-        base_dir: str | Path | None = None, resume: str | Path | None = None):
+        base_dir: str | Path | None = None, resume: str | Path | None = None, parent_run: str | None = None,
+        cache: bool = True):
     """Validate and run a pipeline; returns a :class:`seqpipe.pipeline.runner.RunResult`.
 
     ``pipeline`` is a YAML file or the same config as a dict (then ``base_dir`` resolves its ``extends`` and
     relative data paths). ``overrides`` are ``key.path=value`` strings, as ``seqpipe run -o`` takes them.
-    ``resume`` (a run folder or MLflow run id) continues that run from its last checkpoint.
+    ``resume`` (a run folder or MLflow run id) continues that run from its last checkpoint; ``parent_run``
+    nests the MLflow run under that run (as the trials of a sweep are); ``cache=False`` computes every stage
+    instead of reusing what an earlier run computed from the same inputs.
     """
     from seqpipe.pipeline.runner import run_pipeline
 
     config, _, base = load(pipeline, overrides, base_dir=base_dir)
-    return run_pipeline(config, resolved_dict(config), base_dir=base, progress=progress, resume=resume)
+    return run_pipeline(config, resolved_dict(config), base_dir=base, progress=progress, resume=resume,
+                        parent_run=parent_run, cache=cache)

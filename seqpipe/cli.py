@@ -46,7 +46,8 @@ def cmd_run(args) -> int:
     real_stdout = sys.stdout
     redirect = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     with redirect:
-        result = run(args.pipeline, args.override, progress=not args.no_progress and not args.json, resume=args.resume)
+        result = run(args.pipeline, args.override, progress=not args.no_progress and not args.json,
+                     resume=args.resume, parent_run=args.parent_run, cache=not args.no_cache)
     summary = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     print(f"seqpipe: finished {result.run_dir}" + (f" ({summary})" if summary else ""), file=sys.stderr)
     if args.json:
@@ -128,6 +129,37 @@ def cmd_ui(args) -> int:
     return subprocess.call(command, env=env)
 
 
+def cmd_sweep(args) -> int:
+    from seqpipe.sweep import grid_options, run_sweep
+
+    result = run_sweep(args.pipeline, args.override, grid=grid_options(args.grid), parallel=args.parallel,
+                       metric=args.metric, dry_run=args.dry_run, print_line=lambda line: print(line, file=sys.stderr))
+    if args.dry_run:
+        return 0
+    from seqpipe.compare import render
+
+    sys.stdout.write(render(result.table.drop(columns=["run_dir"]), "table"))
+    if result.best:
+        print(f"seqpipe: best trial {result.best['trial']} ({result.best['value']:.4f}); summary in {result.folder}",
+              file=sys.stderr)
+    failed = (result.table["status"] != "FINISHED").sum()
+    if failed == len(result.table):
+        raise SeqpipeError(f"sweep: every trial failed; their logs are in {result.folder}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from seqpipe.compare import compare_runs, plot_curves, render, select_runs
+
+    runs = select_runs(args.run_ids, experiment=args.experiment, parent=args.parent, tracking_uri=args.tracking_uri)
+    table = compare_runs(runs=runs, metric=args.metric, all_params=args.all_params, limit=args.limit)
+    sys.stdout.write(render(table, args.format))
+    if args.plot:
+        plot_curves(args.plot, runs=runs, metric=args.metric, limit=args.limit, tracking_uri=args.tracking_uri)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
 def cmd_predict(args) -> int:
     from seqpipe.predict import predict_table, resolve_export
 
@@ -180,8 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="print a JSON summary as the last stdout line (progress goes to stderr)")
     p.add_argument("--no-progress", action="store_true", help="one line per epoch instead of a progress bar")
-    p.add_argument("--resume", metavar="RUN_FOLDER_OR_ID", help="continue a run that was interrupted or killed: same folder, "
-                   "same MLflow run, training from its last checkpoint")
+    p.add_argument("--resume", metavar="RUN_FOLDER_OR_ID",
+                   help="continue a run that was interrupted or killed: same folder, same MLflow run, training from "
+                        "its last checkpoint")
+    p.add_argument("--no-cache", action="store_true", help="compute every stage, even where an earlier run computed "
+                   "the same thing from the same inputs (the stage cache)")
+    p.add_argument("--parent-run", metavar="RUN_ID", help="nest this run's MLflow run under that run (seqpipe sweep "
+                                                          "does this for its trials)")
     pipeline_command("validate", cmd_validate, "check a pipeline without running it (no TensorFlow import)")
     pipeline_command("render", cmd_render, "print the pipeline with every default filled in")
 
@@ -201,12 +238,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri",
                    help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
     p.set_defaults(func=cmd_ui)
+    p = pipeline_command("sweep", cmd_sweep, "run a family of runs of a pipeline (its sweep: section, or --grid): one "
+                         "MLflow parent run with a nested child run per trial")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY.PATH=V1,V2",
+                   help="values to try for a key (repeatable; with the sweep: section's params, a grid of all of them)")
+    p.add_argument("--parallel", type=int, metavar="N", help="trials at a time (default: sweep.parallel, else 1)")
+    p.add_argument("--metric", metavar="M", help="the metric that ranks the trials (default: sweep.metric, else "
+                   "train.monitor)")
+    p.add_argument("--dry-run", action="store_true", help="validate every trial and list them; run nothing")
+    p = sub.add_parser("compare", help="compare runs from the tracking store: differing params, final metrics, curves",
+                       description="Compare runs side by side from the MLflow tracking store alone (no run folders "
+                                   "needed): one row per run with its status, duration, the params that differ "
+                                   "between the runs and the final test/valid metrics, best first.")
+    p.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="runs to compare (a unique prefix such as the "
+                   "8-character short id is enough)")
+    p.add_argument("--experiment", metavar="NAME", help="every run of this experiment (deleted runs excluded)")
+    p.add_argument("--parent", metavar="RUN_ID", help="the nested child runs of this run (tag mlflow.parentRunId)")
+    p.add_argument("--metric", metavar="M", help="sort by this metric's final value, best first (ascending for "
+                   "loss, perplexity, ter, bits, mse...; else descending); default: the first of test_bleu, "
+                   "test_accuracy, test_token_accuracy, ..., valid_loss, test_loss the runs have")
+    p.add_argument("--format", choices=["table", "csv", "markdown", "json"], default="table",
+                   help="table (aligned text, default), csv, markdown or json (records); csv and json add the "
+                        "full run_id")
+    p.add_argument("--plot", metavar="FILE.png", help="also write the per-epoch curves: one panel per metric, "
+                   "one line per run")
+    p.add_argument("--tracking-uri",
+                   help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
+    p.add_argument("--all-params", action="store_true", help="show every param, not only those that differ")
+    p.add_argument("--limit", type=int, metavar="N", help="only the best N runs")
+    p.set_defaults(func=cmd_compare)
     p = sub.add_parser("predict", help="predict raw strings (one per line) with an exported model")
-    p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, or an MLflow run id")
+    p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, an MLflow run id, or a "
+                   "registered model: models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest")
     p.add_argument("--input", "-i", help="text file, one example per line (default: stdin)")
     p.add_argument("--format", choices=["tsv", "json", "conll"], default="tsv",
                    help="conll (taggers): one token<TAB>tag per line, a blank line after each sentence")
-    p.add_argument("--tracking-uri", help="for an MLflow run id")
+    p.add_argument("--tracking-uri", help="for an MLflow run id or a models:/ URI (default: $MLFLOW_TRACKING_URI, "
+                   "else sqlite:///mlflow.db in the working directory)")
     p.set_defaults(func=cmd_predict)
     from seqpipe.tasks import TASKS
 
@@ -239,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt as exc:
         run_dir = getattr(exc, "run_dir", None)
-        where = f"; run folder {run_dir}, continue with: seqpipe run {args.pipeline} --resume {run_dir}" if run_dir else ""
+        where = (f"; run folder {run_dir}, continue with: seqpipe run {args.pipeline} --resume {run_dir}"
+                 if run_dir else "")
         print(f"seqpipe: interrupted ({exc or 'SIGINT'}){where}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line here, the traceback in the log

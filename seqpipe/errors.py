@@ -54,3 +54,11 @@ class MalformedArchiveError(DataError):
     The message names the recipe, the archive and the reason, and says to delete the
     archive so the next run fetches it again.
     """
+
+
+def printable(text: str) -> str:
+    """``text`` with every non-printable character escaped (``\\n``, ``\\x85``, ``\\u2028``, ...), so that a
+    problem that quotes the user's input stays one line on the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -7,15 +7,24 @@ Importing this module registers every Keras object seqpipe defines (layers, loss
 from __future__ import annotations
 
 import importlib
-
-KERAS_MODULES = ("seqpipe.layers.attention", "seqpipe.layers.char_words", "seqpipe.layers.crf", "seqpipe.layers.decoder",
-                 "seqpipe.layers.masks", "seqpipe.layers.pooling", "seqpipe.text.chars", "seqpipe.text.encoder",
-                 "seqpipe.train.losses", "seqpipe.tasks.tagging.runtime")
+import importlib.util
+import pkgutil
 
 
 def register_keras_objects() -> None:
-    for name in KERAS_MODULES:
-        importlib.import_module(name)
+    """Import every module of seqpipe.layers and seqpipe.text, the token losses, and each task's runtime."""
+    import seqpipe.layers
+    import seqpipe.text
+    from seqpipe.tasks import TASKS
+
+    for package in (seqpipe.layers, seqpipe.text):
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    importlib.import_module("seqpipe.train.losses")
+    for name in TASKS.names():
+        runtime = f"{TASKS.get(name).__module__}.runtime"
+        if importlib.util.find_spec(runtime) is not None:
+            importlib.import_module(runtime)
 
 
 def load_model(path, *, compile: bool = False):

@@ -6,9 +6,10 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, create_model
 
-from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.config.schema import LabelStr, ModuleName, NameStr, NonEmptyStr, PathStr, RegistryName, Schema
 
-TOP_LEVEL = {"name", "description", "extends", "seed", "task", "tracking", "data", "runtime", "output_dir", "stages"}
+TOP_LEVEL = {"name", "description", "extends", "plugins", "seed", "task", "tracking", "data", "runtime", "output_dir",
+             "stages", "sweep"}
 
 
 class RuntimeConfig(Schema):
@@ -66,16 +67,19 @@ def pipeline_model() -> type[Schema]:
 def _build_model() -> type[Schema]:
     from seqpipe.data.config import DataConfig
     from seqpipe.pipeline.stage import STAGES
+    from seqpipe.sweep import SweepConfig
     from seqpipe.tasks.base import TASKS
     from seqpipe.tracking import TRACKERS
 
     class TrackingConfig(Schema):
         backend: Annotated[str, RegistryName(TRACKERS)] = Field(
             "mlflow", description="where runs are recorded: mlflow, or none")
-        experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline name")
-        uri: str | None = Field(None, description="MLflow tracking URI; defaults to $MLFLOW_TRACKING_URI, "
-                                                  "else sqlite:///mlflow.db in the working directory")
-        run_name: str | None = Field(None, description="MLflow run name; defaults to <pipeline name>-<time>")
+        experiment: LabelStr | None = Field(None, description="MLflow experiment; defaults to the pipeline name "
+                                                              "(spaces allowed, not at the ends)")
+        uri: NonEmptyStr | None = Field(None, description="MLflow tracking URI; defaults to $MLFLOW_TRACKING_URI, "
+                                                          "else sqlite:///mlflow.db in the working directory")
+        run_name: NameStr | None = Field(None, description="MLflow run name; defaults to <pipeline name>-<time> "
+                                                           "(letters, digits, '.', '_', '-')")
         tags: dict[str, str] = Field(default_factory=dict, description="extra tags for the run")
 
     entries = []
@@ -97,20 +101,28 @@ def _build_model() -> type[Schema]:
     class PipelineConfig(Schema):
         """A seqpipe pipeline: data, an ordered list of stages, tracking."""
 
-        name: str = Field(description="pipeline name; also the default MLflow experiment")
+        name: NameStr = Field(description="pipeline name (letters, digits, '.', '_', '-'; defaults to the file name): "
+                                          "the run folder is <name>-<time>; also the default MLflow experiment")
         description: str = Field("", description="free text, logged as the run's description")
         extends: list[str] = Field(default_factory=list,
                                    description="YAML fragments layered under this file (paths relative to it; "
                                                "the rightmost wins, then this file)")
+        plugins: list[ModuleName] = Field(
+            default_factory=list,
+            description="Python modules (dotted names on the Python path) imported before the rest of the file is "
+                        "validated, so the stages, tasks, cells, ... they register can be named here; the only way "
+                        "a pipeline file imports code")
         seed: int = Field(13, description="seed for splits, initialisation, shuffling and dropout")
         task: Annotated[str, RegistryName(TASKS)] = Field(description="what the pipeline learns (seqpipe list tasks)")
         tracking: TrackingConfig = Field(default_factory=TrackingConfig, description="experiment tracking")
         data: DataConfig = Field(description="where the examples come from and how they are split")
         runtime: RuntimeConfig = Field(default_factory=RuntimeConfig,
                                        description="precision, distribution, determinism")
-        output_dir: str = Field("runs", description="run folders are created under this directory "
+        output_dir: PathStr = Field("runs", description="run folders are created under this directory "
                                                     "(relative to the working directory)")
         stages: list[StageEntry] = Field(min_length=1, description="the pipeline's stages, in order")
+        sweep: SweepConfig | None = Field(None, description="a family of runs for seqpipe sweep "
+                                                            "(seqpipe run ignores it)")
 
         def stage(self, name: str) -> Any | None:
             """The config of stage ``name``, or None when the pipeline has no such stage."""

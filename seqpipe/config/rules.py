@@ -22,7 +22,7 @@ def _task(config):
 
 def needs_validation_split(config) -> Iterator[Problem]:
     train = config.stage("train")
-    if train and train.monitor.startswith("val_") and config.data.split.valid == 0:
+    if train and train.monitor.startswith("val_") and not config.data.holds("valid"):
         yield (("stages", "train", "monitor"),
                f"'{train.monitor}' needs a validation split but data.split.valid is 0; "
                "set data.split.valid > 0 or monitor 'loss'")
@@ -67,7 +67,7 @@ def monitor_is_known(config) -> Iterator[Problem]:
 def evaluated_splits_exist(config) -> Iterator[Problem]:
     evaluate = config.stage("evaluate")
     for split in (evaluate.splits if evaluate else []):
-        if getattr(config.data.split, split) == 0:
+        if not config.data.holds(split):
             yield (("stages", "evaluate", "splits"), f"scores the {split} split but data.split.{split} is 0")
 
 

@@ -2,22 +2,29 @@
 
 Component config classes live next to their component and derive from :class:`Schema`,
 so the place that consumes a YAML key is one hop from its schema.
+
+Besides :class:`Schema` (the strict base) and :class:`RegistryName`, this module holds the
+string types of the pipeline schema: :data:`NonEmptyStr`, :data:`NameStr` (names that become
+folder and run names), :data:`LabelStr` (names shown to people, spaces allowed),
+:data:`PathStr` and :data:`ModuleName` (the entries of ``plugins:``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any, Callable
 
-from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
 from seqpipe.registry import Registry, did_you_mean
 
 
 class Schema(BaseModel):
-    """Strict base: unknown keys are errors, values are validated on assignment."""
+    """Strict base: unknown keys are errors, values are validated on assignment, and numbers
+    must be finite (``.inf`` and ``.nan`` are refused wherever a number is meant)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class RegistryName:
@@ -38,10 +45,10 @@ class RegistryName:
                 names = registry.names()
                 raise PydanticCustomError(
                     "unknown_name",
-                    "must be one of {choices}; got '{value}'{hint}",
+                    "must be one of {choices}; got {value}{hint}",
                     {
                         "choices": ", ".join(names),
-                        "value": value,
+                        "value": repr(value),
                         "hint": did_you_mean(value, names),
                     },
                 )
@@ -51,3 +58,96 @@ class RegistryName:
 
     def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler):
         return {"type": "string", "enum": self.registry.names()}
+
+
+# -- checked strings ---------------------------------------------------------------------
+#
+# Each check raises a PydanticCustomError whose message says what is expected; the report
+# adds "; got <value>". The JSON Schema gets the matching minLength / pattern for editors.
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+NAME_CHARS = "letters A-Z a-z, digits 0-9, '.', '_' and '-'"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+NAME_MAX = 100
+MODULE_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+def _fail(kind: str, message: str):
+    raise PydanticCustomError(kind, message)
+
+
+def _not_empty(value: str) -> str:
+    if not value.strip():
+        _fail("empty_string", "must not be empty")
+    return value
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        _fail("control_characters", "must not contain control characters (tab, newline, ...)")
+    return value
+
+
+def _trimmed(value: str) -> str:
+    if value != value.strip():
+        _fail("outer_spaces", "must not start or end with a space")
+    return value
+
+
+def name_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a pipeline or run name (None when it can)."""
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > NAME_MAX or not NAME_PATTERN.fullmatch(value):
+        return (f"must be 1 to {NAME_MAX} characters, only {NAME_CHARS}, starting with a letter or digit "
+                "(it becomes part of folder and run names)")
+    return None
+
+
+def _name(value: str) -> str:
+    problem = name_problem(value)
+    if problem:
+        _fail("name_characters", problem)
+    return value
+
+
+def module_name_problem(value: Any) -> str | None:
+    """Why ``value`` cannot be an entry of ``plugins:`` (None when it can)."""
+    if not isinstance(value, str) or not MODULE_PATTERN.fullmatch(value):
+        return "must be a Python module name (dotted identifiers such as my_package.cells)"
+    return None
+
+
+def _module(value: str) -> str:
+    problem = module_name_problem(value)
+    if problem:
+        _fail("module_name", problem)
+    return value
+
+
+def _checked(*checks: Callable[[str], str], **json: Any) -> Any:
+    return Annotated[str, *(AfterValidator(c) for c in checks), Field(json_schema_extra=json or None)]
+
+
+NonEmptyStr = _checked(_not_empty, _no_control, minLength=1)
+"""A string with something in it (not empty, not only spaces) and no control characters."""
+
+NameStr = _checked(_name, minLength=1, maxLength=NAME_MAX, pattern=f"^{NAME_PATTERN.pattern}$")
+"""A name that becomes part of a folder or file name: ``[A-Za-z0-9][A-Za-z0-9._-]*``, at most 100 characters."""
+
+LabelStr = _checked(_not_empty, _no_control, _trimmed, minLength=1)
+"""A name shown to people (an MLflow experiment): spaces inside are fine; not empty, no control characters,
+no spaces at the ends."""
+
+PathStr = NonEmptyStr
+"""A file or folder path: not empty, no control characters."""
+
+ModuleName = _checked(_module, pattern=f"^{MODULE_PATTERN.pattern}$")
+"""A Python module name for ``plugins:``: dotted identifiers."""
+
+
+def safe_name(text: str, default: str = "pipeline") -> str:
+    """``text`` made into a valid :data:`NameStr` (other characters become ``-``), e.g. from a file name."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
+    name = re.sub(r"^[^A-Za-z0-9]+", "", name)[:NAME_MAX]
+    return name or default

@@ -12,47 +12,145 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
+    from seqpipe.data.checks import DataReport
     from seqpipe.data.config import DataConfig
+
+HELDOUT = ("valid", "test")
+_POSITION = "\x00seqpipe.position"  # a frame's row positions in the file's table, while splitting
+
+
+def load_data(
+    cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path
+) -> tuple[dict[str, pd.DataFrame], DataReport]:
+    """Read and check the configured source; return its ``train`` / ``valid`` / ``test`` frames and
+    a :class:`~seqpipe.data.checks.DataReport` of the rows ``data.on_error: skip`` dropped.
+
+    Sources: a recipe is prepared in the cache and its table (TSV, or JSONL for multi-line texts)
+    read; a ``path`` or fixed ``train`` / ``valid`` / ``test`` files are taken relative to
+    ``base_dir`` (the pipeline file's folder), all read with the same format, columns and header.
+    A recipe that declares its own splits (``Recipe.splits``) names each row's split in its
+    ``split`` column. A split that no file or recipe gives is carved from the train rows (or from
+    the one table) by ``data.split``; ``split.group_by`` and ``split.stratify`` apply to that
+    carving only. ``source.limit`` keeps a seeded sample of the table before it is carved, or of
+    the train split alone when the splits are fixed.
+
+    With ``split.group_by``, whole groups go to one split each; that column is read like a role
+    from the table that is carved (``source.columns`` may map it) and dropped afterwards unless it
+    is one of ``roles``. Otherwise the carving is stratified by ``label`` when ``split.stratify``
+    is on and ``label`` is one of ``roles``. ``source.tagset: universal`` maps the ``tags`` column
+    to the universal tagset first (:func:`seqpipe.data.tagsets.map_tags`).
+
+    Every file is checked before anything trains (see :mod:`seqpipe.data.readers`): with
+    ``data.on_error: fail`` a bad row stops here with one line naming the file and rows; with
+    ``skip`` bad rows are dropped and counted in the report. Each frame knows the file and row
+    each of its rows came from (:func:`seqpipe.data.checks.origin`), for later messages.
+    """
+    from seqpipe.data.checks import ORIGIN, DataReport
+    from seqpipe.data.readers import read_table
+    from seqpipe.data.recipes import DATASETS, SPLIT_COLUMN, prepare_recipe
+    from seqpipe.data.split import shuffle_limit, split_frame
+
+    source, split = cfg.source, cfg.split
+    on_error, max_tokens, group_by, limit = cfg.on_error, cfg.max_tokens, split.group_by, source.limit
+    files = {name: getattr(source, name) for name in ("train", *HELDOUT)}
+    roles = list(roles)
+    extra = [group_by] if group_by is not None and group_by not in roles else []
+    report = DataReport()
+
+    def read(path: Path, columns: list[str], fmt: str, mapping: dict | None, header: bool) -> pd.DataFrame:
+        df = read_table(path, format=fmt, roles=columns, columns=mapping, header=header,
+                        on_error=on_error, max_tokens=max_tokens, report=report)
+        df[_POSITION] = range(len(df))
+        return df
+
+    def own_file(name: str, columns: list[str]) -> pd.DataFrame:
+        return read(Path(base_dir) / Path(name).expanduser(), columns, source.format, source.columns,
+                    source.header)
+
+    fixed: dict[str, pd.DataFrame] = {}
+    if source.recipe is not None:
+        recipe = DATASETS.get(source.recipe)
+        table = prepare_recipe(source.recipe)
+        carving = any(name not in recipe.splits for name in HELDOUT)
+        columns = roles + (extra if carving else []) + ([SPLIT_COLUMN] if recipe.splits else [])
+        pool = read(table, columns, recipe.format, None, True)
+        pool_file = str(table)
+        if recipe.splits:
+            fixed = _by_split_column(pool, source.recipe, tuple(recipe.splits), SPLIT_COLUMN)
+    elif source.path is not None:
+        carving = True
+        pool = own_file(source.path, roles + extra)
+        pool_file = str(pool.attrs[ORIGIN].file)
+    else:
+        carving = any(files[name] is None for name in HELDOUT)
+        fixed["train"] = own_file(files["train"], roles + (extra if carving else []))
+        pool_file = str(fixed["train"].attrs[ORIGIN].file)
+        for name in HELDOUT:
+            if files[name] is not None:
+                fixed[name] = own_file(files[name], roles)
+    frames = fixed or {"pool": pool}
+    if source.tagset != "original":
+        from seqpipe.data.tagsets import map_tags
+
+        for frame in frames.values():
+            if "tags" in frame.columns:
+                frame["tags"] = map_tags(frame["tags"].tolist(), source.tagset)
+    table_to_carve = fixed.get("train", frames.get("pool"))
+    if limit is not None:
+        table_to_carve = shuffle_limit(table_to_carve, limit, seed)
+    if carving:
+        stratify_by = ("label" if split.stratify and "label" in roles and group_by is None
+                       else None)
+        fractions = {name: 0.0 if name in fixed else getattr(split, name) for name in HELDOUT}
+        parts = split_frame(table_to_carve, **fractions, seed=seed, stratify_by=stratify_by,
+                            group_by=group_by, source=pool_file)
+    else:
+        parts = {"train": table_to_carve}
+    parts.update({name: fixed[name] for name in HELDOUT if name in fixed})
+    return {name: _settle(parts[name], extra) for name in ("train", *HELDOUT)}, report
 
 
 def load_splits(
     cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path
 ) -> dict[str, pd.DataFrame]:
-    """Read the configured source and return its ``train`` / ``valid`` / ``test`` frames.
+    """The ``train`` / ``valid`` / ``test`` frames of :func:`load_data`, without its report."""
+    return load_data(cfg, roles=roles, seed=seed, base_dir=base_dir)[0]
 
-    A recipe is prepared in the cache and its table (TSV, or JSONL for multi-line texts)
-    read; a ``path`` is taken relative to ``base_dir`` (the pipeline file's folder).
-    ``source.limit`` keeps a seeded sample. With ``split.group_by``, whole groups go to
-    one split each; that column is read like a role (``source.columns`` may map it) and
-    dropped afterwards unless it is one of ``roles``. Otherwise the split is stratified
-    by ``label`` when ``split.stratify`` is on and ``label`` is one of ``roles``.
-    ``source.tagset: universal`` maps the ``tags`` column to the universal tagset first
-    (:func:`seqpipe.data.tagsets.map_tags`).
-    """
-    from seqpipe.data.readers import read_table
-    from seqpipe.data.recipes import DATASETS, prepare_recipe
-    from seqpipe.data.split import shuffle_limit, split_frame
 
-    source, split = cfg.source, cfg.split
-    group_by = split.group_by
-    columns = list(roles) + ([group_by] if group_by is not None and group_by not in roles else [])
-    if source.recipe is not None:
-        df = read_table(prepare_recipe(source.recipe), format=DATASETS.get(source.recipe).format,
-                        roles=columns)
-    else:
-        path = Path(base_dir) / Path(source.path).expanduser()
-        df = read_table(path, format=source.format, roles=columns, columns=source.columns,
-                        header=source.header)
-    if source.tagset != "original" and "tags" in df.columns:
-        from seqpipe.data.tagsets import map_tags
+def _by_split_column(
+    df: pd.DataFrame, recipe: str, splits: tuple[str, ...], column: str
+) -> dict[str, pd.DataFrame]:
+    """The rows of a recipe's table by the split named in ``column`` (which is dropped)."""
+    from seqpipe.data.checks import locate
+    from seqpipe.errors import DataError
 
-        df["tags"] = map_tags(df["tags"].tolist(), source.tagset)
-    if source.limit is not None:
-        df = shuffle_limit(df, source.limit, seed)
-    stratify_by = ("label" if split.stratify and "label" in roles and group_by is None
-                   else None)
-    parts = split_frame(df, valid=split.valid, test=split.test, seed=seed,
-                        stratify_by=stratify_by, group_by=group_by)
-    if len(columns) > len(roles):
-        parts = {name: part.drop(columns=group_by) for name, part in parts.items()}
+    if "train" not in splits:
+        raise ValueError(f"recipe {recipe}: Recipe.splits must include train; got {', '.join(splits)}")
+    names = df[column]
+    unknown = ~names.isin(splits)
+    if unknown.any():
+        row = int(unknown.to_numpy().nonzero()[0][0])
+        file, unit, number = locate(df, "table", row)
+        raise DataError(f"{file} {unit} {number}: split {names.iloc[row]!r} in column '{column}'; expected "
+                        f"one of {', '.join(splits)} (the splits of recipe {recipe})")
+    parts = {}
+    for name in splits:
+        part = df[names == name].drop(columns=column).reset_index(drop=True)
+        if part.empty:
+            file = locate(df, "table", 0)[0]
+            raise DataError(f"{file}: no rows of the {name} split in column '{column}'; expected rows for "
+                            f"each of {', '.join(splits)} (the splits of recipe {recipe})")
+        parts[name] = part
     return parts
+
+
+def _settle(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+    """``frame`` without the helper columns, its index reset, knowing the file row of each row."""
+    from seqpipe.data.checks import ORIGIN, Origin
+
+    positions = frame[_POSITION].tolist()
+    frame = frame.drop(columns=[_POSITION, *[c for c in extra if c in frame.columns]]).reset_index(drop=True)
+    known = frame.attrs.get(ORIGIN)
+    if isinstance(known, Origin):
+        frame.attrs[ORIGIN] = known.take(positions)
+    return frame

@@ -6,19 +6,37 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.config.schema import NonEmptyStr, PathStr, RegistryName, Schema
 from seqpipe.data.recipes import DATASETS
+
+SOURCES = ("recipe", "path", "train")  # exactly one is given
+SPLITS = ("train", "valid", "test")
 
 
 class SourceConfig(Schema):
-    """Where the examples come from: a named recipe or a file of your own."""
+    """Where the examples come from: a named recipe, one file of your own that data.split divides,
+    or your own train file with optional valid and test files (fixed splits)."""
 
     recipe: Annotated[str, RegistryName(DATASETS)] | None = Field(
         None, description="Name of a built-in dataset that seqpipe downloads and caches."
     )
-    path: str | None = Field(
+    path: PathStr | None = Field(
         None,
-        description="Data file to read; a relative path is taken from the pipeline file's folder.",
+        description="Data file to read and split by data.split; a relative path is taken from the "
+        "pipeline file's folder.",
+    )
+    train: PathStr | None = Field(
+        None,
+        description="Training file, for fixed splits (instead of path); read like path. Give valid and "
+        "test files too, or leave one out to have data.split carve it from this file.",
+    )
+    valid: PathStr | None = Field(
+        None,
+        description="Validation file (with train); data.split.valid then does not apply.",
+    )
+    test: PathStr | None = Field(
+        None,
+        description="Test file (with train); data.split.test then does not apply.",
     )
     format: Literal["auto", "csv", "tsv", "jsonl", "text", "conll", "wordtag"] = Field(
         "auto",
@@ -27,7 +45,7 @@ class SourceConfig(Schema):
         "For tagged sentences: 'conll' holds one token per line in tab-separated columns with a blank "
         "line between sentences; 'wordtag' holds one sentence per line of word/TAG items.",
     )
-    columns: dict[str, str | int] | None = Field(
+    columns: dict[str, NonEmptyStr | int] | None = Field(
         None,
         description="Maps a role (such as text or label) to the file's column name, or to "
         "a 0-based column index for files without a header row. Unmapped roles are "
@@ -36,7 +54,10 @@ class SourceConfig(Schema):
     )
     header: bool = Field(True, description="Whether a CSV or TSV file starts with a header row.")
     limit: int | None = Field(
-        None, ge=1, description="Keep only the first N rows after a seeded shuffle (quick runs)."
+        None, ge=1,
+        description="Keep only the first N rows after a seeded shuffle (quick runs): of the whole table "
+        "before it is split, or of the train split only when the splits are fixed (train, valid and "
+        "test files, or a recipe's own splits); fixed valid and test splits are kept whole.",
     )
     tagset: Literal["original", "universal"] = Field(
         "original",
@@ -47,15 +68,23 @@ class SourceConfig(Schema):
 
     @model_validator(mode="after")
     def _one_source(self) -> SourceConfig:
-        if (self.recipe is None) == (self.path is None):
-            raise ValueError("give exactly one of source.recipe or source.path")
+        given = [f"source.{key}" for key in SOURCES if getattr(self, key) is not None]
+        if len(given) != 1:
+            got = "none" if not given else " and ".join(given)
+            raise ValueError(f"give exactly one of source.recipe, source.path or source.train; got {got}")
+        held_out = [f"source.{key}" for key in ("valid", "test") if getattr(self, key) is not None]
+        if held_out and self.train is None:
+            raise ValueError(
+                f"{' and '.join(held_out)} go with source.train (fixed split files); with {given[0]}, "
+                "data.split carves the valid and test splits, so use source.train instead"
+            )
         return self
 
     @model_validator(mode="after")
     def _universal_needs_brown(self) -> SourceConfig:
         if self.tagset == "universal" and self.recipe != "brown":
             got = (f"source.recipe: {self.recipe}" if self.recipe is not None
-                   else "source.path")
+                   else "source.path" if self.path is not None else "source.train")
             raise ValueError(
                 "source.tagset: universal maps Brown corpus tags and needs source.recipe: "
                 f"brown; got {got} (use tagset: original, the default)"
@@ -68,11 +97,13 @@ class SplitConfig(Schema):
 
     valid: float = Field(
         0.1, ge=0, lt=0.5,
-        description="Fraction of rows (of groups, with group_by) held out for validation.",
+        description="Fraction of rows (of groups, with group_by) held out for validation; not used "
+        "when source.valid or the recipe gives the valid split.",
     )
     test: float = Field(
         0.1, ge=0, lt=0.5,
-        description="Fraction of rows (of groups, with group_by) held out for the test.",
+        description="Fraction of rows (of groups, with group_by) held out for the test; not used "
+        "when source.test or the recipe gives the test split.",
     )
     stratify: bool = Field(
         True,
@@ -101,5 +132,32 @@ class DataConfig(Schema):
     source: SourceConfig = Field(description="Where the examples come from.")
     split: SplitConfig = Field(
         default_factory=SplitConfig,
-        description="How the rows are split into train, valid and test.",
+        description="How the rows are split into train, valid and test. Only the splits that no "
+        "file or recipe gives are carved (from the one table, or from the train rows); stratify and "
+        "group_by apply to that carving only.",
     )
+    on_error: Literal["fail", "skip"] = Field(
+        "fail",
+        description="What a bad row does (blank, ragged, an empty value, bytes that are not UTF-8, "
+        "invalid JSON, token and tag counts that differ, more than max_tokens): 'fail' stops before "
+        "training with one line naming the file, the rows and what was expected; 'skip' drops such rows, "
+        "logs how many and why, and records the count (MLflow metric data_skipped_rows). A problem of a "
+        "whole file (missing, empty, a missing column, another encoding) always stops the run.",
+    )
+    max_tokens: int | None = Field(
+        None, ge=1,
+        description="Most whitespace-separated tokens a row's first column (the text the model reads: "
+        "text, source or tokens) may hold, in every split; a longer row is a bad row (see on_error). "
+        "null: no limit.",
+    )
+
+    def holds(self, split: str) -> bool:
+        """Whether ``split`` (train, valid or test) will have rows: a file or the recipe gives it, or
+        data.split carves a non-zero fraction of it (train always has rows)."""
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+        if split == "train" or getattr(self.source, split) is not None:
+            return True
+        if self.source.recipe is not None and split in DATASETS.get(self.source.recipe).splits:
+            return True
+        return getattr(self.split, split) > 0

@@ -1,24 +1,46 @@
 """Read a table of examples from a CSV, TSV, JSONL, plain-text, CoNLL or word/TAG file.
 
-Every problem becomes a one-line :class:`DataError` naming the file and, where it
-applies, the 1-based row or line in the file. Values are stripped of surrounding
-whitespace; an empty value or blank line is an error, never silently dropped (except
-in the two tagged-sentence formats, where blank lines separate or surround sentences).
+Every problem is one line naming the file. A problem of the whole file (not found, unknown
+format, a missing column, an empty or header-only file, a file in another encoding) is always
+a :class:`DataError`. A problem of one example is a :class:`~seqpipe.data.checks.RowProblem`
+naming its 1-based row (CSV/TSV: the line where the record starts) or line: a blank row or
+line, a row with the wrong number of fields, an empty value, invalid JSON or a missing key, a
+line with bytes that are not UTF-8, a sentence whose token and tag counts differ, more tokens
+than ``max_tokens``. With ``on_error="fail"`` (the default) all of a file's row problems become
+one DataError (the first kind of problem, with its first rows and how many more, then where the
+others are); with ``"skip"`` those examples are dropped and counted in a
+:class:`~seqpipe.data.checks.DataReport`.
+
+Values are stripped of surrounding whitespace; an empty value or blank line is a problem, never
+silently dropped (except in the two tagged-sentence formats, where blank lines separate or
+surround sentences).
+
+Text is UTF-8; a leading byte order mark is dropped, and line ends may be LF, CRLF or CR in every
+format. A line holding bytes that are not UTF-8 is a row problem named by its line (``x.csv line
+17: not UTF-8 (invalid start byte 0xff)``). A file in another encoding (several such lines and no
+UTF-8 beyond ASCII anywhere, as in a Latin-1 file with accents) is refused whole even with
+``skip``, with the ``iconv`` command that converts it: nothing is guessed and no row is lost quietly.
 
 Tagging examples (roles ``tokens`` and ``tags``) are one row each: the sentence's
 tokens joined by single spaces and its tags joined by single spaces, as many of each.
+
+The frame remembers where each row came from (:func:`seqpipe.data.checks.origin`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from seqpipe.data.checks import ORIGIN, DataReport, Origin, RowProblem, problem_message
 from seqpipe.errors import DataError
 
 FORMATS = ("csv", "tsv", "jsonl", "text", "conll", "wordtag")
@@ -28,6 +50,27 @@ SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".nd
 TAGGING_ROLES = ("tokens", "tags")  # all that the conll and wordtag formats hold
 JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number",
               float: "a number", bool: "a boolean", type(None): "null"}
+LAYOUT = {  # what a file of each format holds, for "expected ..."
+    "csv": "a header row, then one example per row",
+    "tsv": "a header row, then one example per row",
+    "jsonl": "one JSON object per line",
+    "text": "one example per line",
+    "conll": "one token per line in tab-separated columns, a blank line between sentences",
+    "wordtag": "one sentence of word/TAG items per line",
+}
+BEYOND_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")  # a character decoded from valid UTF-8
+ON_ERROR = ("fail", "skip")
+
+
+@dataclass
+class _Item:
+    """One example as a format reads it: its values, or the problem that rules it out."""
+
+    number: int  # the row or line that names it
+    first: int  # the lines it spans, for the UTF-8 check
+    last: int
+    values: list[str] | None = None
+    problem: tuple[int, str, str] | None = None  # (row or line, what, kind) as in RowProblem
 
 
 def read_table(
@@ -37,6 +80,9 @@ def read_table(
     roles: list[str],
     columns: dict[str, str | int] | None = None,
     header: bool = True,
+    on_error: str = "fail",
+    max_tokens: int | None = None,
+    report: DataReport | None = None,
 ) -> pd.DataFrame:
     """Read ``path`` and return exactly the columns ``roles``, in order, as strings.
 
@@ -56,11 +102,17 @@ def read_table(
 
     Whenever ``roles`` holds both ``tokens`` and ``tags`` (in any format), their values
     are re-joined with single spaces and a row with more tokens than tags, or fewer,
-    is an error naming its line or row.
+    is a row problem. With ``max_tokens``, a row whose first role holds more
+    whitespace-separated tokens is a row problem too.
+
+    ``on_error``: ``"fail"`` raises one DataError for all row problems; ``"skip"`` drops
+    those rows and adds them to ``report`` (a DataError still when no row is left).
     """
     path = Path(path)
     roles = list(roles)
     columns = dict(columns or {})
+    if on_error not in ON_ERROR:
+        raise ValueError(f"unknown on_error {on_error!r}; expected one of {', '.join(ON_ERROR)}")
     if not path.exists():
         raise DataError(f"{path}: file not found")
     if not path.is_file():
@@ -73,42 +125,118 @@ def read_table(
         )
     if fmt in ("conll", "wordtag"):
         _check_tagging_roles(path, fmt, roles, columns)
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    text, bad = _decode(path, path.read_bytes())
+    if not text.strip():
+        layout = "one example per row" if fmt in ("csv", "tsv") and not header else LAYOUT[fmt]
+        raise DataError(f"{path}: empty file; expected {layout}")
     if fmt == "text":
-        numbered = [(f"line {number}", [value])
-                    for number, value in enumerate(_lines(path, text), 1)]
+        items, labels = _text(text), {"text": "the line"}
     elif fmt == "jsonl":
-        numbered = _jsonl(path, text, roles, columns)
+        items, labels = _jsonl(path, text, roles, columns)
     elif fmt == "conll":
-        numbered = _conll(path, text, roles, columns)
+        items, labels = _conll(path, text, roles, columns)
     elif fmt == "wordtag":
-        numbered = _wordtag(path, text, roles)
+        items, labels = _wordtag(text, roles)
     else:
-        numbered = _delimited(path, text, fmt, roles, columns, header)
-    if not numbered:
-        raise DataError(f"{path}: no examples")
-    if "tokens" in roles and "tags" in roles:
-        _check_tag_counts(path, numbered, roles.index("tokens"), roles.index("tags"))
-    return pd.DataFrame([record for _, record in numbered], columns=roles, dtype=str)
+        items, labels = _delimited(path, text, fmt, roles, columns, header, bad)
+    unit = "row" if fmt in ("csv", "tsv") else "line"
+    file = str(path)
+    pair = (roles.index("tokens"), roles.index("tags")) if "tokens" in roles and "tags" in roles else None
+    records: list[list[str]] = []
+    numbers: list[int] = []
+    problems: list[RowProblem] = []
+    for item in items:
+        line = next((n for n in range(item.first, item.last + 1) if n in bad), None) if bad else None
+        if line is not None:
+            expected = _utf8_expected(path)
+            problems.append(RowProblem(file, "line", line, f"not UTF-8 ({bad[line]}); {expected}",
+                                       f"not UTF-8; {expected}"))
+            continue
+        if item.problem is not None:
+            number, what, kind = item.problem
+        else:
+            checked = _check_values(item.values, roles, labels, pair, max_tokens)
+            if checked is None:
+                records.append(item.values)
+                numbers.append(item.number)
+                continue
+            number, (what, kind) = item.number, checked
+        problems.append(RowProblem(file, unit, number, what, kind))
+    if problems:
+        if on_error == "fail":
+            raise DataError(problem_message(problems))
+        if not records:
+            raise DataError(problem_message(problems, hint="data.on_error: skip would drop every row and leave none"))
+        if report is not None:
+            report.add(problems)
+    if not records:
+        raise DataError(f"{path}: no examples; expected {LAYOUT[fmt]}")
+    df = pd.DataFrame(records, columns=roles, dtype=str)
+    df.attrs[ORIGIN] = Origin(file, unit, numbers, labels)
+    return df
 
 
-def _check_tag_counts(
-    path: Path, numbered: list[tuple[str, list[str]]], tokens: int, tags: int
-) -> None:
-    """Put single spaces between the tokens and between the tags of every record, and
-    raise DataError for a record whose token count differs from its tag count."""
-    for where, record in numbered:
-        words, labels = record[tokens].split(), record[tags].split()
-        if len(words) != len(labels):
-            raise DataError(
-                f"{path} {where}: {_count(len(words), 'token')} but "
-                f"{_count(len(labels), 'tag')}; expected one tag per token (tokens and tags "
-                "are each separated by spaces)"
-            )
-        record[tokens], record[tags] = " ".join(words), " ".join(labels)
+def _check_values(
+    values: list[str], roles: list[str], labels: dict[str, str], pair: tuple[int, int] | None,
+    max_tokens: int | None,
+) -> tuple[str, str] | None:
+    """``(what, kind)`` for a record whose token and tag counts differ or whose first role has more
+    than ``max_tokens`` tokens; None when it is fine. Puts single spaces between tokens and tags."""
+    if pair is not None:
+        tokens, tags = pair
+        words, labels_ = values[tokens].split(), values[tags].split()
+        if len(words) != len(labels_):
+            expected = "expected one tag per token (tokens and tags are each separated by spaces)"
+            return (f"{_count(len(words), 'token')} but {_count(len(labels_), 'tag')}; {expected}",
+                    f"token and tag counts differ; {expected}")
+        values[tokens], values[tags] = " ".join(words), " ".join(labels_)
+    if max_tokens is not None:
+        count = len(values[0].split())
+        if count > max_tokens:
+            label = labels.get(roles[0], roles[0])
+            expected = f"expected at most {max_tokens} (data.max_tokens)"
+            return (f"{count} tokens in {label}; {expected}",
+                    f"more than {max_tokens} tokens in {label}; {expected}")
+    return None
+
+
+def _decode(path: Path, raw: bytes) -> tuple[str, dict[int, str]]:
+    """The text of a UTF-8 file (BOM dropped) and ``{line: reason}`` for lines that are not UTF-8
+    (their bytes kept as surrogates). A file in another encoding is a DataError."""
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8"), {}
+    except UnicodeDecodeError:
+        pass
+    bad: dict[int, str] = {}
+    for number, line in enumerate(raw.splitlines(), 1):  # the line ends io and csv count
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad[number] = _reason(exc)
+    text = raw.decode("utf-8", "surrogateescape")
+    if len(bad) > 1 and not BEYOND_ASCII.search(text):
+        first = min(bad)
+        raise DataError(
+            f"{path}: not UTF-8: {len(bad)} lines have bytes that are not UTF-8 (first line {first}: "
+            f"{bad[first]}) and none has UTF-8 beyond ASCII, so the file is in another encoding; "
+            f"{_utf8_expected(path)} (data.on_error: skip does not drop whole files)"
+        )
+    return text, bad
+
+
+def _reason(exc: UnicodeDecodeError) -> str:
+    """``invalid start byte 0xff``, ``invalid continuation byte after 0xe9``."""
+    byte = exc.object[exc.start]
+    if exc.reason == "invalid start byte":
+        return f"invalid start byte 0x{byte:02x}"
+    return f"{exc.reason} after 0x{byte:02x}"
+
+
+def _utf8_expected(path: Path) -> str:
+    converted = path.with_name(f"{path.stem}.utf8{path.suffix}")
+    return f"expected UTF-8 text (convert a Latin-1 file with: iconv -f latin1 -t utf-8 {path} > {converted})"
 
 
 def _count(number: int, noun: str) -> str:
@@ -138,92 +266,122 @@ def _expected(roles: list[str], columns: dict[str, Any], kind: str) -> str:
     return f"expected {kind} {names} ({origin})"
 
 
-def _lines(path: Path, text: str) -> list[str]:
-    """Stripped lines of a text file; a blank line is an error."""
-    values = []
+def _text(text: str) -> list[_Item]:
+    """One item per line; a blank line is a problem."""
+    items = []
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
         value = line.strip()
-        if not value:
-            raise DataError(f"{path} line {number}: empty line")
-        values.append(value)
-    return values
+        if value:
+            items.append(_Item(number, number, number, [value]))
+        else:
+            what = "empty line; expected one example per line"
+            items.append(_Item(number, number, number, problem=(number, what, what)))
+    return items
 
 
 def _jsonl(
     path: Path, text: str, roles: list[str], columns: dict[str, Any]
-) -> list[tuple[str, list[str]]]:
+) -> tuple[list[_Item], dict[str, str]]:
     keys = [columns.get(role, role) for role in roles]
     for role, key in zip(roles, keys):
         if not isinstance(key, str):
             raise DataError(
                 f"{path}: data.source.columns.{role} is a column number; JSONL needs key names"
             )
-    records = []
-    for number, line in enumerate(_lines(path, text), 1):
+    expected = "expected one JSON object per line"
+    items = []
+    for number, line in enumerate(io.StringIO(text, newline=None), 1):
+        def problem(what: str, kind: str = "") -> None:
+            items.append(_Item(number, number, number, problem=(number, what, kind or what)))
+
+        line = line.strip()
+        if not line:
+            problem(f"empty line; {expected}")
+            continue
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+            problem(f"not valid JSON ({exc.msg}); {expected}", f"not valid JSON; {expected}")
+            continue
         if not isinstance(obj, dict):
-            raise DataError(
-                f"{path} line {number}: expected a JSON object; got {JSON_TYPES[type(obj)]}"
-            )
-        record = []
+            problem(f"{JSON_TYPES[type(obj)]}, not a JSON object; {expected}",
+                    f"not a JSON object; {expected}")
+            continue
+        record: list[str] = []
         for key in keys:
             if key not in obj:
-                raise DataError(
-                    f"{path} line {number}: no key '{key}'; {_expected(roles, columns, 'keys')}; "
-                    f"the line has: {', '.join(obj)}"
-                )
+                keys_expected = _expected(roles, columns, "keys")
+                problem(f"no key '{key}'; {keys_expected}; the line has: {', '.join(obj)}",
+                        f"no key '{key}'; {keys_expected}")
+                break
             value = obj[key]
             if isinstance(value, (dict, list)):
-                raise DataError(
-                    f"{path} line {number}: value of '{key}' is {JSON_TYPES[type(value)]}; "
-                    "expected a string or a number"
-                )
+                problem(f"value of '{key}' is {JSON_TYPES[type(value)]}; expected a string or a number",
+                        f"value of '{key}' is an object or an array; expected a string or a number")
+                break
             value = "" if value is None else str(value).strip()
             if not value:
-                raise DataError(f"{path} line {number}: empty value in key '{key}'")
+                problem(f"empty value in key '{key}'; expected a value")
+                break
             record.append(value)
-        records.append((f"line {number}", record))
-    return records
+        else:
+            items.append(_Item(number, number, number, record))
+    return items, {role: f"key '{key}'" for role, key in zip(roles, keys)}
 
 
 def _delimited(
-    path: Path, text: str, fmt: str, roles: list[str], columns: dict[str, Any], header: bool
-) -> list[tuple[str, list[str]]]:
+    path: Path, text: str, fmt: str, roles: list[str], columns: dict[str, Any], header: bool,
+    bad: dict[int, str],
+) -> tuple[list[_Item], dict[str, str]]:
     dialect = ({"delimiter": ",", "strict": True, "skipinitialspace": True} if fmt == "csv"
                else {"delimiter": "\t", "quoting": csv.QUOTE_NONE})
     reader = csv.reader(io.StringIO(text, newline=""), **dialect)
-    rows: list[tuple[int, list[str]]] = []  # (row number where the record starts, fields)
+    rows: list[tuple[int, int, list[str]]] = []  # (first line, last line, fields) of each record
     start = 1
     try:
         for fields in reader:
-            rows.append((start, [field.strip() for field in fields]))
+            rows.append((start, reader.line_num, [field.strip() for field in fields]))
             start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(f"{path} row {start}: malformed {fmt.upper()} ({exc})") from None
-    if not rows:
-        raise DataError(f"{path}: no examples")
-    names = rows.pop(0)[1] if header else []
-    width = len(names) if header else len(rows[0][1])
+    if header:
+        first, last, names = rows.pop(0)
+        line = next((n for n in range(first, last + 1) if n in bad), None)
+        if line is not None:
+            raise DataError(f"{path} line {line}: not UTF-8 ({bad[line]}) in the header row; "
+                            f"{_utf8_expected(path)}")
+        if not rows:
+            raise DataError(f"{path}: only a header row ({', '.join(names)}); expected one example "
+                            "per row after it")
+        width, reference = len(names), first
+    else:
+        names = []
+        reference, _, fields = next(row for row in rows if row[2])
+        width = len(fields)
     indices = [_column(path, role, columns, names, header, roles) for role in roles]
-    records = []
-    for number, fields in rows:
+    for index in indices:
+        if not 0 <= index < width:
+            raise DataError(f"{path}: no column {index}; the file has {width} columns")
+    labels = {role: (f"column '{names[index]}'" if header else f"column {index}")
+              for role, index in zip(roles, indices)}
+    items = []
+    for first, last, fields in rows:
+        item = _Item(first, first, last)
         if not fields:
-            raise DataError(f"{path} row {number}: empty row")
-        if len(fields) != width:
-            raise DataError(
-                f"{path} row {number}: {len(fields)} fields; expected {width} as in row 1"
-            )
-        for index in indices:
-            if not 0 <= index < width:
-                raise DataError(f"{path}: no column {index}; the file has {width} columns")
-            if not fields[index]:
-                column = f"'{names[index]}'" if header else str(index)
-                raise DataError(f"{path} row {number}: empty value in column {column}")
-        records.append((f"row {number}", [fields[index] for index in indices]))
-    return records
+            what = "empty row; expected one example per row"
+            item.problem = (first, what, what)
+        elif len(fields) != width:
+            expected = f"expected {width} as in row {reference}"
+            item.problem = (first, f"{_count(len(fields), 'field')}; {expected}", f"wrong number of fields; {expected}")
+        else:
+            empty = next((role for role, index in zip(roles, indices) if not fields[index]), None)
+            if empty is not None:
+                what = f"empty value in {labels[empty]}; expected a value"
+                item.problem = (first, what, what)
+            else:
+                item.values = [fields[index] for index in indices]
+        items.append(item)
+    return items, labels
 
 
 def _column(
@@ -274,19 +432,24 @@ def _check_tagging_roles(path: Path, fmt: str, roles: list[str], columns: dict[s
 
 def _conll(
     path: Path, text: str, roles: list[str], columns: dict[str, Any]
-) -> list[tuple[str, list[str]]]:
-    """One record per sentence of a CoNLL-style file (see :func:`read_table`)."""
-    records: list[tuple[str, list[str]]] = []
+) -> tuple[list[_Item], dict[str, str]]:
+    """One item per sentence of a CoNLL-style file (see :func:`read_table`); a problem on any of
+    its lines rules out the whole sentence and is named by that line."""
+    items: list[_Item] = []
     sentence: list[list[str]] = [[] for _ in roles]  # the values of each role so far
-    start = 0  # line of the sentence's first token
+    start = last = 0  # lines of the sentence's first and last token (0: no sentence open)
+    problem: tuple[int, str, str] | None = None
     width = first = 0  # columns of the file's first token line, and its number
     indices: list[int] = []
 
     def finish() -> None:
-        if sentence[0]:
-            records.append((f"line {start}", [" ".join(values) for values in sentence]))
-            for values in sentence:
-                values.clear()
+        nonlocal start, problem
+        if start:
+            values = None if problem else [" ".join(values) for values in sentence]
+            items.append(_Item(start, start, last, values, problem))
+        for values in sentence:
+            values.clear()
+        start, problem = 0, None
 
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
         line = line.rstrip("\n")
@@ -299,27 +462,29 @@ def _conll(
         if not width:
             width, first = len(fields), number
             indices = [_conll_column(path, role, columns, width, first) for role in roles]
-        elif len(fields) != width:
-            raise DataError(
-                f"{path} line {number}: {len(fields)} columns; expected {width} as in line {first}"
-            )
-        if not sentence[0]:
-            start = number
+        start, last = start or number, number
+        if problem is not None:
+            continue
+        if len(fields) != width:
+            expected = f"expected {width} as in line {first}"
+            problem = (number, f"{_count(len(fields), 'column')}; {expected}", f"wrong number of columns; {expected}")
+            continue
         for role, index, values in zip(roles, indices, sentence):
             value = fields[index]
             if not value:
-                raise DataError(f"{path} line {number}: empty value in column {index} ({role})")
+                what = f"empty value in column {index} ({role}); expected a value"
+                problem = (number, what, what)
+                break
             if len(value.split()) > 1:
                 kind = role[:-1]  # token or tag
-                raise DataError(
-                    f"{path} line {number}: {kind} '{value}' in column {index} contains "
-                    f"whitespace; tokens are separated by whitespace in seqpipe, so a {kind} "
-                    "cannot hold any: join its parts with another character such as _ (or, "
-                    "if the file separates its columns with spaces, use tabs)"
-                )
+                rest = (f"in column {index} contains whitespace; tokens are separated by whitespace in "
+                        f"seqpipe, so a {kind} cannot hold any: join its parts with another character such "
+                        "as _ (or, if the file separates its columns with spaces, use tabs)")
+                problem = (number, f"{kind} '{value}' {rest}", f"a {kind} {rest}")
+                break
             values.append(value)
     finish()
-    return records
+    return items, {role: f"column {index} ({role})" for role, index in zip(roles, indices)}
 
 
 def _conll_column(path: Path, role: str, columns: dict[str, Any], width: int, first: int) -> int:
@@ -334,23 +499,24 @@ def _conll_column(path: Path, role: str, columns: dict[str, Any], width: int, fi
     return index
 
 
-def _wordtag(path: Path, text: str, roles: list[str]) -> list[tuple[str, list[str]]]:
-    """One record per non-blank line of ``word/TAG`` items, split at the last ``/``."""
-    records = []
+def _wordtag(text: str, roles: list[str]) -> tuple[list[_Item], dict[str, str]]:
+    """One item per non-blank line of ``word/TAG`` items, split at the last ``/``."""
+    items = []
     for number, line in enumerate(io.StringIO(text, newline=None), 1):
-        items = line.split()
-        if not items:
+        entries = line.split()
+        if not entries:
             continue
         words, tags = [], []
-        for position, item in enumerate(items, 1):
-            word, slash, tag = item.rpartition("/")
+        for position, entry in enumerate(entries, 1):
+            word, slash, tag = entry.rpartition("/")
             if not (slash and word and tag):
-                raise DataError(
-                    f"{path} line {number}: item {position} '{item}' is not word/TAG (items "
-                    "are separated by whitespace and split at their last /)"
-                )
+                rest = "(items are separated by whitespace and split at their last /)"
+                items.append(_Item(number, number, number, problem=(
+                    number, f"item {position} '{entry}' is not word/TAG {rest}", f"an item is not word/TAG {rest}")))
+                break
             words.append(word)
             tags.append(tag)
-        values = {"tokens": " ".join(words), "tags": " ".join(tags)}
-        records.append((f"line {number}", [values[role] for role in roles]))
-    return records
+        else:
+            values = {"tokens": " ".join(words), "tags": " ".join(tags)}
+            items.append(_Item(number, number, number, [values[role] for role in roles]))
+    return items, {"tokens": "the words", "tags": "the tags"}

@@ -12,7 +12,7 @@ from seqpipe.errors import DataError
 
 def split_frame(
     df: pd.DataFrame, *, valid: float, test: float, seed: int, stratify_by: str | None,
-    group_by: str | None = None,
+    group_by: str | None = None, source: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Split ``df`` into ``train``, ``valid`` and ``test`` frames (index reset).
 
@@ -23,22 +23,25 @@ def split_frame(
 
     With ``group_by`` (not with ``stratify_by``), the rows sharing a value of that column
     stay together: see :func:`split_groups`.
+
+    ``source`` (the file the rows come from) starts every error message when given.
     """
     if group_by is not None:
         if stratify_by is not None:
             raise ValueError("split_frame takes stratify_by or group_by, not both")
-        return split_groups(df, valid=valid, test=test, seed=seed, group_by=group_by)
+        return split_groups(df, valid=valid, test=test, seed=seed, group_by=group_by, source=source)
     n = len(df)
+    prefix = f"{source}: " if source else ""
     sizes = {"valid": math.floor(n * valid + 0.5), "test": math.floor(n * test + 0.5)}
     for name, fraction in (("valid", valid), ("test", test)):
         if fraction > 0 and sizes[name] == 0:
             raise DataError(
-                f"{n} rows are too few for a {name} split of {fraction}: it would get no rows; "
+                f"{prefix}{n} rows are too few for a {name} split of {fraction}: it would get no rows; "
                 f"add rows, raise data.split.{name} or set it to 0"
             )
     if sizes["valid"] + sizes["test"] >= n:
         raise DataError(
-            f"{n} rows leave no rows for the train split (valid {valid}, test {test}); "
+            f"{prefix}{n} rows leave no rows for the train split (valid {valid}, test {test}); "
             "add rows or lower data.split.valid / data.split.test"
         )
     order = _order(df, seed, stratify_by)
@@ -50,7 +53,7 @@ def split_frame(
 
 
 def split_groups(
-    df: pd.DataFrame, *, valid: float, test: float, seed: int, group_by: str
+    df: pd.DataFrame, *, valid: float, test: float, seed: int, group_by: str, source: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Split ``df`` into ``train``, ``valid`` and ``test`` so that no group spans two splits.
 
@@ -58,11 +61,12 @@ def split_groups(
     test splits get ``round(groups * fraction)`` groups each, at least one for a non-zero
     fraction (none for 0), and train the rest. Each split holds its groups' rows, group
     after group in the shuffled order, each group's rows in their order in ``df``. The
-    result depends only on ``df`` and ``seed``.
+    result depends only on ``df`` and ``seed``. ``source`` starts error messages when given.
     """
+    prefix = f"{source}: " if source else ""
     if group_by not in df.columns:
         raise DataError(
-            f"no column '{group_by}' to split by (data.split.group_by); "
+            f"{prefix}no column '{group_by}' to split by (data.split.group_by); "
             f"the table has: {', '.join(map(str, df.columns))}"
         )
     groups, codes = np.unique(df[group_by].to_numpy(), return_inverse=True)
@@ -72,7 +76,7 @@ def split_groups(
     if sizes["valid"] + sizes["test"] >= n:
         noun, verb = ("group", "is") if n == 1 else ("groups", "are")
         raise DataError(
-            f"{n} {noun} in column '{group_by}' {verb} too few to split by group: valid {valid} "
+            f"{prefix}{n} {noun} in column '{group_by}' {verb} too few to split by group: valid {valid} "
             f"and test {test} take {sizes['valid']} + {sizes['test']} and leave none for train; "
             "add groups, or lower data.split.valid / data.split.test or set one to 0"
         )

@@ -4,6 +4,10 @@ Each strategy's keys are validated by its own class; ``strategy`` is the discrim
 so a stage config can hold ``decoding: DecodingConfig`` and YAML reads::
 
     decoding: {strategy: beam, beam_width: 5, length_penalty: 0.6}
+
+The union's ``strategy`` values are the names registered in ``seqpipe.decoding.STRATEGIES`` (a test checks
+that they agree); a config problem names them: ``decoding.strategy: must be one of beam, greedy, sampling;
+got 'topk'``, and a problem inside a strategy is reported at its own key (``decoding.beam_width``).
 """
 
 from __future__ import annotations

@@ -30,14 +30,17 @@ class RunContext:
     task: Any = None  # the pipeline's seqpipe.tasks.base.Task
     progress: bool = True
     resume: bool = False  # continue from the run folder's checkpoints (seqpipe run --resume)
+    replay_history: bool = False  # training comes from the stage cache: log its history as if it ran
     artifacts: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     stage: str | None = None
+    published: list[str] = field(default_factory=list)  # what the running stage has published so far
     _readable: frozenset[str] | None = None  # None: no stage is running (the runner itself)
     _writable: frozenset[str] | None = None
 
     def begin_stage(self, name: str, reads: tuple[str, ...], writes: tuple[str, ...]) -> None:
         self.stage, self._readable, self._writable = name, frozenset(reads), frozenset(writes)
+        self.published = []
 
     def end_stage(self) -> None:
         self.stage = self._readable = self._writable = None
@@ -67,6 +70,7 @@ class RunContext:
             raise ContractError(f"stage '{self.stage}' published '{name}' but declares only "
                                 f"{', '.join(sorted(self._writable)) or 'nothing'}")
         self.artifacts[name] = value
+        self.published.append(name)
 
     def add_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
         """Record final metrics (returned by the run) and log them to the tracker."""

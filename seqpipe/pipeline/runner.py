@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from seqpipe.errors import SeqpipeError, TrackingError
+from seqpipe.pipeline.cache import StageCache
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.signals import interruptible
 from seqpipe.pipeline.stage import STAGES
@@ -66,9 +67,13 @@ def find_run(target: str | Path, tracking_uri: str | None) -> Path:
         return path.resolve()
     if path.exists():
         raise SeqpipeError(f"--resume {target}: not a run folder (no resolved.yaml in it)")
-    from seqpipe.tracking.mlflow_tracker import _mlflow, resolve_tracking_uri
+    from seqpipe.tracking.mlflow_tracker import _mlflow, ensure_reachable, resolve_tracking_uri
 
     uri = resolve_tracking_uri(tracking_uri)
+    try:
+        ensure_reachable(uri)
+    except ConnectionError as exc:
+        raise SeqpipeError(f"--resume {target}: {exc}") from None
     try:
         run = _mlflow().MlflowClient(uri).get_run(str(target))
     except Exception:  # noqa: BLE001 -- any lookup failure means: not a run we know
@@ -134,11 +139,12 @@ def _environment_tags(config) -> dict[str, str]:
 
 
 def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: bool = True,
-                 resume: str | Path | None = None) -> RunResult:
+                 resume: str | Path | None = None, parent_run: str | None = None, cache: bool = True) -> RunResult:
     """Run ``config`` (validated, stage chain checked) end to end; ``resolved`` is its plain-data form.
 
     With ``resume`` (a run folder or MLflow run id), continue that run: same folder, same MLflow run,
-    training from its last checkpoint.
+    training from its last checkpoint. ``parent_run`` nests the MLflow run under that run (sweeps).
+    ``cache=False`` computes every stage (see :mod:`seqpipe.pipeline.cache`).
     """
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if resume is not None:
@@ -150,7 +156,7 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     import_tensorflow()
     import keras
 
-    from seqpipe.data import load_splits
+    from seqpipe.data import load_data
     from seqpipe.tracking import TRACKERS
 
     log = _logger(run_dir)
@@ -164,6 +170,8 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     tags = {**_environment_tags(config), **config.tracking.tags, "seqpipe.run_dir": str(run_dir)}
     if config.description:
         tags["mlflow.note.content"] = config.description
+    if parent_run:
+        tags["mlflow.parentRunId"] = parent_run
     saved_run = run_dir / "run.json"
     previous = json.loads(saved_run.read_text()) if resume is not None and saved_run.exists() else {}
     try:
@@ -191,7 +199,7 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     result = RunResult(tracker.run_id, tracker.tracking_uri, config.tracking.experiment or config.name, run_dir)
     log.info("%s %s", "resuming run folder" if resume is not None else "run folder", run_dir)
     if tracker.run_id:
-        log.info("MLflow run %s in %s", tracker.run_id, tracker.tracking_uri)
+        log.info("MLflow run %s in %s (%s)", tracker.run_id, tracker.tracking_uri, tracker.ui_url)
     task = get_task(config.task)
     ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, task=task,
                      progress=progress, resume=resume is not None)
@@ -201,10 +209,15 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
                 tracker.log_params(_params_view(resolved))
             tracker.log_artifact(run_dir / "resolved.yaml")
             started = time.perf_counter()
-            ctx.put("splits", load_splits(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir))
-            sizes = {f"{k}_examples": len(v) for k, v in ctx["splits"].items()}
-            tracker.log_metrics(sizes)
+            splits, report = load_data(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir)
+            splits = task.check_data(splits, config.data, report)
+            ctx.put("splits", splits)
+            sizes = {f"{k}_examples": len(v) for k, v in splits.items()}
+            tracker.log_metrics({**sizes, **report.metrics()})
             log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
+            for line in (report.lines() if report else []):
+                log.warning("%s", line)
+            stage_cache = StageCache(config, resolved, splits, enabled=cache)
             with strategy.scope():
                 for name in config.stage_names():
                     stage = STAGES.get(name)(config.stage(name))
@@ -212,9 +225,11 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
                                     stage.provides + task.stage_provides(name))
                     t0 = time.perf_counter()
                     log.info("stage %s", name)
-                    stage.run(ctx)
+                    _run_stage(stage, name, ctx, stage_cache)
                     ctx.end_stage()
                     tracker.log_metrics({f"time_{name}_s": time.perf_counter() - t0})
+            if stage_cache.report:
+                tracker.set_tags({"seqpipe.cache": ", ".join(f"{k}: {v}" for k, v in stage_cache.report.items())})
             tracker.log_metrics({"time_total_s": time.perf_counter() - started})
     except BaseException as exc:
         result.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
@@ -236,6 +251,35 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     result.export_path = ctx.artifacts.get("export_path")
     result.warnings = list(tracker.warnings)
     return result
+
+
+def _run_stage(stage, name: str, ctx: RunContext, cache: StageCache) -> None:
+    """Run ``stage``, or load its outputs from the stage cache when an earlier run computed the same thing."""
+    key = cache.advance(name)
+    if not (stage.cacheable and cache.enabled):
+        stage.run(ctx)
+        return
+    entry = cache.lookup(name, key)
+    if entry is not None:
+        try:
+            stage.cache_load(ctx, cache.folder(name, key))
+        except Exception as exc:  # noqa: BLE001 -- an unreadable entry is recomputed, never fatal
+            ctx.log.warning("stage %s: the cache entry %s could not be used (%s); computing it", name,
+                            cache.folder(name, key), one_line(exc))
+            cache.forget(name, key)
+            ctx.begin_stage(name, tuple(ctx._readable or ()), tuple(ctx._writable or ()))
+        else:
+            source = entry.get("run_id") or entry.get("run_dir") or "an earlier run"
+            cache.report[name] = f"hit (run {source})"
+            ctx.log.info("stage %s: cache hit, reusing run %s (%s)", name, source, cache.folder(name, key))
+            return
+    stage.run(ctx)
+    try:
+        cache.store(name, key, lambda folder: stage.cache_save(ctx, folder),
+                    {"run_id": ctx.tracker.run_id, "run_dir": str(ctx.run_dir)})
+        cache.report[name] = "computed"
+    except Exception as exc:  # noqa: BLE001 -- a cache that cannot be written costs time, not results
+        ctx.log.warning("stage %s: could not store it in the stage cache (%s)", name, one_line(exc))
 
 
 def _close(log: logging.Logger) -> None:

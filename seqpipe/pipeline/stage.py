@@ -43,6 +43,17 @@ class Stage:
     def run(self, ctx: "RunContext") -> None:
         raise NotImplementedError
 
+    # Stage caching (seqpipe.pipeline.cache): a stage that can reuse an earlier run's outputs sets
+    # ``cacheable`` and implements both methods; ``cache_load`` must leave the run context and the run
+    # folder as ``run`` would (and may raise: the runner then runs the stage normally).
+    cacheable: ClassVar[bool] = False
+
+    def cache_save(self, ctx: "RunContext", folder) -> None:
+        raise NotImplementedError
+
+    def cache_load(self, ctx: "RunContext", folder) -> None:
+        raise NotImplementedError
+
 
 STAGES: Registry[type[Stage]] = Registry("stage", base=Stage)
 

@@ -37,8 +37,35 @@ class TokenizeStage(Stage):
     provides = ("encoder",)
     Config = TokenizeConfig
 
+    cacheable = True
+
     def run(self, ctx):
         ctx.task.build_encoders(ctx, self.config, partial(build_encoder, ctx))
+
+    def cache_save(self, ctx, folder):
+        import json
+        import shutil
+
+        configs = {name: ctx.artifacts[name].get_config() for name in ctx.published}
+        (folder / "encoders.json").write_text(json.dumps(configs), encoding="utf-8")
+        for vocab in ctx.run_dir.glob("*vocab.txt"):  # the vocabulary files this stage wrote
+            shutil.copy2(vocab, folder / vocab.name)
+
+    def cache_load(self, ctx, folder):
+        import json
+        import shutil
+
+        from seqpipe.text.encoder import TextEncoder
+
+        configs = json.loads((folder / "encoders.json").read_text(encoding="utf-8"))
+        encoders = {name: TextEncoder.from_config(config) for name, config in configs.items()}
+        for vocab in sorted(folder.glob("*vocab.txt")):
+            target = ctx.path(vocab.name)
+            shutil.copy2(vocab, target)
+            ctx.tracker.log_artifact(target)
+            ctx.tracker.log_metrics({f"{vocab.stem}_size": len(target.read_text(encoding="utf-8").splitlines())})
+        for name, encoder in encoders.items():
+            ctx.put(name, encoder)
 
 
 def build_encoder(ctx, side: dict, texts: list[str], name: str):

@@ -48,7 +48,30 @@ class TrainStage(Stage):
     provides = ("trained_model", "history")
     Config = TrainConfig
 
+    cacheable = True
+
     def run(self, ctx):
         model, history = ctx.task.fit(ctx, self.config)
         ctx.put("trained_model", model)
         ctx.put("history", history)
+
+    def cache_save(self, ctx, folder):
+        import shutil
+
+        shutil.copytree(ctx.run_dir / "checkpoints", folder / "checkpoints")
+        shutil.copy2(ctx.run_dir / "history.csv", folder / "history.csv")
+
+    def cache_load(self, ctx, folder):
+        """The cached run's checkpoints, then training "resumes" from its completed state: nothing is fitted."""
+        import json
+        import shutil
+
+        if not json.loads((folder / "checkpoints" / "last.json").read_text())["completed"]:
+            raise ValueError("the cached training did not complete")
+        shutil.copytree(folder / "checkpoints", ctx.run_dir / "checkpoints", dirs_exist_ok=True)
+        shutil.copy2(folder / "history.csv", ctx.run_dir / "history.csv")
+        resume, ctx.resume, ctx.replay_history = ctx.resume, True, True
+        try:
+            self.run(ctx)
+        finally:
+            ctx.resume, ctx.replay_history = resume, False

@@ -80,6 +80,15 @@ class Task:
         if tokenize is not None and tokenize.kind is None:
             tokenize.kind = self.default_tokenizer
 
+    # -- data ---------------------------------------------------------------------------------------
+    def check_data(self, splits: dict, data_cfg, report) -> dict:
+        """Checks of the task's own after reading and before any stage (e.g. a single class); return the splits.
+
+        Raise :class:`seqpipe.errors.DataError` with one line; with ``data_cfg.on_error == "skip"`` a task may drop
+        rows instead and count them in ``report`` (see :mod:`seqpipe.data.checks`).
+        """
+        return splits
+
     # -- hooks called by the generic stages -------------------------------------------------------
     def build_encoders(self, ctx: RunContext, cfg, build: Callable[..., Any]) -> None:
         """tokenize: publish the text encoder(s); ``build(side_settings, texts, name)`` builds one."""

@@ -59,9 +59,18 @@ class Tracker(ABC):
 
     @abstractmethod
     def log_pyfunc_model(
-        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model"
+        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model",
+        extra_artifacts: dict[str, Path] | None = None,
     ) -> str | None:
-        """Log a SavedModel as a servable model taking raw strings; return the model URI."""
+        """Log a SavedModel as a servable model taking raw strings; return the model URI.
+
+        ``extra_artifacts`` (``{key: path}``) are files stored with the model beside the SavedModel.
+        """
+
+    def register_model(self, model_uri: str, name: str, tags: dict[str, str]) -> str | None:
+        """Register the logged model ``model_uri`` as a new version of the registered model ``name``
+        (created if missing), with ``tags`` on the version; return the version (None: not registered)."""
+        raise NotImplementedError(f"{type(self).__name__} has no model registry")
 
     @abstractmethod
     def end(self, status: str = "FINISHED") -> None:
@@ -130,8 +139,12 @@ class NullTracker(Tracker):
         pass
 
     def log_pyfunc_model(
-        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model"
+        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model",
+        extra_artifacts: dict[str, Path] | None = None,
     ) -> str | None:
+        return None
+
+    def register_model(self, model_uri: str, name: str, tags: dict[str, str]) -> str | None:
         return None
 
     def end(self, status: str = "FINISHED") -> None:

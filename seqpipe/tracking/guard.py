@@ -5,10 +5,10 @@ Which tracking failures are fatal:
 - **Fatal** (exit 2, before any data is read): the tracker cannot *start* the run, for
   example a store that cannot be reached or opened, or a deleted experiment.
 - **Not fatal**: anything that fails once the run exists (a metric, tag, param batch,
-  artifact or the logged model that the store refuses). The run goes on, every result
-  stays in the run folder, the problem is reported in one line on the console and in
-  ``run.log``, the MLflow run gets the tag ``seqpipe.tracking_warnings`` naming what
-  could not be logged, and ``seqpipe run`` exits with 4 ("finished with warnings").
+  artifact, the logged model or its registered version that the store refuses). The run
+  goes on, every result stays in the run folder, the problem is reported in one line on
+  the console and in ``run.log``, the MLflow run gets the tag ``seqpipe.tracking_warnings``
+  naming what could not be logged, and ``seqpipe run`` exits with 4 ("finished with warnings").
 """
 
 from __future__ import annotations
@@ -63,6 +63,10 @@ class GuardedTracker:
 
     def log_pyfunc_model(self, saved_model_dir: Path, **kwargs):
         return self._guard("the MLflow model", self.tracker.log_pyfunc_model, saved_model_dir, **kwargs)
+
+    def register_model(self, model_uri: str, name: str, tags: dict[str, str]):
+        return self._guard(f"the registered model version of {name}", self.tracker.register_model,
+                           model_uri, name, tags)
 
     def end(self, status: str = "FINISHED") -> None:
         if self.warnings:

@@ -33,9 +33,16 @@ T = TypeVar("T")
 
 
 def _mlflow():
-    """Import mlflow, turning its telemetry off unless the user chose a setting."""
+    """Import mlflow, turning its telemetry off unless the user chose a setting.
+
+    Unless set otherwise, MLflow also keeps quiet: no INFO lines, no download progress bars, and no
+    "View run at" links printed to stdout when a run on a tracking server ends (stdout is for
+    ``seqpipe run --json`` and ``seqpipe predict``).
+    """
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # no INFO lines on schema creation
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     import mlflow
 
     return mlflow
@@ -76,31 +83,64 @@ def ensure_store(uri: str) -> None:
     _READY_STORES.add(uri)
 
 
+def ensure_reachable(uri: str, timeout: float = 10.0) -> None:
+    """Fail at once, with ``ConnectionError``, when nothing answers at an ``http(s)://`` tracking URI.
+
+    MLflow retries a refused connection for about four minutes before it gives up; this probe
+    (one plain GET of the URI, through the same proxies MLflow would use) makes an unreachable
+    server an error within ``timeout`` seconds. Any HTTP answer counts as reachable (a login page,
+    a 404 behind a path prefix), and so does a TLS problem, which MLflow reports better. Other
+    stores are left alone.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        requests.get(uri, timeout=(timeout, 3 * timeout), allow_redirects=False).close()
+    except requests.exceptions.SSLError:
+        return
+    except requests.exceptions.Timeout:
+        raise ConnectionError(f"the tracking server at {uri} did not answer within {timeout:.0f} s") from None
+    except requests.exceptions.ConnectionError as exc:
+        reason = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+        raise ConnectionError(f"no tracking server answers at {uri} ({reason})") from None
+
+
+@contextmanager
+def _global_tracking_uri(tracking_uri: str) -> Iterator[None]:
+    """Make ``tracking_uri`` MLflow's global tracking URI for the block, for MLflow code that reads only that.
+
+    The global URI, and the ``MLFLOW_TRACKING_URI`` variable MLflow mirrors it into, are restored afterwards.
+    """
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    saved_env_uri = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        with _use_tracking_uri(tracking_uri):
+            yield
+    finally:
+        if saved_env_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env_uri
+
+
 @contextmanager
 def _fluent_run(tracking_uri: str, run_id: str) -> Iterator[None]:
     """Make ``run_id`` MLflow's active run for the block, for APIs that only log there.
 
     The run is pushed as a nested run, so a caller's own active run stays put, and popped
     with status RUNNING, so its final status is still the tracker's to set. The global
-    tracking URI, and the ``MLFLOW_TRACKING_URI`` variable MLflow mirrors it into, are
-    restored afterwards.
+    tracking URI is restored afterwards (see :func:`_global_tracking_uri`).
     """
     mlflow = _mlflow()
-    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
-
-    saved_env_uri = os.environ.get("MLFLOW_TRACKING_URI")
-    try:
-        with _use_tracking_uri(tracking_uri):
-            mlflow.start_run(run_id=run_id, nested=True)
-            try:
-                yield
-            finally:
-                mlflow.end_run("RUNNING")
-    finally:
-        if saved_env_uri is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = saved_env_uri
+    with _global_tracking_uri(tracking_uri):
+        mlflow.start_run(run_id=run_id, nested=True)
+        try:
+            yield
+        finally:
+            mlflow.end_run("RUNNING")
 
 
 def _batches(items: list[T], size: int) -> Iterator[list[T]]:
@@ -128,6 +168,7 @@ class MLflowTracker(Tracker):
     def start(self, experiment: str, run_name: str, tags: dict[str, str]) -> str:
         if self._active:
             raise RuntimeError(f"run {self._run_id} is still active; end it first")
+        ensure_reachable(self._tracking_uri)
         ensure_store(self._tracking_uri)
         self._client = _mlflow().MlflowClient(self._tracking_uri)
         self._experiment_id = self._get_or_create_experiment(experiment)
@@ -139,6 +180,7 @@ class MLflowTracker(Tracker):
     def resume(self, run_id: str) -> str:
         if self._active:
             raise RuntimeError(f"run {self._run_id} is still active; end it first")
+        ensure_reachable(self._tracking_uri)
         ensure_store(self._tracking_uri)
         self._client = _mlflow().MlflowClient(self._tracking_uri)
         try:
@@ -183,27 +225,64 @@ class MLflowTracker(Tracker):
         self._client.log_artifact(run_id, str(path), artifact_path)
 
     def log_pyfunc_model(
-        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model"
+        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model",
+        extra_artifacts: dict[str, Path] | None = None,
     ) -> str:
         """Log ``saved_model_dir`` with ``seqpipe/export/pyfunc_model.py`` as a pyfunc model.
 
-        The model takes one string column ``text`` and loads without seqpipe installed.
+        The model takes one string column ``text`` and loads without seqpipe installed. The
+        SavedModel is stored under its folder name (``export/saved_model`` as ``artifacts/saved_model``);
+        ``extra_artifacts`` (``{key: path}``) go beside it under their own file names
+        (``artifacts/model.keras``, ...), so the model's ``artifacts/`` folder has the layout of the
+        run's ``export/`` folder.
         """
         mlflow = _mlflow()
         from mlflow.models import ModelSignature
         from mlflow.types import ColSpec, Schema
 
+        artifacts, names = {"saved_model": str(saved_model_dir)}, {Path(saved_model_dir).name}
+        for key, path in (extra_artifacts or {}).items():
+            if key in artifacts or Path(path).name in names:  # MLflow would move one into a numbered folder
+                raise ValueError(f"extra artifact {key!r}: its name or file name {Path(path).name!r} is taken")
+            if not Path(path).exists():
+                raise FileNotFoundError(f"artifact not found: {path}")
+            artifacts[key] = str(path)
+            names.add(Path(path).name)
         with _fluent_run(self._tracking_uri, self._current_run()), warnings.catch_warnings():
             # an input example makes MLflow 3.17 run the model at log time; the signature says enough
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(
                 name=name,
                 python_model=str(PYFUNC_MODEL_CODE),
-                artifacts={"saved_model": str(saved_model_dir)},
+                artifacts=artifacts,
                 pip_requirements=pip_requirements,
                 signature=ModelSignature(inputs=Schema([ColSpec("string", "text")])),
             )
         return info.model_uri
+
+    def register_model(self, model_uri: str, name: str, tags: dict[str, str]) -> str:
+        """Register the logged model ``model_uri`` (``models:/<model id>``) as a new version of ``name``.
+
+        The registered model is created when missing (another process creating it at the same
+        moment is fine). ``tags`` become the version's tags (keys made MLflow-safe, values strings).
+        Returns the new version number as a string.
+        """
+        from mlflow.exceptions import MlflowException
+
+        run_id = self._current_run()
+        client = self._client
+        try:
+            client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+                raise
+        # a sqlite registry looks the logged model up through MLflow's global tracking URI
+        with _global_tracking_uri(self._tracking_uri):
+            version = client.create_model_version(
+                name, model_uri, run_id=run_id, tags=_tags(tags), model_id=_logged_model_id(model_uri),
+                await_creation_for=60,
+            )
+        return str(version.version)
 
     def end(self, status: str = "FINISHED") -> None:
         check_status(status)
@@ -274,6 +353,12 @@ def _distinct_keys(names) -> dict[str, str]:
             raise ValueError(f"metric names {seen[key]!r} and {name!r} both become the MLflow key {key!r}")
         seen[key], keys[name] = name, key
     return keys
+
+
+def _logged_model_id(model_uri: str) -> str | None:
+    """``m-...`` of a logged model's URI ``models:/m-...``; None for other URIs."""
+    rest = model_uri[len("models:/"):] if model_uri.startswith("models:/") else ""
+    return rest if rest and not any(c in rest for c in "/@") else None
 
 
 def _tags(tags: dict[str, str]) -> dict[str, str]:

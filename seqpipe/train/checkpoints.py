@@ -133,9 +133,11 @@ class Checkpointer(keras.callbacks.Callback):
         if epoch != self.epoch:
             self.epoch, self.batch = epoch, 0
 
-    def snapshot(self) -> dict:
+    def snapshot(self, completed: bool = False) -> dict:
         best = getattr(self.best, "best", None)
-        return {"epoch": self.epoch, "batch": self.batch, "steps_per_epoch": self.steps,
+        stopped_early = bool(completed and self.model is not None and self.model.stop_training)
+        return {"epoch": self.epoch, "batch": self.batch, "steps_per_epoch": self.steps, "completed": completed,
+                "stopped_early": stopped_early,
                 "best": float(best) if best is not None and math.isfinite(float(best)) else None,
                 "early_stopping": self.early.snapshot() if self.early is not None else None,
                 "history": self.history}
@@ -147,6 +149,10 @@ class Checkpointer(keras.callbacks.Callback):
         if stop_requested() and self.batch < self.steps:
             self.state.save(self.model, self.snapshot())
             raise Interrupted(stop_requested())
+
+    def complete(self) -> None:
+        """Training ended normally (all epochs, or early stopping): a resume has nothing left to fit."""
+        self.state.save(self.model, self.snapshot(completed=True))
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():

@@ -62,7 +62,7 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
     if cfg.early_stopping:
         early = ResumableEarlyStopping(monitor=cfg.monitor, mode=mode, patience=cfg.early_stopping.patience,
                                        min_delta=cfg.early_stopping.min_delta, verbose=1)
-    epoch, batch, history = 0, 0, {}
+    epoch, batch, history, completed = 0, 0, {}, False
     if ctx.resume and state.exists():
         saved = state.restore(model)
         if saved["steps_per_epoch"] != train.steps:
@@ -71,14 +71,20 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
             raise SeqpipeError(f"{state.meta}: the checkpoint has {saved['steps_per_epoch']} batches per epoch, this "
                                f"run {train.steps}; resume with the same data and train.batch_size")
         epoch, batch, history = saved["epoch"], saved["batch"], saved["history"]
+        # done: it stopped early, or reached as many epochs as asked now (train.epochs may have grown since)
+        completed = saved["completed"] and (saved["stopped_early"] or epoch >= cfg.epochs)
         if saved["best"] is not None:
             best.best = saved["best"]
         if early is not None and saved["early_stopping"]:
             early.restored = saved["early_stopping"]
-        ctx.log.info("resuming training at epoch %d, batch %d of %d", epoch + 1, batch, train.steps)
+        if completed:
+            ctx.log.info("training is complete in the checkpoint (%d epochs): nothing to fit", epoch)
+        else:
+            ctx.log.info("resuming training at epoch %d, batch %d of %d", epoch + 1, batch, train.steps)
     elif ctx.resume:
         ctx.log.info("no training checkpoint in %s: training from the start", state.folder)
     checkpointer = Checkpointer(state, train.steps, cfg.checkpoint_every, best, early, history, epoch, batch)
+    checkpointer.set_model(model)
     callbacks = [
         StopOnNonFinite(),
         *first_callbacks,
@@ -92,14 +98,20 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
     with warnings.catch_warnings(), deferred():
         # a dataset with steps_per_epoch has no known length; Keras warns at the end of every first epoch
         warnings.filterwarnings("ignore", message="Your input ran out of data")
-        if batch and epoch < cfg.epochs:  # finish the interrupted epoch: its batches not seen yet
+        if batch and epoch < cfg.epochs and not completed:  # finish the interrupted epoch: the batches not seen yet
             model.fit(train.epoch(epoch).skip(batch), validation_data=valid, initial_epoch=epoch, epochs=epoch + 1,
                       steps_per_epoch=train.steps - batch, callbacks=callbacks, shuffle=False, verbose=verbose)
             epoch += 1
-        if epoch < cfg.epochs and not model.stop_training:
+        if epoch < cfg.epochs and not model.stop_training and not completed:
             model.fit(train.stream(epoch, cfg.epochs), validation_data=valid, initial_epoch=epoch, epochs=cfg.epochs,
                       steps_per_epoch=train.steps, callbacks=callbacks, shuffle=False, verbose=verbose)
+        if not completed:
+            checkpointer.complete()
     history = checkpointer.history
+    if ctx.replay_history:  # training came from the stage cache: the run still gets its curves
+        for step in range(len(next(iter(history.values()), []))):
+            ctx.tracker.log_metrics({key: values[step] for key, values in history.items() if step < len(values)},
+                                    step=step)
     if cfg.restore_best and best_file.exists():
         model.load_weights(best_file)
         values = history.get(cfg.monitor, [])

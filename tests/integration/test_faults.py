@@ -15,7 +15,6 @@ import mlflow
 import pytest
 
 from seqpipe.cli import main
-from tests.integration.conftest import seqpipe
 
 PIPELINE = """\
 name: faults
@@ -51,7 +50,8 @@ def write(tmp_path: Path, epochs: int = 12, **replace) -> Path:
 def start(cwd: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.Popen([sys.executable, "-m", "seqpipe", "run", "p.yaml", "--no-progress", "--json", *args],
+    return subprocess.Popen([sys.executable, "-m", "seqpipe", "run", "p.yaml", "--no-progress", "--json", "--no-cache",
+                             *args],
                             cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -123,7 +123,7 @@ def test_resume_refuses_a_changed_pipeline(tmp_path, monkeypatch, capsys):
     write(tmp_path, epochs=1)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "p.yaml", "--no-progress"]) == 0
+    assert main(["run", "p.yaml", "--no-progress", "--no-cache"]) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()
     capsys.readouterr()
     assert main(["run", "p.yaml", "--resume", str(run_dir), "-o", "embed.dim=9"]) == 2
@@ -131,7 +131,7 @@ def test_resume_refuses_a_changed_pipeline(tmp_path, monkeypatch, capsys):
     assert err.startswith(f"--resume {run_dir}: the pipeline differs from the run's resolved.yaml at stages.embed.dim "
                           "(was 8, now 9)")
     # more epochs are allowed: training continues from the end of the first
-    assert main(["run", "p.yaml", "--resume", str(run_dir), "-o", "train.epochs=2", "--no-progress"]) == 0
+    assert main(["run", "p.yaml", "--resume", str(run_dir), "-o", "train.epochs=2", "--no-progress", "--no-cache"]) == 0
     history = json.loads((run_dir / "checkpoints" / "last.json").read_text())["history"]
     assert len(history["val_accuracy"]) == 2
 
@@ -150,7 +150,7 @@ def test_a_nan_loss_stops_with_the_epoch_and_step_and_keeps_the_last_good_checkp
     write(tmp_path, epochs=3)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "p.yaml", "--no-progress"]) == 2
+    assert main(["run", "p.yaml", "--no-progress", "--no-cache"]) == 2
     err = capsys.readouterr().err
     line = next(line for line in err.splitlines() if "diverged" in line)
     assert line == ("training diverged at epoch 2, step 3: the loss is nan; the last good checkpoint is kept in "
@@ -168,7 +168,7 @@ def test_a_nan_loss_stops_with_the_epoch_and_step_and_keeps_the_last_good_checkp
 def test_a_real_divergence_is_caught(tmp_path, monkeypatch, capsys):
     write(tmp_path, epochs=2, **{"optimizer: {learning_rate: 0.01}": "optimizer: {name: sgd, learning_rate: 3.0e+38}"})
     monkeypatch.chdir(tmp_path)
-    assert main(["run", "p.yaml", "--no-progress", "-o", "tracking.backend=none"]) == 2
+    assert main(["run", "p.yaml", "--no-progress", "--no-cache", "-o", "tracking.backend=none"]) == 2
     assert "training diverged at epoch 1, step " in capsys.readouterr().err
 
 

@@ -78,3 +78,18 @@ def test_predict_translates_lines_from_stdin(translate_run):
                    stdin="\n".join(table["source"]) + "\n", cwd=translate_run["workdir"])
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["translation"] for r in rows] == table["hypothesis"].tolist()
+
+
+def test_the_saved_keras_model_loads_in_safe_mode_and_gives_the_same_logits(translate_run):
+    import keras
+    import numpy as np
+
+    from seqpipe.saving import load_model
+
+    path = Path(translate_run["result"]["run_dir"]) / "export" / "model.keras"
+    model = load_model(path)  # safe_mode=True: a Lambda layer (code in the file) would be refused
+    source = np.array([[5, 6, 7, 0], [8, 9, 0, 0]], "int32")
+    target = np.array([[2, 5, 6], [2, 7, 0]], "int32")
+    again = keras.saving.load_model(path, compile=False, safe_mode=True)
+    np.testing.assert_allclose(model([source, target]).numpy(), again([source, target]).numpy(), atol=1e-6)
+    assert model.get_layer("source_mask").__class__.__name__ == "NotEqual"

@@ -55,4 +55,4 @@ def test_shared_vocabulary_luong_dot_copy_bridge_wordpiece_and_sampling(toy):
     ), progress=False)
     assert (result.run_dir / "vocab.txt").exists() and not (result.run_dir / "source_vocab.txt").exists()
     assert result.metrics["test_bleu_greedy"] > 50
-    assert 0 <= result.metrics["test_bleu"] <= 100
+    assert 0 <= result.metrics["test_bleu"] <= 100 + 1e-9  # sacrebleu may give 100.00000000000004

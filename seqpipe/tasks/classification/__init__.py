@@ -60,6 +60,20 @@ class Classification(Task):
             yield (("stages", "classify", "pooling"), "'last' over a bidirectional encoder needs "
                                                       f"stages.encode.merge_mode 'concat'; got '{encode.merge_mode}'")
 
+    def check_data(self, splits, data_cfg, report):
+        from seqpipe.data.checks import drop_rows, heldout_message, single_value, values_only_in_heldout
+        from seqpipe.errors import DataError
+
+        problem = single_value(splits, "label")
+        if problem:
+            raise DataError(problem)
+        unseen = values_only_in_heldout(splits, "label")
+        if unseen:
+            if data_cfg.on_error == "skip":
+                return drop_rows(splits, unseen, report, column="label")
+            raise DataError(heldout_message(splits, "label", unseen))
+        return splits
+
     def fit(self, ctx, cfg):
         from seqpipe.tasks.classification.runtime import fit
 

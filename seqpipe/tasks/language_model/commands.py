@@ -14,7 +14,7 @@ def load_language_model(target: str, tracking_uri: str | None = None):
 
     from seqpipe.predict import resolve_export
 
-    export = resolve_export(target, tracking_uri=tracking_uri).parent  # .../export
+    export = resolve_export(target, tracking_uri=tracking_uri).parent  # .../export, or a registered model's artifacts/
     meta_file = export / "saved_model" / "seqpipe.json"
     if not meta_file.exists() or json.loads(meta_file.read_text()).get("task") != NAME:
         raise SeqpipeError(f"{target}: not a language model export (no task '{NAME}' in {meta_file})")
@@ -71,7 +71,8 @@ def cmd_score(args) -> int:
 
 def add_commands(sub) -> None:
     p = sub.add_parser("generate", help="continue a prompt with a trained language model")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder, its export folder, or an MLflow run id")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder, its export folder, an MLflow run id, or a "
+                   "registered model: models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest")
     p.add_argument("--prompt", default="", help="text to continue (default: start a new text)")
     p.add_argument("--max-length", type=int, default=300, help="tokens to generate")
     p.add_argument("--temperature", type=float, default=1.0)
@@ -79,10 +80,11 @@ def add_commands(sub) -> None:
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling threshold (1: off)")
     p.add_argument("--seed", type=int, default=0, help="the same seed gives the same text")
     p.add_argument("--greedy", action="store_true", help="the most probable token at every step instead of sampling")
-    p.add_argument("--tracking-uri", help="for an MLflow run id")
+    p.add_argument("--tracking-uri", help="for an MLflow run id or a models:/ URI")
     p.set_defaults(func=cmd_generate)
     p = sub.add_parser("score", help="log-probabilities of sentences under a trained language model (TSV)")
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a SavedModel folder, a run folder, or an MLflow run id")
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a SavedModel folder, a run folder, an MLflow run id, or a "
+                   "registered model: models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest")
     p.add_argument("--input", "-i", help="text file, one sentence per line (default: stdin)")
-    p.add_argument("--tracking-uri", help="for an MLflow run id")
+    p.add_argument("--tracking-uri", help="for an MLflow run id or a models:/ URI")
     p.set_defaults(func=cmd_score)

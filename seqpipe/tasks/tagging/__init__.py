@@ -80,6 +80,17 @@ class Tagging(Task):
             yield (("stages", "tokenize", "kind"), f"tagging labels the given whitespace-separated tokens, so the "
                                                    f"tokenizer must be 'whitespace' (or unset); got '{tokenize.kind}'")
 
+    def check_data(self, splits, data_cfg, report):
+        from seqpipe.data.checks import drop_rows, heldout_message, values_only_in_heldout
+        from seqpipe.errors import DataError
+
+        unseen = values_only_in_heldout(splits, "tags", tokens=True)
+        if unseen:
+            if data_cfg.on_error == "skip":
+                return drop_rows(splits, unseen, report, column="tags")
+            raise DataError(heldout_message(splits, "tags", unseen, tokens=True))
+        return splits
+
     def extend_embedding(self, ctx, cfg, embedded):
         from seqpipe.tasks.tagging.runtime import add_char_features
 

@@ -69,7 +69,10 @@ def tagging_dataset(encoder, char_encoder, sentences: list[str], tags: list[list
         return inputs, tf.pad(y, [[0, 0], [0, tf.shape(inputs["token_ids"])[1] - tf.shape(y)[1]]])
 
     def batch(ds):
-        ds = bucketed(ds, lengths, batch_size, lambda s, y: tf.shape(y)[0]) if bucketing else ds.padded_batch(batch_size)
+        if bucketing:
+            ds = bucketed(ds, lengths, batch_size, lambda s, y: tf.shape(y)[0])
+        else:
+            ds = ds.padded_batch(batch_size)
         return ds.map(features, num_parallel_calls=tf.data.AUTOTUNE)
 
     if shuffle:

@@ -133,15 +133,15 @@ def test_location_of_the_stages_key_is_its_own_line(layered_files, load_layered)
     assert load_layered(layered_files["main"]).where(("stages",)) == f"{layered_files['main']}:3"
 
 
-def test_where_falls_back_to_the_nearest_ancestor_then_the_file(layered_files, load_layered):
+def test_where_falls_back_to_the_nearest_ancestor_then_the_top_mapping(layered_files, load_layered):
     f = {k: str(v) for k, v in layered_files.items()}
     layered = load_layered(layered_files["main"])
     # a default (never written) key inside a stage -> the stage entry's line
     assert layered.where(("stages", "classify", "pooling")) == f"{f['main']}:7"
     assert layered.where(("stages", "train", "optimizer", "name")) == f"{f['main']}:4"
-    # nothing at all -> the top file
-    assert layered.where(("description",)) == f["main"]
-    assert layered.where(()) == f["main"]
+    # nothing at all -> the line of the top file's mapping
+    assert layered.where(("description",)) == f"{f['main']}:1"
+    assert layered.where(()) == f"{f['main']}:1"
 
 
 def test_overrides_are_typed_as_yaml_and_located(layered_files, load_layered):
@@ -277,15 +277,15 @@ def test_missing_extends_file_names_the_line_and_folder(write, load_layered, pro
         f"{path}:4: extends[1]: file not found: configs/nope.yaml (looked in {path.parent / 'configs'})"]
 
 
-def test_extends_cycle(write, load_layered, problems):
+def test_extends_cycle_points_at_the_entry_that_closes_it(write, load_layered, problems):
     one = write("one.yaml", "extends: [two.yaml]\n")
-    two = write("two.yaml", "extends: one.yaml\n")  # a single string is accepted too
-    assert problems(load_layered, one) == [f"{two}: extends: cycle {one} -> {two} -> {one}"]
+    two = write("two.yaml", "seed: 1\nextends: one.yaml\n")  # a single string is accepted too
+    assert problems(load_layered, one) == [f"{two}:2: extends[0]: cycle {one} -> {two} -> {one}"]
 
 
 def test_self_extends_is_a_cycle(write, load_layered, problems):
-    me = write("me.yaml", "extends: [me.yaml]\n")
-    assert problems(load_layered, me) == [f"{me}: extends: cycle {me} -> {me}"]
+    me = write("me.yaml", "seed: 1\nextends:\n  - me.yaml\n")
+    assert problems(load_layered, me) == [f"{me}:3: extends[0]: cycle {me} -> {me}"]
 
 
 def test_diamond_extends_is_not_a_cycle(write, load_layered):
@@ -382,3 +382,66 @@ def test_empty_file_loads_as_empty_mapping(write, load_layered):
     layered = load_layered(path)
     assert layered.data == {}
     assert layered.files == [path]
+
+
+# -- extends entries: every problem at the line of its entry -----------------------------------
+
+
+def test_extends_problems_point_at_their_entries(write, load_layered, problems, tmp_path):
+    (tmp_path / "folder").mkdir()
+    write("ok.yaml", "seed: 1\n")
+    path = write("main.yaml", "name: x\nextends:\n  - ok.yaml\n  - folder\n  - 5\n  - ''\n  - nope.yaml\n")
+    assert problems(load_layered, path) == [
+        f"{path}:4: extends[1]: is a folder, not a YAML file: folder",
+        f"{path}:5: extends[2]: must be the path of a YAML file; got 5",
+        f"{path}:6: extends[3]: must be the path of a YAML file; got ''",
+        f"{path}:7: extends[4]: file not found: nope.yaml (looked in {path.parent})",
+    ]
+
+
+def test_problems_in_several_fragments_are_reported_together(write, load_layered, problems):
+    one = write("one.yaml", "seed: [1\n")
+    two = write("two.yaml", "seed: !!int x\n")
+    path = write("main.yaml", "extends: [one.yaml, two.yaml]\n")
+    assert problems(load_layered, path) == [
+        f"{one}:2: not valid YAML: expected ',' or ']', but got '<stream end>'",
+        f"{two}:1: seed: cannot read 'x' as !!int",
+    ]
+
+
+def test_several_bad_overrides_are_reported_together(layered_files, load_layered, problems):
+    assert problems(load_layered, layered_files["main"], ["train.epochs", "=", "stages[99].x=1", "ok=1"]) == [
+        "-o train.epochs: expected key.path=value",
+        "-o =: empty key path",
+        "-o stages[99].x=1: stages[99]: the pipeline has 6 stages",
+    ]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("extends=[a.yaml]", "-o extends=[a.yaml]: extends: cannot be overridden; fragments are layered from the files "
+                         "(override the values they set instead)"),
+    ("seed=!!python/object:os.system {}",
+     "-o seed=!!python/object:os.system {}: seed: YAML tag '!!python/object:os.system' is not allowed "
+     "(pipeline files are data only)"),
+    ("train.epochs=!!int x", "-o train.epochs=!!int x: stages.train.epochs: cannot read 'x' as !!int"),
+    ("seed=!!int " + "x" * 200, "-o seed=!!int " + "x" * 69 + "... (211 characters): seed: cannot read '"
+                                + "x" * 56 + "... as !!int"),
+])
+def test_override_values_follow_the_file_rules(layered_files, load_layered, problems, text, message):
+    # (a long override is cut in the location)
+    assert problems(load_layered, layered_files["main"], [text]) == [message]
+
+
+def test_an_override_value_that_is_not_yaml_stays_text(layered_files, load_layered):
+    layered = load_layered(layered_files["main"], ["description=a: b: c", "name=[x"])
+    assert layered.data["description"] == "a: b: c" and layered.data["name"] == "[x"
+
+
+def test_odd_keys_are_quoted_in_key_paths(write, load_layered, problems):
+    path = write("p.yaml", "name: x\ntracking:\n  tags: {'a b': 1, '': 2, 'x.y': 3}\n  tags: {}\n")
+    assert problems(load_layered, path) == [f"{path}:4: tracking.tags: duplicate key"]
+    from seqpipe.config.loader import _dotted
+
+    assert _dotted(("tracking", "tags", "a b")) == "tracking.tags['a b']"
+    assert _dotted(("tracking", "tags", "")) == "tracking.tags['']"
+    assert _dotted(("stages", 2, "x.y")) == "stages[2]['x.y']"

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model
 from seqpipe.config.report import load_config, resolved_dict
+from seqpipe.data.config import SourceConfig
 from seqpipe.errors import ConfigError
 from seqpipe.metrics import METRICS
 
@@ -56,7 +57,7 @@ def test_many_typos_are_all_reported_at_once_one_line_each(write, problems):
         f"{path}:5: data.source.recipe: must be one of {', '.join(DATASETS.names())}; "
         "got 'sentence-polarty' (did you mean 'sentence-polarity'?)",
         f"{path}:5: data.source.limitt: unknown key 'limitt'; "
-        "expected one of recipe, path, format, columns, header, limit, tagset (did you mean 'limit'?)",
+        f"expected one of {', '.join(SourceConfig.model_fields)} (did you mean 'limit'?)",
         f"{path}:7: stages[0].tokenize.kind: must be one of {', '.join(TOKENIZERS.names())}; "
         "got 'wordpeice' (did you mean 'wordpiece'?)",
         # encode is written before embed; it is reported at its canonical index 2
@@ -94,16 +95,17 @@ def test_override_of_a_stage_not_in_the_pipeline_is_an_unknown_top_level_key(wri
 
 def test_missing_required_keys(write, problems):
     path = write("p.yaml", "# nothing yet\n")
+    # a missing key is reported at its parent's line; for top-level keys the file's mapping (line 1 when empty)
     assert problems(load_config, path) == [
-        f"{path}: task: required key is missing",
-        f"{path}: data: required key is missing",
-        f"{path}: stages: required key is missing",
+        f"{path}:1: task: required key is missing",
+        f"{path}:1: data: required key is missing",
+        f"{path}:1: stages: required key is missing",
     ]
 
 
 def test_missing_data_only(write, problems):
     path = write("p.yaml", "name: x\ntask: classification\nstages:\n  - train: {}\n")
-    assert problems(load_config, path) == [f"{path}: data: required key is missing"]
+    assert problems(load_config, path) == [f"{path}:1: data: required key is missing"]
 
 
 def test_missing_nested_key_points_at_its_parent(write, problems):
@@ -167,7 +169,7 @@ def test_unknown_top_level_key_with_did_you_mean(write, problems):
 def test_top_level_keys_are_the_loader_top_level():
     # the loader's TOP_LEVEL decides whether "-o encode.x=1" means a stage; it must match the schema
     assert set(pipeline_model().model_fields) == TOP_LEVEL
-    assert TOP_KEYS.startswith("name, description, extends, seed, task, tracking, data, ")
+    assert TOP_KEYS.startswith("name, description, extends, plugins, seed, task, tracking, data, ")
     assert TOP_KEYS.endswith(", stages")
 
 
@@ -190,7 +192,8 @@ def test_data_validators_report_their_own_message(write, problems):
         stages: [tokenize]
         """)
     assert problems(load_config, path) == [
-        f"{path}:4: data.source: give exactly one of source.recipe or source.path",
+        f"{path}:4: data.source: give exactly one of source.recipe, source.path or source.train; "
+        "got source.recipe and source.path",
         f"{path}:5: data.split: split.valid + split.test must be below 0.9; got 0.45 + 0.45",
     ]
 
@@ -298,9 +301,10 @@ def test_resolved_dict_fills_every_default(write):
         "task": "classification",
         "tracking": {"backend": "mlflow", "experiment": None, "uri": None, "run_name": None, "tags": {}},
         "data": {
-            "source": {"recipe": "sms-spam", "path": None, "format": "auto", "columns": None,
-                       "header": True, "limit": None, "tagset": "original"},
+            "source": {"recipe": "sms-spam", "path": None, "train": None, "valid": None, "test": None,
+                       "format": "auto", "columns": None, "header": True, "limit": None, "tagset": "original"},
             "split": {"valid": 0.1, "test": 0.1, "stratify": True, "group_by": None},
+            "on_error": "fail", "max_tokens": None,
         },
         "output_dir": "runs",
         "stages": [
@@ -314,9 +318,9 @@ def test_resolved_dict_fills_every_default(write):
             {"train": {"epochs": 5, "batch_size": 64,
                        "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0},
                        "clipnorm": None, "clipvalue": None, "monitor": "val_loss", "early_stopping": None,
-                       "restore_best": True, "bucketing": True}},
+                       "restore_best": True, "checkpoint_every": None, "bucketing": True}},
             {"evaluate": {"metrics": None, "splits": ["test"]}},
-            {"export": {"format": "saved_model", "keras": True, "log_model": True}},
+            {"export": {"format": "saved_model", "keras": True, "log_model": True, "register_as": None}},
         ],
     }
 
@@ -428,3 +432,81 @@ def test_a_generic_key_the_task_does_not_read_is_refused(write, problems):
         "remove it",
         f"{path}:6: stages[1].evaluate.metrics: task 'language_model' does not read stages.evaluate.metrics; remove it",
     ]
+
+
+# -- discriminated unions (decoding strategies): the file's own key path and line ------------
+
+TRANSLATE = f"name: t\nextends: [{REPO / 'pipelines' / 'smoke' / 'translate_en_es.yaml'}]\nstages:\n"
+
+
+def test_decoding_problems_point_at_their_own_key(write, problems):
+    path = write("p.yaml", TRANSLATE + dedent("""\
+          - generate:
+              decoding:
+                strategy: beam
+                beam_size: 3
+                beam_width: 0
+        """))
+    assert problems(load_config, path) == [
+        f"{path}:8: stages[5].generate.decoding.beam_width: must be greater than or equal to 1; got 0",
+        f"{path}:7: stages[5].generate.decoding.beam_size: unknown key 'beam_size'; expected one of strategy, "
+        "beam_width, length_penalty, coverage_penalty, n_best (did you mean 'beam_width'?)",
+    ]
+
+
+def test_an_unknown_or_missing_strategy_lists_the_strategies(write, problems):
+    from seqpipe.decoding import STRATEGIES
+
+    assert STRATEGIES.names() == ["beam", "greedy", "sampling"]
+    path = write("p.yaml", TRANSLATE + dedent("""\
+          - generate: {decoding: {strategy: beem, beam_width: 3}}
+          - train:
+              decoding:
+                temperature: 2
+          - export: {decoding: beam}
+        """))
+    assert problems(load_config, path) == [
+        # a missing key: at the line of its parent
+        f"{path}:6: stages[4].train.decoding.strategy: required key is missing; must be one of beam, greedy, sampling",
+        f"{path}:4: stages[5].generate.decoding.strategy: must be one of beam, greedy, sampling; got 'beem' "
+        "(did you mean 'beam'?)",
+        f"{path}:8: stages[7].export.decoding: must be a mapping with a 'strategy' key (one of beam, greedy, "
+        "sampling); got 'beam'",
+    ]
+
+
+def test_the_decoding_union_offers_exactly_the_registered_strategies():
+    from seqpipe.config.report import _shape
+    from seqpipe.decoding import STRATEGIES, DecodingConfig
+
+    assert sorted(_shape(DecodingConfig).tags) == STRATEGIES.names()
+
+
+def test_sample_decoding_of_a_language_model(write, problems):
+    path = write("p.yaml", f"name: lm\nextends: [{REPO / 'pipelines' / 'smoke' / 'shakespeare_char_lstm.yaml'}]\n"
+                 "stages:\n  - sample:\n      decoding: {strategy: sampling, top_p: 1.5, top_k: -1}\n")
+    assert problems(load_config, path) == [
+        f"{path}:5: stages[5].sample.decoding.top_k: must be greater than or equal to 0; got -1",
+        f"{path}:5: stages[5].sample.decoding.top_p: must be less than or equal to 1; got 1.5",
+    ]
+
+
+def test_a_plain_union_is_one_line_without_the_member_names(write, problems):
+    path = write("p.yaml", "name: x\ntask: classification\ndata:\n  source: {path: a.csv, columns: {text: [1]}}\n"
+                 "stages: [tokenize]\n")
+    assert problems(load_config, path) == [
+        f"{path}:4: data.source.columns.text: must be a valid string or a valid integer"]
+
+
+def test_unknown_stage_key_lists_the_keys_the_task_reads(write, problems):
+    path = write("p.yaml", "name: x\n" + DATA + "stages:\n  - train: {epochz: 2}\n")
+    from seqpipe.config.pipeline import stage_config
+    from seqpipe.tasks.base import task_key_owners
+
+    owners = task_key_owners()
+    keys = [k for k in stage_config("train").model_fields
+            if owners.get(("train", k)) is None or "classification" in owners[("train", k)]]
+    assert "window" not in keys and "bucketing" in keys
+    assert problems(load_config, path) == [
+        f"{path}:7: stages[0].train.epochz: unknown key 'epochz'; expected one of {', '.join(keys)} "
+        "(did you mean 'epochs'?)"]

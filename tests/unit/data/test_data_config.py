@@ -19,11 +19,12 @@ def message(cls, **values):
 
 def test_defaults():
     cfg = DataConfig(source={"recipe": "sms-spam"})
-    assert cfg.source.model_dump() == {"recipe": "sms-spam", "path": None, "format": "auto",
-                                       "columns": None, "header": True, "limit": None,
-                                       "tagset": "original"}
+    assert cfg.source.model_dump() == {"recipe": "sms-spam", "path": None, "train": None, "valid": None,
+                                       "test": None, "format": "auto", "columns": None, "header": True,
+                                       "limit": None, "tagset": "original"}
     assert cfg.split.model_dump() == {"valid": 0.1, "test": 0.1, "stratify": True,
                                       "group_by": None}
+    assert (cfg.on_error, cfg.max_tokens) == ("fail", None)
 
 
 def test_path_source_with_columns():
@@ -32,10 +33,56 @@ def test_path_source_with_columns():
     assert cfg.columns == {"text": "review", "label": 2} and cfg.limit == 100
 
 
-@pytest.mark.parametrize("values", [{}, {"recipe": "sms-spam", "path": "x.csv"}])
-def test_exactly_one_source(values):
+@pytest.mark.parametrize("values, got", [
+    ({}, "none"),
+    ({"recipe": "sms-spam", "path": "x.csv"}, "source.recipe and source.path"),
+    ({"path": "x.csv", "train": "t.csv", "valid": "v.csv"}, "source.path and source.train"),
+    ({"recipe": "sms-spam", "path": "x.csv", "train": "t.csv"}, "source.recipe and source.path and source.train"),
+    ({"valid": "v.csv"}, "none"),
+])
+def test_exactly_one_source(values, got):
     assert message(SourceConfig, **values) == [
-        "Value error, give exactly one of source.recipe or source.path"]
+        f"Value error, give exactly one of source.recipe, source.path or source.train; got {got}"]
+
+
+def test_fixed_split_files():
+    cfg = SourceConfig(train="data/train.tsv", valid="data/dev.tsv", test="data/test.tsv")
+    assert (cfg.train, cfg.valid, cfg.test, cfg.path, cfg.recipe) == (
+        "data/train.tsv", "data/dev.tsv", "data/test.tsv", None, None)
+    assert SourceConfig(train="t.conll", test="x.conll").valid is None
+
+
+@pytest.mark.parametrize("values, given", [
+    ({"path": "x.csv", "valid": "v.csv"}, "source.valid go with source.train (fixed split files); with source.path"),
+    ({"recipe": "sms-spam", "valid": "v.csv", "test": "t.csv"},
+     "source.valid and source.test go with source.train (fixed split files); with source.recipe"),
+])
+def test_valid_and_test_files_need_a_train_file(values, given):
+    assert message(SourceConfig, **values) == [
+        f"Value error, {given}, data.split carves the valid and test splits, so use source.train instead"]
+
+
+def test_universal_tagset_names_the_train_source():
+    assert message(SourceConfig, train="t.conll", tagset="universal") == [
+        "Value error, source.tagset: universal maps Brown corpus tags and needs source.recipe: brown; "
+        "got source.train (use tagset: original, the default)"]
+
+
+def test_on_error_and_max_tokens():
+    cfg = DataConfig(source={"path": "x.csv"}, on_error="skip", max_tokens=50)
+    assert (cfg.on_error, cfg.max_tokens) == ("skip", 50)
+    assert message(DataConfig, source={"path": "x.csv"}, on_error="drop") == ["Input should be 'fail' or 'skip'"]
+    assert message(DataConfig, source={"path": "x.csv"}, max_tokens=0) == [
+        "Input should be greater than or equal to 1"]
+
+
+def test_holds_says_which_splits_will_have_rows():
+    files = DataConfig(source={"train": "t.tsv", "valid": "v.tsv"}, split={"valid": 0, "test": 0})
+    assert [files.holds(name) for name in ("train", "valid", "test")] == [True, True, False]
+    carved = DataConfig(source={"path": "x.tsv"}, split={"valid": 0.2, "test": 0})
+    assert [carved.holds(name) for name in ("train", "valid", "test")] == [True, True, False]
+    with pytest.raises(ValueError, match="unknown split 'dev'; expected one of train, valid, test"):
+        carved.holds("dev")
 
 
 def test_unknown_recipe_suggests_a_name():

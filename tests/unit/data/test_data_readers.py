@@ -8,6 +8,7 @@ from seqpipe.data.readers import read_table
 from seqpipe.errors import DataError
 
 ROLES = ["text", "label"]
+SKIP = " (data.on_error: skip drops such rows)"
 
 
 def write(tmp_path, name, content, encoding="utf-8"):
@@ -127,19 +128,19 @@ def test_column_name_needs_a_header(tmp_path):
 def test_empty_value_names_the_file_row(tmp_path):
     # The quoted value spans rows 2-3, so the empty label is on row 4 of the file.
     path = write(tmp_path, "x.csv", 'text,label\n"two\nlines",pos\nhello,  \n')
-    assert error(path) == f"{path} row 4: empty value in column 'label'"
+    assert error(path) == f"{path} row 4: empty value in column 'label'; expected a value{SKIP}"
     bare = write(tmp_path, "y.csv", "a,b\n,c\n")
-    assert error(bare, header=False) == f"{bare} row 2: empty value in column 0"
+    assert error(bare, header=False) == f"{bare} row 2: empty value in column 0; expected a value{SKIP}"
 
 
 def test_blank_row_is_an_error(tmp_path):
     path = write(tmp_path, "x.tsv", "text\tlabel\na\tb\n\nc\td\n")
-    assert error(path) == f"{path} row 3: empty row"
+    assert error(path) == f"{path} row 3: empty row; expected one example per row{SKIP}"
 
 
 def test_ragged_row(tmp_path):
     path = write(tmp_path, "x.csv", "text,label\na,b\na,b,c\n")
-    assert error(path) == f"{path} row 3: 3 fields; expected 2 as in row 1"
+    assert error(path) == f"{path} row 3: 3 fields; expected 2 as in row 1{SKIP}"
 
 
 def test_malformed_csv(tmp_path):
@@ -147,45 +148,54 @@ def test_malformed_csv(tmp_path):
     assert error(path) == f"{path} row 2: malformed CSV (',' expected after '\"')"
 
 
-def test_not_utf8(tmp_path):
-    path = write(tmp_path, "x.csv", "text,label\ncaf\u00e9,b\n", encoding="latin-1")
-    assert error(path) == f"{path}: not UTF-8 text (invalid continuation byte at byte 14)"
+def test_not_utf8_names_the_line_and_the_command_that_converts_latin1(tmp_path):
+    path = write(tmp_path, "x.csv", "text,label\ncaf\u00e9,b\nok,c\n", encoding="latin-1")
+    assert error(path) == (
+        f"{path} line 2: not UTF-8 (invalid continuation byte after 0xe9); expected UTF-8 text (convert a "
+        f"Latin-1 file with: iconv -f latin1 -t utf-8 {path} > {tmp_path / 'x.utf8.csv'}){SKIP}")
 
 
-@pytest.mark.parametrize("content", ["", "text,label\n"])
-def test_no_examples(tmp_path, content):
-    path = write(tmp_path, "x.csv", content)
-    assert error(path) == f"{path}: no examples"
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "x.csv", "")
+    assert error(path) == f"{path}: empty file; expected a header row, then one example per row"
+    blank = write(tmp_path, "y.tsv", "\n  \n")
+    assert error(blank, header=False) == f"{blank}: empty file; expected one example per row"
+
+
+def test_header_only_file(tmp_path):
+    path = write(tmp_path, "x.csv", "text,label\n")
+    assert error(path) == f"{path}: only a header row (text, label); expected one example per row after it"
 
 
 def test_jsonl_invalid_json(tmp_path):
     good, bad = '{"text": "a", "label": "b"}\n', '{"text": "a" "label": "b"}\n'
     path = write(tmp_path, "x.jsonl", good * 3 + bad)
-    assert error(path) == f"{path} line 4: not valid JSON (Expecting ',' delimiter)"
+    assert error(path) == (f"{path} line 4: not valid JSON (Expecting ',' delimiter); expected one JSON object "
+                           f"per line{SKIP}")
 
 
 def test_jsonl_line_must_be_an_object(tmp_path):
     path = write(tmp_path, "x.jsonl", '["a", "b"]\n')
-    assert error(path) == f"{path} line 1: expected a JSON object; got an array"
+    assert error(path) == f"{path} line 1: an array, not a JSON object; expected one JSON object per line{SKIP}"
 
 
 def test_jsonl_missing_key(tmp_path):
     path = write(tmp_path, "x.jsonl", '{"text": "a", "label": "b"}\n{"text": "a", "stars": 1}\n')
     assert error(path) == (
         f"{path} line 2: no key 'label'; expected keys text, label (the task's roles; map other "
-        "names with data.source.columns); the line has: text, stars")
+        f"names with data.source.columns); the line has: text, stars{SKIP}")
 
 
 @pytest.mark.parametrize("value", ['null', '""', '" "'])
 def test_jsonl_empty_value(tmp_path, value):
     path = write(tmp_path, "x.jsonl", '{"text": "a", "label": %s}\n' % value)
-    assert error(path) == f"{path} line 1: empty value in key 'label'"
+    assert error(path) == f"{path} line 1: empty value in key 'label'; expected a value{SKIP}"
 
 
 def test_jsonl_nested_value(tmp_path):
     path = write(tmp_path, "x.jsonl", '{"text": {"a": 1}, "label": "b"}\n')
     assert error(path) == (
-        f"{path} line 1: value of 'text' is an object; expected a string or a number")
+        f"{path} line 1: value of 'text' is an object; expected a string or a number{SKIP}")
 
 
 def test_jsonl_needs_key_names(tmp_path):
@@ -196,9 +206,9 @@ def test_jsonl_needs_key_names(tmp_path):
 
 def test_blank_jsonl_and_text_lines(tmp_path):
     jsonl = write(tmp_path, "x.jsonl", '{"text": "a", "label": "b"}\n\n')
-    assert error(jsonl) == f"{jsonl} line 2: empty line"
+    assert error(jsonl) == f"{jsonl} line 2: empty line; expected one JSON object per line{SKIP}"
     text = write(tmp_path, "x.txt", "a\n  \nb\n")
-    assert error(text, roles=["text"]) == f"{text} line 2: empty line"
+    assert error(text, roles=["text"]) == f"{text} line 2: empty line; expected one example per line{SKIP}"
 
 
 def test_text_format_gives_only_the_text_role(tmp_path):

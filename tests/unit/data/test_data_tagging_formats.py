@@ -10,6 +10,7 @@ from seqpipe.data.readers import read_table
 from seqpipe.errors import DataError
 
 ROLES = ["tokens", "tags"]
+SKIP = " (data.on_error: skip drops such rows)"
 
 
 def write(tmp_path, name, content):
@@ -82,16 +83,16 @@ def test_conll_fields_are_stripped_and_other_columns_may_be_empty(tmp_path):
 
 def test_conll_ragged_line_names_the_first_token_line(tmp_path):
     path = write(tmp_path, "x.conll", "# comment\n\nThe\tDT\tB-NP\ncat\tNN\n")
-    assert error(path) == f"{path} line 4: 2 columns; expected 3 as in line 3"
+    assert error(path) == f"{path} line 4: 2 columns; expected 3 as in line 3{SKIP}"
     path = write(tmp_path, "y.conll", "a\tb\tc\td\n\nx\ty\tz\n")
-    assert error(path) == f"{path} line 3: 3 columns; expected 4 as in line 1"
+    assert error(path) == f"{path} line 3: 3 columns; expected 4 as in line 1{SKIP}"
 
 
 def test_conll_empty_value_in_a_role_column(tmp_path):
     path = write(tmp_path, "x.conll", "The\tDT\nbig\tJJ\n\ncat\t \n")
-    assert error(path) == f"{path} line 4: empty value in column 1 (tags)"
+    assert error(path) == f"{path} line 4: empty value in column 1 (tags); expected a value{SKIP}"
     path = write(tmp_path, "y.conll", "The\tDT\tB\n\tNN\tI\n")
-    assert error(path) == f"{path} line 2: empty value in column 0 (tokens)"
+    assert error(path) == f"{path} line 2: empty value in column 0 (tokens); expected a value{SKIP}"
 
 
 def test_conll_token_or_tag_with_a_space(tmp_path):
@@ -101,7 +102,7 @@ def test_conll_token_or_tag_with_a_space(tmp_path):
         f"{path} line 2: token 'New York' in column 0 contains whitespace; tokens are separated "
         "by whitespace in seqpipe, so a token cannot hold any: join its parts with another "
         "character such as _")
-    assert message.endswith("(or, if the file separates its columns with spaces, use tabs)")
+    assert message.endswith(f"(or, if the file separates its columns with spaces, use tabs){SKIP}")
     path = write(tmp_path, "y.conll", "EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n")  # space-separated
     assert error(path).startswith(f"{path} line 1: token 'EU NNP B-NP B-ORG' in column 0 contains")
     path = write(tmp_path, "z.conll", "The\tB NP\n")
@@ -136,10 +137,12 @@ def test_conll_holds_tokens_and_tags_only(tmp_path):
         "map just those to column numbers")
 
 
-@pytest.mark.parametrize("content", ["", "\n\n", "-DOCSTART-\tO\n\n# only comments\n"])
-def test_conll_without_sentences(tmp_path, content):
+@pytest.mark.parametrize("content, problem", [
+    ("", "empty file"), ("\n\n", "empty file"), ("-DOCSTART-\tO\n\n# only comments\n", "no examples")])
+def test_conll_without_sentences(tmp_path, content, problem):
     path = write(tmp_path, "x.conll", content)
-    assert error(path) == f"{path}: no examples"
+    assert error(path) == (f"{path}: {problem}; expected one token per line in tab-separated columns, a blank "
+                           "line between sentences")
 
 
 # --- wordtag -------------------------------------------------------------------------
@@ -158,7 +161,7 @@ def test_wordtag_item_that_is_not_word_tag(tmp_path, item, position):
     path = write(tmp_path, "x.wt", f"a/DT b/NN\n\nthe/AT {item} c/NN\n")
     assert error(path, format="wordtag") == (
         f"{path} line 3: item {position} '{item}' is not word/TAG (items are separated by "
-        "whitespace and split at their last /)")
+        f"whitespace and split at their last /){SKIP}")
 
 
 def test_wordtag_holds_tokens_and_tags_only_and_no_columns(tmp_path):
@@ -170,7 +173,7 @@ def test_wordtag_holds_tokens_and_tags_only_and_no_columns(tmp_path):
         f"{path}: data.source.columns does not apply to the wordtag format (each item is "
         "word/TAG); remove it")
     blank = write(tmp_path, "y.wt", "\n \n")
-    assert error(blank, format="wordtag") == f"{blank}: no examples"
+    assert error(blank, format="wordtag") == f"{blank}: empty file; expected one sentence of word/TAG items per line"
 
 
 def test_wordtag_is_never_picked_by_suffix(tmp_path):
@@ -184,7 +187,7 @@ def test_tsv_row_with_more_tokens_than_tags(tmp_path):
     lines = ["tokens\ttags"] + [f"w{i} x\tA B" for i in range(10)] + ["a b c d e f g\tA B C D E F"]
     path = write(tmp_path, "x.tsv", "\n".join(lines) + "\n")
     assert error(path) == (f"{path} row 12: 7 tokens but 6 tags; expected one tag per token "
-                           "(tokens and tags are each separated by spaces)")
+                           f"(tokens and tags are each separated by spaces){SKIP}")
 
 
 def test_csv_rows_are_counted_where_they_start(tmp_path):
@@ -197,7 +200,7 @@ def test_jsonl_line_with_fewer_tokens_than_tags(tmp_path):
     objects = [{"tokens": "a b", "tags": "X Y", "id": 1}] * 4 + [{"tokens": "a", "tags": "X Y"}]
     path = write(tmp_path, "x.jsonl", "".join(json.dumps(obj) + "\n" for obj in objects))
     assert error(path) == (f"{path} line 5: 1 token but 2 tags; expected one tag per token "
-                           "(tokens and tags are each separated by spaces)")
+                           f"(tokens and tags are each separated by spaces){SKIP}")
     renamed = write(tmp_path, "y.jsonl", json.dumps({"words": "a  b", "pos": "X"}) + "\n")
     assert error(renamed, columns={"tokens": "words", "tags": "pos"}).startswith(
         f"{renamed} line 1: 2 tokens but 1 tag;")

@@ -260,7 +260,8 @@ def mask_cases():
     # The padding mask of token ids: no Keras mask of its own; its bool output must stay bool under any policy.
     ids = np.array([[4, 5, 0, 0], [6, 0, 0, 0]], "int32")
     checks = tuple(c for c in CHECKS if c not in ("masking",))
-    yield Case("NotEqual", functools.partial(NotEqual, 0), (ids,), dict(trainable_weights=0, mixed_dtype="bool"), checks)
+    yield Case("NotEqual", functools.partial(NotEqual, 0), (ids,), dict(trainable_weights=0, mixed_dtype="bool"),
+               checks)
 
 
 CASES = [*pooling_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(), *text_cases(),
