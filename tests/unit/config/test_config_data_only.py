@@ -137,7 +137,7 @@ def test_an_alias_reports_problems_at_the_lines_of_the_anchor(write, problems):
     assert problems(load_config, path) == [
         f"{path}:3: stages[2].encode.units: must be greater than or equal to 1; got 0",
         f"{path}:2: x: unknown key 'x'; expected one of name, description, extends, plugins, seed, task, tracking, "
-        "data, runtime, output_dir, stages",
+        "data, runtime, output_dir, stages, sweep",
     ]
 
 
@@ -264,7 +264,7 @@ def test_merges_and_anchors_stay_fast(write, text):
     start = time.perf_counter()
     code, lines = _validate(path)
     assert code == 2 and lines[-1] == f"{path}:1: a: unknown key 'a'; expected one of name, description, extends, " \
-                                      "plugins, seed, task, tracking, data, runtime, output_dir, stages"
+                                      "plugins, seed, task, tracking, data, runtime, output_dir, stages, sweep"
     assert time.perf_counter() - start < 5
 
 

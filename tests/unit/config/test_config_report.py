@@ -170,7 +170,7 @@ def test_top_level_keys_are_the_loader_top_level():
     # the loader's TOP_LEVEL decides whether "-o encode.x=1" means a stage; it must match the schema
     assert set(pipeline_model().model_fields) == TOP_LEVEL
     assert TOP_KEYS.startswith("name, description, extends, plugins, seed, task, tracking, data, ")
-    assert TOP_KEYS.endswith(", stages")
+    assert TOP_KEYS.endswith(", stages, sweep")
 
 
 def test_stage_settings_must_be_a_mapping(write, problems):
