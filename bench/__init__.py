@@ -1,0 +1,1 @@
+"""seqpipe benchmarks: python -m bench."""
