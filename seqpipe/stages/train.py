@@ -22,6 +22,10 @@ class EarlyStoppingConfig(Schema):
     min_delta: float = Field(0.0, ge=0, description="smallest change that counts as an improvement")
 
 
+class DiagnosticsConfig(Schema):
+    every: int = Field(50, ge=1, description="record every N training steps, on one fixed batch")
+
+
 class TrainConfig(Schema):
     epochs: int = Field(5, ge=1, description="passes over the training split")
     batch_size: int = Field(64, ge=1, description="examples per batch (per replica count is handled by Keras)")
@@ -34,6 +38,9 @@ class TrainConfig(Schema):
                                                                          "null to train all epochs")
     restore_best: bool = Field(True, description="after training, restore the weights of the best epoch "
                                                  "by train.monitor")
+    diagnostics: DiagnosticsConfig | None = Field(None, description="record dLoss/dh_t through time, per-layer "
+                                                                    "gradient norms, clipping and gate saturation "
+                                                                    "(see seqpipe.train.diagnostics); null: off")
     checkpoint_every: int | None = Field(None, ge=1, description="also write the resumable checkpoint every N "
                                                                  "batches (it is always written after every epoch)")
 

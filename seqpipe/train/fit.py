@@ -85,8 +85,15 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         ctx.log.info("no training checkpoint in %s: training from the start", state.folder)
     checkpointer = Checkpointer(state, train.steps, cfg.checkpoint_every, best, early, history, epoch, batch)
     checkpointer.set_model(model)
+    diagnostics = []
+    if cfg.diagnostics is not None:
+        from seqpipe.train.diagnostics import GradientDiagnostics
+
+        sample = next(iter(valid if valid is not None else train.epoch(0)))
+        diagnostics.append(GradientDiagnostics(ctx, sample, cfg.diagnostics.every, cfg.clipnorm, cfg.clipvalue))
     callbacks = [
         StopOnNonFinite(),
+        *diagnostics,
         *first_callbacks,
         TrackerCallback(ctx.tracker),
         best,
