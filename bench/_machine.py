@@ -1,4 +1,4 @@
-"""Machine description shared by the benchmarks' result files."""
+"""Machine description for the suite's results file."""
 
 import platform
 from pathlib import Path
@@ -13,11 +13,3 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def write_results(path, lines: list[str]) -> None:
-    """Write a benchmark's result table (markdown lines) to ``path`` and print it."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))

@@ -5,6 +5,9 @@
 ``bench/bN_<name>.py`` with ``ID``, ``TITLE`` and ``run(quick: bool) -> dict`` returning
 ``{"tables": [{"title", "columns", "rows"}], "notes": [...]}``; figures are min / median / max over
 repeats where repeats are possible, and every comparison is a ratio measured in the same run.
+Each module also runs alone: ``python -m bench.b2_recurrent --json out.json [--quick]``. B8's long points
+(10 min and 45 min budgets) run apart: ``python -m bench.b8_quality --long`` writes
+``bench/results/b8_long.json``, which the suite reads.
 """
 
 from __future__ import annotations

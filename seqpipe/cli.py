@@ -25,7 +25,12 @@ def _load(args):
 
 
 def cmd_validate(args) -> int:
-    config, _, _ = _load(args)
+    config, layered, _ = _load(args)
+    from seqpipe.config.gpu import gpu_findings
+    from seqpipe.config.report import shown_path
+
+    for path, why in gpu_findings(config):
+        print(f"{layered.where(path)}: {shown_path(config, path)}: warning: {why}", file=sys.stderr)
     print(f"{args.pipeline}: ok ({config.task}; stages: {' -> '.join(config.stage_names())})")
     return 0
 

@@ -16,8 +16,11 @@ class RuntimeConfig(Schema):
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = Field(
         "float32", description="Keras dtype policy; mixed_* computes in 16 bits and keeps float32 weights and outputs")
     distribute: Literal["none", "mirrored", "multi_worker"] = Field(
-        "none", description="tf.distribute strategy: mirrored (all local GPUs) or multi_worker "
-                            "(reads TF_CONFIG; the chief tracks)")
+        "none", description="tf.distribute strategy: mirrored (all local GPUs; without GPUs, every logical CPU "
+                            "device) or multi_worker (reads TF_CONFIG; only the chief tracks and exports). "
+                            "train.batch_size is the global batch, split over the replicas: keep it to get the "
+                            "one-device loss curve, or multiply it by the replicas (and scale the learning rate) "
+                            "for throughput")
     deterministic: bool = Field(False, description="enable TensorFlow op determinism (slower; bit-identical reruns)")
 
 

@@ -268,20 +268,21 @@ def validate(layered: loader.Layered) -> BaseModel:
         task = data.get("task") if isinstance(data.get("task"), str) else None
         raise _lines(exc.errors(), layered, model, stage_names, task) from None
     from seqpipe.config.rules import check_rules
-    names = config.stage_names()
-
-    def shown(path: tuple) -> str:
-        if len(path) > 1 and path[0] == "stages" and path[1] in names:
-            path = ("stages", names.index(path[1])) + path[1:]
-        return _display_path(path, names)[0]
-
-    problems = [f"{layered.where(path)}: {shown(path)}: {msg}" for path, msg in check_rules(config)]
+    problems = [f"{layered.where(path)}: {shown_path(config, path)}: {msg}" for path, msg in check_rules(config)]
     if problems:
         raise ConfigError(problems)
     from seqpipe.tasks.base import get_task
 
     get_task(config.task).resolve(config)
     return config
+
+
+def shown_path(config, path: tuple) -> str:
+    """A key path with its stage by name (``("stages", "train", "monitor")``) as shown: ``stages[4].train.monitor``."""
+    names = config.stage_names()
+    if len(path) > 1 and path[0] == "stages" and path[1] in names:
+        path = ("stages", names.index(path[1])) + path[1:]
+    return _display_path(path, names)[0]
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[BaseModel, loader.Layered]:

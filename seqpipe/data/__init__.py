@@ -20,14 +20,15 @@ _POSITION = "\x00seqpipe.position"  # a frame's row positions in the file's tabl
 
 
 def load_data(
-    cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path
+    cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path, keep: list[str] = ()
 ) -> tuple[dict[str, pd.DataFrame], DataReport]:
     """Read and check the configured source; return its ``train`` / ``valid`` / ``test`` frames and
     a :class:`~seqpipe.data.checks.DataReport` of the rows ``data.on_error: skip`` dropped.
 
-    Sources: a recipe is prepared in the cache and its table (TSV, or JSONL for multi-line texts)
-    read; a ``path`` or fixed ``train`` / ``valid`` / ``test`` files are taken relative to
-    ``base_dir`` (the pipeline file's folder), all read with the same format, columns and header.
+    Sources: a recipe is prepared in the cache (with ``source.options`` for a recipe that takes
+    them, e.g. a generated one) and its table (TSV, or JSONL for multi-line texts) read; a ``path``
+    or fixed ``train`` / ``valid`` / ``test`` files are taken relative to ``base_dir`` (the pipeline
+    file's folder), all read with the same format, columns and header.
     A recipe that declares its own splits (``Recipe.splits``) names each row's split in its
     ``split`` column. A split that no file or recipe gives is carved from the train rows (or from
     the one table) by ``data.split``; ``split.group_by`` and ``split.stratify`` apply to that
@@ -39,6 +40,9 @@ def load_data(
     is one of ``roles``. Otherwise the carving is stratified by ``label`` when ``split.stratify``
     is on and ``label`` is one of ``roles``. ``source.tagset: universal`` maps the ``tags`` column
     to the universal tagset first (:func:`seqpipe.data.tagsets.map_tags`).
+
+    ``keep`` names columns beyond the roles that stages read (``evaluate.by``): read from every file
+    like a role and kept in the frames.
 
     Every file is checked before anything trains (see :mod:`seqpipe.data.readers`): with
     ``data.on_error: fail`` a bad row stops here with one line naming the file and rows; with
@@ -54,7 +58,8 @@ def load_data(
     on_error, max_tokens, group_by, limit = cfg.on_error, cfg.max_tokens, split.group_by, source.limit
     files = {name: getattr(source, name) for name in ("train", *HELDOUT)}
     roles = list(roles)
-    extra = [group_by] if group_by is not None and group_by not in roles else []
+    keep = [c for c in dict.fromkeys(keep) if c not in roles]
+    extra = [group_by] if group_by is not None and group_by not in roles + keep else []
     report = DataReport()
 
     def read(path: Path, columns: list[str], fmt: str, mapping: dict | None, header: bool) -> pd.DataFrame:
@@ -70,24 +75,26 @@ def load_data(
     fixed: dict[str, pd.DataFrame] = {}
     if source.recipe is not None:
         recipe = DATASETS.get(source.recipe)
-        table = prepare_recipe(source.recipe)
-        carving = any(name not in recipe.splits for name in HELDOUT)
-        columns = roles + (extra if carving else []) + ([SPLIT_COLUMN] if recipe.splits else [])
+        table = (prepare_recipe(source.recipe) if source.options is None
+                 else prepare_recipe(source.recipe, source.options))
+        recipe_splits = recipe.splits_for(source.options)
+        carving = any(name not in recipe_splits for name in HELDOUT)
+        columns = roles + keep + (extra if carving else []) + ([SPLIT_COLUMN] if recipe_splits else [])
         pool = read(table, columns, recipe.format, None, True)
         pool_file = str(table)
-        if recipe.splits:
-            fixed = _by_split_column(pool, source.recipe, tuple(recipe.splits), SPLIT_COLUMN)
+        if recipe_splits:
+            fixed = _by_split_column(pool, source.recipe, recipe_splits, SPLIT_COLUMN)
     elif source.path is not None:
         carving = True
-        pool = own_file(source.path, roles + extra)
+        pool = own_file(source.path, roles + keep + extra)
         pool_file = str(pool.attrs[ORIGIN].file)
     else:
         carving = any(files[name] is None for name in HELDOUT)
-        fixed["train"] = own_file(files["train"], roles + (extra if carving else []))
+        fixed["train"] = own_file(files["train"], roles + keep + (extra if carving else []))
         pool_file = str(fixed["train"].attrs[ORIGIN].file)
         for name in HELDOUT:
             if files[name] is not None:
-                fixed[name] = own_file(files[name], roles)
+                fixed[name] = own_file(files[name], roles + keep)
     frames = fixed or {"pool": pool}
     if source.tagset != "original":
         from seqpipe.data.tagsets import map_tags

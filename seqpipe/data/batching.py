@@ -3,6 +3,9 @@
 Training data is an :class:`EpochData`: the order of epoch ``e`` is a permutation seeded by
 ``(seed, e)`` and nothing else, so a run resumed at epoch ``e`` (even mid-epoch, by skipping the
 batches it has seen) sees exactly the batches an uninterrupted run sees.
+
+Batches hold ``batch_size`` examples, or, with a token budget (``train.batch_tokens``, see
+:func:`token_budget_epochs`), as many examples as fit in N padded tokens.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class EpochData:
 
     epoch: Callable[[tf.Tensor], tf.data.Dataset]
     steps: int
+    batch_tokens: int | None = None  # the token budget of every batch, when batches are made by tokens
 
     def stream(self, first: int, last: int) -> tf.data.Dataset:
         """Epochs ``first`` .. ``last - 1`` one after the other (for ``fit(steps_per_epoch=steps)``)."""
@@ -64,6 +68,62 @@ def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
     return tf.argsort(tf.random.stateless_uniform([n], seed=key))
 
 
+def token_batch_splits(lengths: np.ndarray, budget: int) -> np.ndarray:
+    """Row splits of token-budget batches over the examples sorted by length.
+
+    Walking the sorted lengths, a batch takes examples while ``longest x rows <= budget`` (an empty example
+    counts as one token). The splits depend only on the multiset of lengths, not on the order of equal
+    lengths, so every epoch has the same batches per epoch whatever its shuffled order.
+    """
+    ordered = np.maximum(np.sort(np.asarray(lengths, dtype=np.int64)), 1)
+    if len(ordered) and ordered[-1] > budget:
+        from seqpipe.errors import SeqpipeError
+
+        raise SeqpipeError(f"train.batch_tokens ({budget}) is smaller than the longest training example "
+                           f"({ordered[-1]} tokens); raise it to at least {ordered[-1]} or lower tokenize.max_length")
+    splits, rows = [0], 0
+    for i, length in enumerate(ordered.tolist()):
+        if rows and (rows + 1) * length > budget:
+            splits.append(i)
+            rows = 0
+        rows += 1
+    if len(ordered):
+        splits.append(len(ordered))
+    return np.asarray(splits, dtype=np.int64)
+
+
+def token_budget_epochs(rows: Callable[[tf.Tensor], tuple], lengths: np.ndarray, budget: int, *, seed: int,
+                        finish: Callable | None = None) -> EpochData:
+    """Token-budget training batches (``train.batch_tokens``), built epoch by epoch.
+
+    Epoch ``e``: the examples in :func:`epoch_order` ``(seed, e)`` are sorted by length (a stable sort,
+    so the epoch order breaks ties), cut at :func:`token_batch_splits` (fixed, so ``steps`` is known),
+    and the batches are served in an order seeded by ``(seed, e)`` too: nothing but the seed and the
+    epoch number decides an epoch, so a resumed run sees the batches an uninterrupted one sees. Each
+    batch is its examples' ``rows(index)`` right-padded to its longest, then ``finish`` (if given).
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    n = len(lengths)
+    splits = token_batch_splits(lengths, budget)
+    steps = len(splits) - 1
+    lengths_t, splits_t = tf.constant(lengths), tf.constant(splits)
+
+    def batch_of(indices):
+        return tf.data.Dataset.from_tensor_slices(indices).map(rows).padded_batch(max(n, 1))
+
+    def epoch(e):
+        rank = tf.cast(tf.math.invert_permutation(epoch_order(n, seed, e)), tf.int64)
+        by_length = tf.argsort(lengths_t * n + rank, stable=True)  # by length; ties in the epoch's order
+        batches = tf.RaggedTensor.from_row_splits(tf.cast(by_length, tf.int64), splits_t)
+        key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(seed, tf.int64),
+                                                                 tf.cast(e, tf.int64)]), 1)
+        served = tf.gather(batches, tf.argsort(tf.random.stateless_uniform([steps], seed=key)))
+        ds = tf.data.Dataset.from_tensor_slices(served).flat_map(batch_of)
+        return ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE) if finish is not None else ds
+
+    return EpochData(epoch, steps, batch_tokens=budget)
+
+
 def by_epoch(rows: Callable[[tf.Tensor], tuple], n: int, batch, *, seed: int, shuffle: bool = True) -> Callable:
     """``epoch -> batches``: the ``n`` rows (``rows(index)``) in epoch order, then ``batch(dataset)``."""
     def epoch(e):
@@ -80,15 +140,20 @@ def token_dataset(
     shuffle: bool = False,
     seed: int = 0,
     bucketing: bool = False,
+    batch_tokens: int | None = None,
 ) -> tf.data.Dataset | EpochData:
     """Batches of ``(right-padded ids, targets)`` from already tokenized examples.
 
     With ``shuffle``, an :class:`EpochData` whose order changes every epoch (seeded by epoch).
     With ``bucketing``, examples of similar length are batched together (boundaries at length
     quantiles), which cuts padding; the order of examples is then not kept, so use it for training only.
+    With ``batch_tokens`` (training only: with ``shuffle``), token-budget batches
+    (:func:`token_budget_epochs`) instead of ``batch_size`` examples.
     """
     x, lengths, y = ids.to_tensor(), ids.row_lengths(), tf.constant(targets)
     n = int(ids.nrows())
+    if batch_tokens is not None and not shuffle:
+        raise ValueError("batch_tokens makes training batches: give shuffle=True")
 
     def batch(ds):
         if bucketing:
@@ -98,6 +163,8 @@ def token_dataset(
     def rows(i):
         return x[i][: lengths[i]], y[i]
 
+    if shuffle and batch_tokens is not None:
+        return token_budget_epochs(rows, lengths.numpy(), batch_tokens, seed=seed)
     if shuffle:
         steps = bucket_count(lengths.numpy(), batch_size) if bucketing else -(-n // batch_size)
         return EpochData(by_epoch(rows, n, batch, seed=seed), steps)
@@ -113,15 +180,18 @@ def pair_dataset(
     shuffle: bool = False,
     seed: int = 0,
     bucketing: bool = False,
+    batch_tokens: int | None = None,
 ) -> tf.data.Dataset | EpochData:
     """Batches of ``((source ids, target_in ids), target_out ids)``, right-padded.
 
     With ``bucketing``, pairs are grouped by target length (the decoder loop's cost). With ``shuffle``,
-    an :class:`EpochData` as in :func:`token_dataset`.
+    an :class:`EpochData` as in :func:`token_dataset`; ``batch_tokens`` budgets target tokens.
     """
     columns = [c.to_tensor() for c in (source, target_in, target_out)]
     lengths = [c.row_lengths() for c in (source, target_in, target_out)]
     n = int(source.nrows())
+    if batch_tokens is not None and not shuffle:
+        raise ValueError("batch_tokens makes training batches: give shuffle=True")
 
     def rows(i):
         s, ti, to = (c[i][: length[i]] for c, length in zip(columns, lengths))
@@ -132,6 +202,8 @@ def pair_dataset(
             return bucketed(ds, lengths[2].numpy(), batch_size, lambda x, y: tf.shape(y)[0])
         return ds.padded_batch(batch_size)
 
+    if shuffle and batch_tokens is not None:
+        return token_budget_epochs(rows, lengths[2].numpy(), batch_tokens, seed=seed)
     if shuffle:
         steps = bucket_count(lengths[2].numpy(), batch_size) if bucketing else -(-n // batch_size)
         return EpochData(by_epoch(rows, n, batch, seed=seed), steps)

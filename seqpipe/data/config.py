@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_serializer, model_validator
+from pydantic_core import PydanticCustomError
 
 from seqpipe.config.schema import NonEmptyStr, PathStr, RegistryName, Schema
 from seqpipe.data.recipes import DATASETS
@@ -59,6 +60,12 @@ class SourceConfig(Schema):
         "before it is split, or of the train split only when the splits are fixed (train, valid and "
         "test files, or a recipe's own splits); fixed valid and test splits are kept whole.",
     )
+    options: dict[str, Any] | None = Field(
+        None,
+        description="Parameters of a recipe that takes them (a generated one such as adding, copy or reverse; "
+        "seqpipe list datasets names each recipe's options), checked by the recipe's own schema: unset keys take "
+        "its defaults, and the prepared table is cached once per set of options. Only with source.recipe.",
+    )
     tagset: Literal["original", "universal"] = Field(
         "original",
         description="Tags to train on: 'original' keeps the source's tags; 'universal' maps "
@@ -80,6 +87,40 @@ class SourceConfig(Schema):
             )
         return self
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _recipe_options(cls, data: Any, handler) -> SourceConfig:
+        """``options`` validated by the recipe's own Options schema, defaults filled in; problems are
+        reported at ``options.<key>``."""
+        source = handler(data)
+        given = source.options
+        if source.recipe is None:
+            if given is not None:
+                raise _problems([("recipe_options", "options are a recipe's parameters and go with source.recipe; "
+                                                    "remove them", ())])
+            return source
+        recipe = DATASETS.get(source.recipe)
+        if recipe.Options is None:
+            if given:
+                raise _problems([("recipe_options", f"recipe {source.recipe} takes no options; remove "
+                                                    f"{', '.join(map(str, given))}", ())])
+            return source
+        try:
+            parsed = recipe.parse_options(given)
+        except ValidationError as exc:
+            raise _problems(_option_problems(exc, recipe)) from None
+        source.__dict__["options"] = parsed.model_dump(mode="json")  # defaults filled in (no re-validation)
+        return source
+
+    @model_serializer(mode="wrap")
+    def _options_only_when_used(self, handler) -> dict[str, Any]:
+        """Leave ``options: null`` out of dumps (resolved.yaml, MLflow params, stage-cache keys), so sources
+        without options read as they did before the key existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("options") is None:
+            data.pop("options", None)
+        return data
+
     @model_validator(mode="after")
     def _universal_needs_brown(self) -> SourceConfig:
         if self.tagset == "universal" and self.recipe != "brown":
@@ -90,6 +131,33 @@ class SourceConfig(Schema):
                 f"brown; got {got} (use tagset: original, the default)"
             )
         return self
+
+
+def _problems(problems: list[tuple[str, str, tuple]]) -> ValidationError:
+    """A ValidationError of one-line problems ``(kind, message, location under options)``."""
+    return ValidationError.from_exception_data("SourceConfig", [
+        {"type": PydanticCustomError(kind, message), "loc": ("options", *where), "input": None}  # no context: as is
+        for kind, message, where in problems])
+
+
+def _option_problems(exc: ValidationError, recipe) -> list[tuple[str, str, tuple]]:
+    """The Options schema's errors as lines at ``options.<key>``: an unknown key names the known ones."""
+    from seqpipe.registry import did_you_mean
+
+    known = list(recipe.Options.model_fields)
+    out = []
+    for error in exc.errors():
+        loc = tuple(error["loc"])
+        if error["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            out.append(("unknown_option", f"unknown option '{key}' of recipe {recipe.name}; expected one of "
+                                          f"{', '.join(known)}{did_you_mean(key, known)}", loc))
+            continue
+        message = error["msg"].replace("Input should be", "must be")
+        if error["type"] not in ("value_error", "assertion_error") and not isinstance(error.get("input"), (dict, list)):
+            message += f"; got {error.get('input')!r}"
+        out.append(("recipe_option", message.replace("Value error, ", ""), loc))
+    return out
 
 
 class SplitConfig(Schema):
@@ -158,6 +226,6 @@ class DataConfig(Schema):
             raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
         if split == "train" or getattr(self.source, split) is not None:
             return True
-        if self.source.recipe is not None and split in DATASETS.get(self.source.recipe).splits:
+        if self.source.recipe is not None and split in DATASETS.get(self.source.recipe).splits_for(self.source.options):
             return True
         return getattr(self.split, split) > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+import seqpipe.cells.keras_cells  # noqa: F401  (registers seqpipe's Keras cells, so saved models load)
 from seqpipe.cells import get_cell
 
 
@@ -20,7 +21,8 @@ class CharWordEncoder(keras.layers.Layer):
         vocabulary_size: number of character ids (id 0 is padding).
         dim: character embedding width.
         units: units per direction; the output has ``2 * units`` features.
-        cell: a cell kind registered in ``seqpipe.cells.CELLS``.
+        cell: a cell spec: a kind registered in ``seqpipe.cells.CELLS`` (``"lstm"``) or a mapping with its options
+            (``{"kind": "lstm", "peepholes": True}``).
 
     Call arguments:
         char_ids: int tensor ``(batch, words, chars)``, 0-padded on the right.
@@ -30,12 +32,13 @@ class CharWordEncoder(keras.layers.Layer):
         word has no characters (padding).
     """
 
-    def __init__(self, vocabulary_size: int, dim: int = 32, units: int = 32, cell: str = "lstm", **kwargs):
+    def __init__(self, vocabulary_size: int, dim: int = 32, units: int = 32, cell: str | dict = "lstm", **kwargs):
         super().__init__(**kwargs)
-        self.vocabulary_size, self.dim, self.units, self.cell = int(vocabulary_size), int(dim), int(units), cell
+        kind = get_cell(cell)
+        self.vocabulary_size, self.dim, self.units, self.cell = int(vocabulary_size), int(dim), int(units), kind.spec
         self.embedding = keras.layers.Embedding(self.vocabulary_size, self.dim, name="char_embedding")
-        self.rnn = keras.layers.Bidirectional(get_cell(cell).layer(self.units, return_sequences=False),
-                                              name=f"char_bi{cell}")
+        self.rnn = keras.layers.Bidirectional(kind.layer(self.units, return_sequences=False),
+                                              name=f"char_bi{kind.name}")
         self.supports_masking = True
 
     def build(self, input_shape):

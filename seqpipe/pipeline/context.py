@@ -29,6 +29,7 @@ class RunContext:
     log: logging.Logger
     task: Any = None  # the pipeline's seqpipe.tasks.base.Task
     progress: bool = True
+    chief: bool = True  # tf.distribute multi_worker: only the chief tracks and exports
     resume: bool = False  # continue from the run folder's checkpoints (seqpipe run --resume)
     replay_history: bool = False  # training comes from the stage cache: log its history as if it ran
     artifacts: dict[str, Any] = field(default_factory=dict)

@@ -85,12 +85,12 @@ def find_run(target: str | Path, tracking_uri: str | None) -> Path:
 
 
 def _same_config(run_dir: Path, resolved: dict[str, Any]) -> None:
-    """A resumed run must have the config it started with (train.epochs may grow)."""
+    """A resumed run must have the config it started with (train.epochs and train.max_minutes may change)."""
     saved = yaml.safe_load((run_dir / "resolved.yaml").read_text(encoding="utf-8"))
 
     def without_epochs(data):
         view = _params_view(data)
-        view["stages"] = {k: {kk: vv for kk, vv in v.items() if not (k == "train" and kk == "epochs")}
+        view["stages"] = {k: {kk: vv for kk, vv in v.items() if not (k == "train" and kk in ("epochs", "max_minutes"))}
                           for k, v in view["stages"].items()}
         return view
 
@@ -103,7 +103,8 @@ def _same_config(run_dir: Path, resolved: dict[str, Any]) -> None:
         raise SeqpipeError(f"--resume {run_dir}: the pipeline differs from the run's resolved.yaml at {first} "
                            f"(was {old.get(first, '(unset)')}, now {new.get(first, '(unset)')})"
                            + (f" and {len(changed) - 1} more key(s)" if len(changed) > 1 else "")
-                           + "; a run resumes with the config it started with (only train.epochs may change)")
+                           + "; a run resumes with the config it started with (only train.epochs and "
+                             "train.max_minutes may change)")
 
 
 def _logger(run_dir: Path) -> logging.Logger:
@@ -131,6 +132,13 @@ def _environment_tags(config) -> dict[str, str]:
         "device": ", ".join(d.name for d in gpus) or f"CPU ({platform.processor() or platform.machine()})",
         "task": config.task, "precision": keras.mixed_precision.global_policy().name,
     }
+    from seqpipe.config.gpu import gpu_findings
+
+    findings = gpu_findings(config)
+    tags["cudnn_eligible"] = "false" if findings else "true"
+    tags["cudnn_reason"] = ("; ".join(f"{'.'.join(map(str, path))}: {why}" for path, why in findings)
+                            or "every recurrent layer keeps the fused kernel (tanh/sigmoid, no recurrent dropout, "
+                               "right padding)")
     from seqpipe.pipeline.gitinfo import git_commit
     commit = git_commit()
     if commit:
@@ -202,14 +210,19 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         log.info("MLflow run %s in %s (%s)", tracker.run_id, tracker.tracking_uri, tracker.ui_url)
     task = get_task(config.task)
     ctx = RunContext(config=config, run_dir=run_dir, base_dir=base_dir, tracker=tracker, log=log, task=task,
-                     progress=progress, resume=resume is not None)
+                     progress=progress, resume=resume is not None, chief=is_chief)
+    if strategy.num_replicas_in_sync > 1:
+        log.info("tf.distribute: %s over %d replicas (%s); train.batch_size is the global batch",
+                 type(strategy).__name__, strategy.num_replicas_in_sync, "the chief" if is_chief else "a worker")
     try:
         with interruptible():
             if resume is None:
                 tracker.log_params(_params_view(resolved))
             tracker.log_artifact(run_dir / "resolved.yaml")
             started = time.perf_counter()
-            splits, report = load_data(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir)
+            keep = [c for name in config.stage_names() for c in STAGES.get(name)(config.stage(name)).data_columns()]
+            splits, report = load_data(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir,
+                                       keep=keep)
             splits = task.check_data(splits, config.data, report)
             ctx.put("splits", splits)
             sizes = {f"{k}_examples": len(v) for k, v in splits.items()}
@@ -306,7 +319,10 @@ def _configure_runtime(runtime):
     if runtime.deterministic:
         tf.config.experimental.enable_op_determinism()
     if runtime.distribute == "mirrored":
-        return tf.distribute.MirroredStrategy(), True
+        # all local GPUs; without one, every logical CPU device (tf.config.set_logical_device_configuration)
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = None if gpus else [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=devices), True
     if runtime.distribute == "multi_worker":
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         return strategy, is_chief(json.loads(os.environ.get("TF_CONFIG") or "{}"))

@@ -33,6 +33,7 @@ class Stage:
     optional: ClassVar[tuple[str, ...]] = ()
     provides: ClassVar[tuple[str, ...]] = ()
     tasks: ClassVar[tuple[str, ...]] = ()  # the tasks it serves; empty: every task
+    steps_cells: ClassVar[bool] = False  # its recurrent layers step their cells one at a time (no fused GPU kernel)
 
     class Config(Schema):
         pass
@@ -42,6 +43,11 @@ class Stage:
 
     def run(self, ctx: "RunContext") -> None:
         raise NotImplementedError
+
+    def data_columns(self) -> tuple[str, ...]:
+        """Columns of the data, beyond the task's roles, that this stage reads from the split frames
+        (kept through loading; a file without one is a data error)."""
+        return ()
 
     # Stage caching (seqpipe.pipeline.cache): a stage that can reuse an earlier run's outputs sets
     # ``cacheable`` and implements both methods; ``cache_load`` must leave the run context and the run

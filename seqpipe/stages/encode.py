@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from seqpipe.cells import CELLS
-from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.cells import CellSpec
+from seqpipe.config.schema import Schema
 from seqpipe.pipeline.stage import Stage, register_stage
 
 
 class EncodeConfig(Schema):
-    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell (seqpipe list cells)")
+    cell: CellSpec = Field("lstm", description="recurrent cell: a name (seqpipe list cells) or "
+                                                "{kind: name, option: value, ...} (docs/cells.md)")
     units: int = Field(128, ge=1, description="units per direction in each layer")
     layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
     bidirectional: bool = Field(False, description="run each layer in both directions")
@@ -21,27 +22,58 @@ class EncodeConfig(Schema):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout between stacked layers")
     recurrent_dropout: float = Field(0.0, ge=0, lt=1,
                                      description="dropout on the recurrent state; > 0 disables the cuDNN kernel")
+    skip_delay: int = Field(0, ge=0, description="d > 0: each layer's step t also receives its own output h_{t-d} "
+                                                 "(skip connections through time, for long time scales; any cell, "
+                                                 "no cuDNN kernel); 0: off")
 
 
 @register_stage
 class EncodeStage(Stage):
-    """Stacked (bi)directional recurrent layers of any registered cell, with optional residual connections."""
+    """Stacked (bi)directional recurrent layers of any registered cell, with optional residual and skip connections;
+    or, for tasks that add ``encode.tree``, a recursive network over bracketed trees."""
 
     name = "encode"
     order = 30
     requires = ("embedded",)
+    optional = ("token_ids", "encoder", "splits")  # read by the recursive encoder (encode.tree)
     provides = ("encoded", "encoder_states", "encoder_layout")
     Config = EncodeConfig
 
     def run(self, ctx):
-        from seqpipe.layers.recurrent import cudnn_eligible, recurrent_stack
+        from seqpipe.layers.recurrent import recurrent_stack
 
         cfg = self.config
-        encoded, states = recurrent_stack(ctx["embedded"], return_state=True, **cfg.model_dump())
+        tree = getattr(cfg, "tree", None)  # a key of the tasks that pool the encoder's output (seqpipe.tasks.keys)
+        if tree is not None:
+            return recursive_encoder(ctx, cfg.units, tree)
+        encoded, states = recurrent_stack(ctx["embedded"], return_state=True, **cfg.model_dump(exclude={"tree"}))
         ctx.put("encoded", encoded)
         ctx.put("encoder_states", states)
         # the width of the backward half of each output step (for pooling that reads the final states)
         ctx.put("encoder_layout",
                 {"backward_units": cfg.units if cfg.bidirectional and cfg.merge_mode == "concat" else 0})
-        eligible, why = cudnn_eligible(cfg.cell, cfg.recurrent_dropout)
-        ctx.tracker.set_tags({"cudnn_eligible": str(eligible).lower(), "cudnn_reason": why})
+
+
+def recursive_encoder(ctx, units: int, tree) -> None:
+    """``encode.tree``: node states of the bracketed trees in post-order (root last), composed level by level."""
+    from seqpipe.layers.pooling import MaskedPooling
+    from seqpipe.layers.recursive import RecursiveEncoder
+    from seqpipe.stages.tokenize import check_texts
+    from seqpipe.text.trees import TreeError, parse_tree
+
+    def too_wide(text: str, lowercase: bool, max_length: int) -> str | None:
+        try:
+            arity = parse_tree(text).arity()
+        except TreeError as exc:  # the tokenize stage reports these first
+            return str(exc)
+        return (f"a node has {arity} children; stages.encode.tree.max_arity is {tree.max_arity}"
+                if arity > tree.max_arity else None)
+
+    check_texts(ctx, None, too_wide, "raise stages.encode.tree.max_arity")
+    vocabulary = ctx["encoder"].vocabulary
+    layer = RecursiveEncoder(units, tree.composition, max_arity=tree.max_arity, open_id=vocabulary.index("("),
+                             close_id=vocabulary.index(")"), name="recursive_encoder")
+    encoded = layer(ctx["token_ids"], ctx["embedded"])
+    ctx.put("encoded", encoded)
+    ctx.put("encoder_states", [MaskedPooling("last", name="tree_root")(encoded)])
+    ctx.put("encoder_layout", {"backward_units": 0})

@@ -84,6 +84,9 @@ class ExportStage(Stage):
     def run(self, ctx):
         from seqpipe.export.saved_model import serving_requirements
 
+        if not ctx.chief:
+            ctx.log.info("export: skipped on this worker (only the chief exports)")
+            return
         model, target = ctx["trained_model"], ctx.path("export", "saved_model")
         path = ctx.task.export(ctx, self.config, target)
         ctx.log.info("exported SavedModel to %s", path)

@@ -14,7 +14,8 @@ from seqpipe.text import TOKENIZERS
 
 class TokenizeConfig(Schema):
     kind: Annotated[str, RegistryName(TOKENIZERS)] | None = Field(
-        None, description="tokenizer: char, word, whitespace, wordpiece or sentencepiece; default: the task's")
+        None, description="tokenizer: char, word, whitespace, wordpiece, sentencepiece, bpe or tree (bracketed trees, "
+                          "for encode.tree); default: the task's")
     vocab_size: int = Field(20000, ge=8, description="largest vocabulary, [PAD], [UNK], [START] and [END] included")
     min_frequency: int = Field(1, ge=1, description="char/word: drop tokens seen fewer times in the training split")
     lowercase: bool = Field(True, description="lowercase before splitting")
@@ -40,6 +41,7 @@ class TokenizeStage(Stage):
     cacheable = True
 
     def run(self, ctx):
+        check_texts(ctx, self.config)
         ctx.task.build_encoders(ctx, self.config, partial(build_encoder, ctx))
 
     def cache_save(self, ctx, folder):
@@ -66,6 +68,36 @@ class TokenizeStage(Stage):
             ctx.tracker.log_metrics({f"{vocab.stem}_size": len(target.read_text(encoding="utf-8").splitlines())})
         for name, encoder in encoders.items():
             ctx.put(name, encoder)
+
+
+def check_texts(ctx, cfg, problem=None, hint: str | None = None) -> None:
+    """Check the text of every example of every split: with a kind that checks its inputs
+    (``problem(text, lowercase, max_length)``: the tree kind), or with ``problem`` (then ``cfg`` may be None).
+    The problems are one DataError line naming the files and rows."""
+    if problem is None:
+        problem = getattr(TOKENIZERS.get(cfg.kind), "problem", None)
+        if problem is None:
+            return
+        hint = f"tokenize.kind: {cfg.kind} reads one bracketed tree per example, e.g. (+ (* 3 4) 2)"
+    from seqpipe.data.checks import RowProblem, column_label, locate, problem_message
+    from seqpipe.errors import DataError
+
+    lowercase, max_length = (cfg.lowercase, cfg.max_length) if cfg is not None else (False, 1 << 30)
+    column, problems = ctx.task.roles[0], []
+    for split, frame in ctx["splits"].items():
+        if column not in frame.columns:
+            continue
+        for row, text in enumerate(frame[column].astype(str).tolist()):
+            why = problem(text, lowercase, max_length)
+            if why:
+                file, unit, number = locate(frame, split, row)
+                problems.append(RowProblem(file, unit, number, f"{column_label(frame, column)}: {why}"))
+    if problems:  # rows with different reasons: name them all, with the first one's reason
+        first = problems[0]
+        kind = f"{first.what.split(': ')[0]} does not hold a usable tree ({first.unit} {first.number}: " \
+               f"{first.what.split(': ', 1)[1]})"
+        problems = [RowProblem(p.file, p.unit, p.number, p.what, kind=kind) for p in problems]
+        raise DataError(problem_message(problems, hint=hint))
 
 
 def build_encoder(ctx, side: dict, texts: list[str], name: str):

@@ -19,3 +19,9 @@ TOKENIZERS.register("wordpiece", "seqpipe.text.kinds:WordPieceTokenizer",
 TOKENIZERS.register("sentencepiece", "seqpipe.text.kinds:SentencePieceTokenizer",
                     description="SentencePiece unigram subwords, trained offline on the training split; "
                                 "lossless detokenization")
+TOKENIZERS.register("bpe", "seqpipe.text.kinds:BPETokenizer",
+                    description="byte-pair encoding subwords (SentencePiece's BPE trainer), trained offline on the "
+                                "training split; lossless detokenization")
+TOKENIZERS.register("tree", "seqpipe.text.kinds:TreeTokenizer",
+                    description="bracketed trees, e.g. (+ (* 3 4) 2) or (S (NP the cat) (VP sat)): brackets and "
+                                "whitespace-separated tokens, brackets kept as tokens (ids 4 and 5) for encode.tree")

@@ -107,6 +107,8 @@ class WordPieceTokenizer(WordTokenizer):
 class SentencePieceTokenizer(TokenizerKind):
     """SentencePiece unigram model trained offline; ids 0-3 are [PAD], [UNK], [START], [END]."""
 
+    model_type = "unigram"
+
     def build_vocabulary(self, texts, vocab_size, min_frequency):
         import sentencepiece as spm
 
@@ -114,7 +116,8 @@ class SentencePieceTokenizer(TokenizerKind):
             corpus = Path(tmp) / "corpus.txt"
             corpus.write_text("\n".join(t.lower() if self.lowercase else t for t in texts) + "\n", encoding="utf-8")
             spm.SentencePieceTrainer.train(
-                input=str(corpus), model_prefix=str(Path(tmp) / "sp"), vocab_size=vocab_size, model_type="unigram",
+                input=str(corpus), model_prefix=str(Path(tmp) / "sp"), vocab_size=vocab_size,
+                model_type=self.model_type,
                 character_coverage=1.0, pad_id=0, unk_id=1, bos_id=2, eos_id=3, pad_piece=PAD, unk_piece=UNK,
                 bos_piece=START, eos_piece=END, hard_vocab_limit=False, num_threads=2, minloglevel=2,
                 input_sentence_size=2_000_000, shuffle_input_sentence=True,
@@ -129,3 +132,46 @@ class SentencePieceTokenizer(TokenizerKind):
 
     def split(self, strings):
         raise NotImplementedError("sentencepiece maps text to ids directly")
+
+
+class BPETokenizer(SentencePieceTokenizer):
+    """Byte-pair encoding (Sennrich et al. 2016) trained offline by SentencePiece (model type bpe)."""
+
+    model_type = "bpe"
+
+
+class TreeTokenizer(TokenizerKind):
+    """Bracketed trees (``(+ (* 3 4) 2)``, ``(S (NP the cat) (VP sat))``): brackets and whitespace-separated
+    tokens, the brackets kept as tokens at fixed ids (``(`` 4, ``)`` 5) so a recursive encoder can read the
+    structure from the ids (:mod:`seqpipe.text.trees`)."""
+
+    brackets = ("(", ")")
+
+    def split(self, strings):
+        if self.lowercase:
+            strings = tf.strings.lower(strings, encoding="utf-8")
+        return tf.strings.split(tf.strings.regex_replace(strings, r"([()])", r" \1 "))
+
+    def build_vocabulary(self, texts, vocab_size, min_frequency):
+        vocabulary = super().build_vocabulary(texts, vocab_size, min_frequency)
+        rest = [t for t in vocabulary[len(RESERVED):] if t not in self.brackets]
+        return list(RESERVED) + list(self.brackets) + rest[: max(vocab_size - len(RESERVED) - 2, 0)]
+
+    def join(self, tokens):
+        text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+        return tf.strings.regex_replace(tf.strings.regex_replace(text, r"\( ", "("), r" \)", ")")
+
+    @staticmethod
+    def problem(text: str, lowercase: bool, max_length: int) -> str | None:
+        """Why ``text`` cannot be used (not one well-formed tree, or longer than ``max_length`` tokens), or None."""
+        from seqpipe.text.trees import TreeError, parse_tree, tokens_of
+
+        try:
+            parse_tree(text, lowercase)
+        except TreeError as exc:
+            return str(exc)
+        n = len(tokens_of(text))
+        if n > max_length:
+            return (f"the tree has {n} tokens (brackets included); tokenize.max_length is {max_length} and a cut "
+                    "tree is no tree: raise it")
+        return None

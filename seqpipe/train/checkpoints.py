@@ -1,9 +1,11 @@
 """Training state that survives a crash: written every epoch (and every N steps), read by ``--resume``.
 
-``<run>/checkpoints/last.weights.h5`` holds the model's and the optimizer's variables,
-``last.rng.npz`` the dropout seed generators, and ``last.json`` where training stands (epoch,
-batches done in it, the best monitored value, early-stopping state, the history so far). Each
-file is replaced atomically, the JSON last, so a checkpoint interrupted half-way is never read.
+``<run>/checkpoints/last.weights.h5`` holds the model's and the optimizer's variables (the
+learning rate and the iteration counter that step schedules read among them), ``last.rng.npz`` the
+dropout seed generators, and ``last.json`` where training stands (epoch, batches done in it, the
+best monitored value, early-stopping and plateau counters, the training time spent, why training
+stopped, the history so far). Each file is replaced atomically, the JSON last, so a checkpoint
+interrupted half-way is never read.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 from pathlib import Path
 
 import keras
@@ -100,46 +103,94 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras EarlyStopping whose counters can be carried over from a checkpoint."""
+    """Keras EarlyStopping whose counters carry over from a checkpoint and from one ``fit`` call to the next
+    (a resumed run finishes its interrupted epoch with one call, then trains the rest with another)."""
 
     restored: dict | None = None
+    _started = False
 
     def on_train_begin(self, logs=None):
+        carried = self.restored if self.restored is not None else (self.snapshot() if self._started else None)
         super().on_train_begin(logs)
-        if self.restored:
-            self.wait, self.best_epoch = int(self.restored["wait"]), int(self.restored["best_epoch"])
-            self.best = float(self.restored["best"]) if self.restored["best"] is not None else self.best
+        if carried:
+            self.wait, self.best_epoch = int(carried["wait"]), int(carried["best_epoch"])
+            self.best = float(carried["best"]) if carried["best"] is not None else self.best
+        self.restored, self._started = None, True
+
+    @property
+    def stopped(self) -> bool:
+        """Whether it stopped training (Keras marks that with the epoch, from the second epoch on)."""
+        return self.stopped_epoch > 0
 
     def snapshot(self) -> dict:
         best = self.best if self.best is not None and math.isfinite(float(self.best)) else None
         return {"wait": int(self.wait), "best": best, "best_epoch": int(self.best_epoch)}
 
 
+class TrainingClock(keras.callbacks.Callback):
+    """Count the time spent in training steps; with ``max_seconds``, stop after the batch that spends them.
+
+    Only the steps count, from each batch's start to its end (the hand-over of the prefetched batch
+    included): not the data preparation before training, validation, the other callbacks' epoch ends
+    or checkpoint writing, and not the first step of each ``fit`` call, which traces and compiles the
+    training graph (seconds, whatever the model). ``seconds`` starts from what earlier sessions of the
+    run spent (the checkpoint's ``train_seconds``). Keras ends the epoch after the stopping batch
+    (validation and epoch-end callbacks run), then ``fit`` returns.
+    """
+
+    clock = staticmethod(time.perf_counter)
+
+    def __init__(self, seconds: float = 0.0, max_seconds: float | None = None):
+        super().__init__()
+        self.seconds, self.max_seconds = float(seconds), max_seconds
+        self.started: float | None = None
+        self.tracing = True
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        self.tracing = True
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.started = self.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.started is not None and not self.tracing:
+            self.seconds += self.clock() - self.started
+        self.started, self.tracing = None, False
+        if self.max_seconds is not None and self.seconds >= self.max_seconds and not self.stopped:
+            self.stopped = True
+            self.model.stop_training = True
+
+
 class Checkpointer(keras.callbacks.Callback):
     """Write the resumable state every epoch (and every ``every_steps`` batches); stop cleanly when asked.
 
-    It must run after the checkpoint and early-stopping callbacks, so their state is recorded.
+    It must run after the checkpoint, early-stopping, plateau and clock callbacks, so their state is recorded.
     """
 
     def __init__(self, state: TrainingState, steps_per_epoch: int, every_steps: int | None,
                  best: keras.callbacks.Callback, early: ResumableEarlyStopping | None, history: dict,
-                 epoch: int = 0, batch: int = 0):
+                 epoch: int = 0, batch: int = 0, plateau=None, clock: TrainingClock | None = None):
         super().__init__()
         self.state, self.steps, self.every = state, steps_per_epoch, every_steps
         self.best, self.early, self.history = best, early, history
+        self.plateau, self.clock = plateau, clock
         self.epoch, self.batch = epoch, batch  # position: batches done in epoch
+        self.last_epoch_batches = steps_per_epoch  # batches the last finished epoch ran (fewer when stopped early)
 
     def on_epoch_begin(self, epoch, logs=None):
         if epoch != self.epoch:
             self.epoch, self.batch = epoch, 0
 
-    def snapshot(self, completed: bool = False) -> dict:
+    def snapshot(self, completed: bool = False, stopped_by: str | None = None) -> dict:
         best = getattr(self.best, "best", None)
-        stopped_early = bool(completed and self.model is not None and self.model.stop_training)
         return {"epoch": self.epoch, "batch": self.batch, "steps_per_epoch": self.steps, "completed": completed,
-                "stopped_early": stopped_early,
+                "stopped_early": stopped_by == "early_stopping", "stopped_by": stopped_by,
+                "last_epoch_batches": self.last_epoch_batches,
+                "train_seconds": self.clock.seconds if self.clock is not None else None,
                 "best": float(best) if best is not None and math.isfinite(float(best)) else None,
                 "early_stopping": self.early.snapshot() if self.early is not None else None,
+                "reduce_on_plateau": self.plateau.snapshot() if self.plateau is not None else None,
                 "history": self.history}
 
     def on_train_batch_end(self, batch, logs=None):
@@ -150,14 +201,15 @@ class Checkpointer(keras.callbacks.Callback):
             self.state.save(self.model, self.snapshot())
             raise Interrupted(stop_requested())
 
-    def complete(self) -> None:
-        """Training ended normally (all epochs, or early stopping): a resume has nothing left to fit."""
-        self.state.save(self.model, self.snapshot(completed=True))
+    def complete(self, stopped_by: str) -> None:
+        """Training ended normally (``stopped_by``: epochs, early_stopping or max_minutes): a resume has nothing
+        left to fit, unless train.epochs or train.max_minutes has grown."""
+        self.state.save(self.model, self.snapshot(completed=True, stopped_by=stopped_by))
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        self.epoch, self.batch = epoch + 1, 0
+        self.epoch, self.batch, self.last_epoch_batches = epoch + 1, 0, self.batch
         self.state.save(self.model, self.snapshot())
         if stop_requested():
             raise Interrupted(stop_requested())

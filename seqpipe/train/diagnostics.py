@@ -173,10 +173,8 @@ class GradientDiagnostics(keras.callbacks.Callback):
 
     def _gates(self, h) -> dict[str, float]:
         """Gate saturation of the watched layer's cell (its forward direction), where the cell has gates."""
-        try:
-            from seqpipe.cells import gate_activations
-        except ImportError:  # cells without gate read-outs
-            return {}
+        from seqpipe.cells import gate_activations
+
         layer = self.layer.forward_layer if isinstance(self.layer, keras.layers.Bidirectional) else self.layer
         cell = getattr(layer, "cell", None)
         x = tf.cast(self.inputs_probe(self.x, training=False), tf.float32)
@@ -188,8 +186,9 @@ class GradientDiagnostics(keras.callbacks.Callback):
         flat_h = tf.reshape(previous, [-1, units])
         sizes = cell.state_size if isinstance(cell.state_size, (list, tuple)) else [cell.state_size]
         states = [flat_h] + [tf.zeros([tf.shape(flat_h)[0], int(s)]) for s in sizes[1:]]
-        gates = gate_activations(cell, flat_x, states)
-        if not gates:
+        try:
+            gates = gate_activations(cell, flat_x, states)
+        except TypeError:  # a cell without gates (Elman, leaky, echo state)
             return {}
         real = tf.reshape(tf.cast(self._real_steps((x.shape[0], int(steps))), tf.bool), [-1])
         out = {}

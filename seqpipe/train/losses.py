@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+import seqpipe.train.schedules  # noqa: F401  (registers the learning-rate schedules that model.keras may name)
+
 
 @keras.saving.register_keras_serializable(package="seqpipe")
 class MaskedCrossEntropy(keras.losses.Loss):
@@ -22,10 +24,21 @@ class MaskedCrossEntropy(keras.losses.Loss):
         nll = -tf.gather(log_probs, y_true, batch_dims=2)
         if self.label_smoothing:
             nll = (1 - self.label_smoothing) * nll - self.label_smoothing * tf.reduce_mean(log_probs, axis=-1)
-        return tf.reduce_sum(nll * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        return _token_mean(tf.reduce_sum(nll * mask), tf.reduce_sum(mask))
 
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+def _token_mean(total, count):
+    """``total / count`` over the global batch. Under tf.distribute each replica holds part of the batch, with
+    its own number of real tokens, and the replicas' gradients are summed; Keras leaves a scalar loss unscaled,
+    so dividing each replica's sum by the token count of all replicas makes that sum the one-device gradient
+    (a replica's own count would weight short-sentence replicas up and make the sum ~replicas x too large)."""
+    replica = tf.distribute.get_replica_context()
+    if replica is not None and replica.num_replicas_in_sync > 1:
+        count = replica.all_reduce(tf.distribute.ReduceOp.SUM, count)
+    return total / tf.maximum(count, 1.0)
 
 
 def token_accuracy(y_true, logits):

@@ -1,6 +1,6 @@
 """Every key the schema accepts is read by the code that runs a pipeline.
 
-Tiny pipelines of the four tasks run in-process with every config read recorded (attribute
+Tiny pipelines of the five tasks run in-process with every config read recorded (attribute
 reads, and ``model_dump`` as a read of every field it dumps). A key that no run reads is
 either accepted and silently ignored, which is a defect, or it is in :data:`NOT_READ_HERE`
 with the reason it does not show up here.
@@ -58,6 +58,12 @@ def write_data(tmp_path):
         for i in range(120):
             label = "pos" if i % 2 else "neg"
             out.write(" ".join(rng.choice(words) for _ in range(rng.randint(2, 6))) + f" {label}word\t{label}\n")
+    with open(tmp_path / "trees.tsv", "w") as out:
+        out.write("text\tlabel\n")
+        digits = random.Random(1)  # its own generator: the other files stay as they were
+        for i in range(60):
+            a, b = digits.randint(0, 9), digits.randint(0, 9)
+            out.write(f"(+ (* {a} {b}) {i % 3})\t{(a * b + i % 3) % 2}\n")
     with open(tmp_path / "tags.jsonl", "w") as out:
         for _ in range(120):
             sent = [rng.choice(words) for _ in range(rng.randint(2, 6))]
@@ -69,6 +75,20 @@ def write_data(tmp_path):
         for _ in range(120):
             sent = [rng.choice(words) for _ in range(rng.randint(2, 5))]
             out.write(" ".join(sent) + "\t" + " ".join(reversed(sent)) + "\n")
+    with open(tmp_path / "nums.tsv", "w") as out:
+        out.write("text\ttarget\n")
+        for _ in range(120):
+            sent = [rng.choice(words) for _ in range(rng.randint(2, 6))]
+            out.write(" ".join(sent) + f"\t{sum(int(w[1:]) for w in sent) / 10}\n")
+    from PIL import Image
+
+    (tmp_path / "pics").mkdir()
+    with open(tmp_path / "caps.tsv", "w") as out:
+        out.write("picture\tcaption\n")
+        for i in range(40):
+            colour, name = [((200, 20, 20), "red"), ((20, 20, 200), "blue")][i % 2]
+            Image.new("RGB", (12, 10), colour).save(tmp_path / "pics" / f"{i}.png")
+            out.write(f"pics/{i}.png\ta {name} one\n")
     with open(tmp_path / "text.jsonl", "w") as out:
         for play in range(10):
             out.write(json.dumps({"text": "\n".join("abc defg hij kl" for _ in range(20)), "play": f"p{play}"}) + "\n")
@@ -90,21 +110,41 @@ PIPELINES = {
                    {"encode": {"cell": "gru", "units": 2, "layers": 2, "bidirectional": True, "merge_mode": "concat",
                                "residual": True, "dropout": 0.1, "recurrent_dropout": 0.1}},
                    {"classify": {"pooling": "last", "hidden_units": 4, "dropout": 0.1}},
-                   {"train": {**TRAIN, "monitor": "val_accuracy", "restore_best": True, "bucketing": True}},
+                   {"train": {**TRAIN, "monitor": "val_accuracy", "restore_best": True, "bucketing": True,
+                              "optimizer": {**TRAIN["optimizer"],
+                                            "schedule": {"kind": "reduce_on_plateau", "factor": 0.5, "patience": 1,
+                                                         "min_delta": 0.001, "min_lr": 0.1}},
+                              "batch_tokens": 40, "average_last": 2, "max_minutes": 30, "diagnostics": {"every": 3}}},
                    {"evaluate": {"metrics": ["accuracy"], "splits": ["valid", "test"]}},
                    {"export": {"keras": False, "log_model": False}}]},
+    "classification_tree": {  # encode.tree: the recursive encoder over bracketed trees
+        "task": "classification",
+        "data": {"source": {"path": "trees.tsv"}},
+        "stages": [{"tokenize": {"kind": "tree"}}, {"embed": {"dim": 4}},
+                   {"encode": {"units": 3, "tree": {"composition": "nary_treelstm", "max_arity": 2}}},
+                   {"classify": {"pooling": "last"}}, {"train": {"epochs": 1, "bucketing": False}},
+                   {"evaluate": {}}, {"export": {"keras": False}}]},
     "tagging": {
         "data": {"source": {"path": "tags.jsonl"}},
         "stages": [{"tokenize": {}}, {"embed": {"dim": 4, "chars": {"dim": 3, "units": 2, "cell": "rnn", "max_chars": 4,
                                                                      "min_frequency": 1}}},
                    {"encode": {"units": 3}}, {"tag": {"output": "crf", "hidden_units": 3, "dropout": 0.1}},
-                   {"train": {"epochs": 1, "bucketing": False}}, {"evaluate": {}}, {"export": {"keras": False}}]},
+                   {"train": {"epochs": 1, "bucketing": False,
+                              "optimizer": {"schedule": {"kind": "warmup_cosine", "min_lr": 0.5}}}},
+                   {"evaluate": {}}, {"export": {"keras": False}}]},
+    "regression": {
+        "data": {"source": {"path": "nums.tsv"}},
+        "stages": [{"tokenize": {"kind": "whitespace"}}, {"embed": {"kind": "one_hot"}}, {"encode": {"units": 3}},
+                   {"regress": {"pooling": "attention", "hidden_units": 3, "dropout": 0.1}},
+                   {"train": {"epochs": 1, "monitor": "val_mae", "bucketing": False}},
+                   {"evaluate": {"metrics": ["mse", "r2"]}}, {"export": {"keras": False}}]},
     "language_model": {
         "data": {"source": {"path": "text.jsonl", "columns": {"text": "text", "group": "play"}},
                  "split": {"valid": 0.2, "test": 0.2, "group_by": "group"}},
         "stages": [{"tokenize": {"kind": "char", "lowercase": False}}, {"embed": {"dim": 4}},
                    {"encode": {"cell": "lstm", "units": 4}}, {"lm": {"dropout": 0.1}},
-                   {"train": {"epochs": 1, "batch_size": 2, "window": 8, "stateful": True, "label_smoothing": 0.1}},
+                   {"train": {"epochs": 1, "batch_size": 2, "window": 8, "stateful": True, "label_smoothing": 0.1,
+                              "optimizer": {"schedule": {"kind": "warmup_inverse_sqrt", "warmup_steps": 2}}}},
                    {"sample": {"prompts": ["ab"], "max_length": 5}},
                    {"evaluate": {"splits": ["valid"], "shuffled_pairs": 5}}, {"export": {"keras": True}}]},
     "translation": {
@@ -115,10 +155,29 @@ PIPELINES = {
                    {"embed": {"dim": 4}}, {"encode": {"units": 4, "bidirectional": True}},
                    {"decode": {"cell": "gru", "units": 6, "layers": 1, "attention": "bahdanau", "attention_units": 3,
                                "input_feeding": True, "bridge": "dense", "dropout": 0.1}},
-                   {"train": {"epochs": 1, "validation_subset": 4, "label_smoothing": 0.1}},
+                   {"train": {"epochs": 1, "validation_subset": 4, "label_smoothing": 0.1, "batch_tokens": 30,
+                              "optimizer": {"schedule": {"kind": "warmup_linear", "warmup_steps": 1, "min_lr": 0.1}},
+                              "scheduled_sampling": {"schedule": "linear", "k": 1.0, "c": 0.1, "min_ratio": 0.2,
+                                                     "prediction": "argmax"}}},
                    {"generate": {"decoding": {"strategy": "beam", "beam_width": 2}, "compare_greedy": True,
                                  "splits": ["test"], "heatmaps": 1}},
                    {"evaluate": {"metrics": ["bleu"]}}, {"export": {"keras": False}}]},
+    "captioning": {
+        "data": {"source": {"path": "caps.tsv", "columns": {"image": "picture"}},
+                 "split": {"valid": 0.1, "test": 0.1, "group_by": "image"}},
+        "stages": [{"tokenize": {"kind": "word", "vocab_size": 20, "max_length": 6}},
+                   {"see": {"blocks": [{"filters": 3, "convs": 2}], "kernel": 3, "pool": 2, "image_size": [8, 8],
+                            "channels": 1, "positions": True}},
+                   {"caption": {"cell": "gru", "units": 6, "layers": 1, "embed_dim": 4, "attention": "bahdanau",
+                                "attention_units": 3, "input_feeding": True, "bridge": "dense", "dropout": 0.1,
+                                "residual": False}},
+                   {"train": {"epochs": 1, "validation_subset": 2, "label_smoothing": 0.1,
+                              "decoding": {"strategy": "greedy"},
+                              "scheduled_sampling": {"schedule": "inverse_sigmoid", "k": 2, "min_ratio": 0.1}}},
+                   {"describe": {"decoding": {"strategy": "beam", "beam_width": 2}, "compare_greedy": True,
+                                 "splits": ["test"], "attention_maps": 1}},
+                   {"evaluate": {"metrics": ["bleu"]}},
+                   {"export": {"keras": False, "decoding": {"strategy": "greedy"}}}]},
 }
 
 
@@ -148,8 +207,9 @@ def test_every_accepted_key_is_read(reads, tmp_path, monkeypatch):
     stage_keys: dict[str, bool] = {}  # "task: stages.train.window" -> read by that task's run
     nested: dict[str, tuple[type, str]] = {}  # deeper key paths -> (model, field); any run may read them
     every_read: set[tuple[type, str]] = set()
-    for task, spec in PIPELINES.items():
-        config, _, base = load({"name": f"keys-{task.replace('_', '-')}", "task": task, **COMMON, **spec},
+    for entry, spec in PIPELINES.items():
+        task = spec.get("task", entry)  # an entry may run a task a second time with other keys
+        config, _, base = load({"name": f"keys-{entry.replace('_', '-')}", "task": task, **COMMON, **spec},
                                base_dir=tmp_path)
         reads.clear()
         run_pipeline(config, resolved_dict(config), base_dir=base, progress=False)

@@ -56,3 +56,15 @@ def test_shared_vocabulary_luong_dot_copy_bridge_wordpiece_and_sampling(toy):
     assert (result.run_dir / "vocab.txt").exists() and not (result.run_dir / "source_vocab.txt").exists()
     assert result.metrics["test_bleu_greedy"] > 50
     assert 0 <= result.metrics["test_bleu"] <= 100 + 1e-9  # sacrebleu may give 100.00000000000004
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_bpe_subwords_with_a_shared_or_separate_vocabulary(toy, shared):
+    result = seqpipe.run(pipeline(
+        toy, tokenize={"kind": "bpe", "vocab_size": 80, "shared": shared, "lowercase": False},
+        train={"epochs": 8}), progress=False)
+    vocab_files = sorted(p.name for p in result.run_dir.glob("*vocab.txt"))
+    assert vocab_files == (["vocab.txt"] if shared else ["source_vocab.txt", "target_vocab.txt"])
+    assert result.metrics["test_bleu"] > 50  # subwords of the toy words, learned
+    pieces = (result.run_dir / vocab_files[0]).read_text(encoding="utf-8").splitlines()
+    assert any(p.startswith("▁") for p in pieces) and pieces[:4] == ["[PAD]", "[UNK]", "[START]", "[END]"]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "seqpipe"
-TASK_WORDS = re.compile(r"\b(classification|translation|language_model|tagging)\b")
+TASK_WORDS = re.compile(r"\b(classification|translation|language_model|tagging|regression|captioning)\b")
 
 
 def sources(*exclude: str):
@@ -48,9 +48,11 @@ def test_the_built_in_tasks_are_each_one_package_with_a_light_declaration():
 
     code = ("import sys, seqpipe.tasks\n"
             "from seqpipe.tasks import TASKS\n"
-            "assert TASKS.names() == ['classification', 'language_model', 'tagging', 'translation'], TASKS.names()\n"
+            "assert TASKS.names() == ['captioning', 'classification', 'language_model', 'regression', 'tagging', "
+            "'translation'], "
+            "TASKS.names()\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n")
     subprocess.run([sys.executable, "-c", code], check=True)
-    for name in ("classification", "language_model", "tagging", "translation"):
+    for name in ("captioning", "classification", "language_model", "regression", "tagging", "translation"):
         assert ((PACKAGE / "tasks" / name / "__init__.py").exists()
                 and (PACKAGE / "tasks" / name / "runtime.py").exists())

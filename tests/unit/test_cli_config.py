@@ -61,9 +61,11 @@ def test_validate_typos_exit_2_with_every_problem_on_stderr(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out == ""
     assert err.splitlines() == [
-        f"{path}:6: stages[0].tokenize.kind: must be one of char, sentencepiece, whitespace, word, wordpiece; "
+        f"{path}:6: stages[0].tokenize.kind: must be one of bpe, char, sentencepiece, tree, whitespace, word, "
+        "wordpiece; "
         "got 'wordpeice' (did you mean 'wordpiece'?)",
-        f"{path}:8: stages[2].encode.cell: must be one of gru, lstm, rnn; got 'lstmm' (did you mean 'lstm'?)",
+        f"{path}:8: stages[2].encode.cell: must be one of esn, gru, layer_norm_lstm, leaky_rnn, lstm, ntm, rnn; "
+        "got 'lstmm' (did you mean 'lstm'?)",
         f"{path}:10: stages[4].train.optimizer.name: must be one of adam, adamw, nadam, rmsprop, sgd; "
         "got 'adamm' (did you mean 'adam'?)",
     ]
@@ -169,18 +171,22 @@ def test_schema_is_json_with_registry_enums(capsys):
     assert set(schema["required"]) == {"name", "task", "data", "stages"}
     items = schema["properties"]["stages"]["items"]["oneOf"]
     refs = sorted(item["$ref"].rsplit("/", 1)[1] for item in items)
-    assert refs == ["ClassifyStage", "DecodeStage", "EmbedStage", "EncodeStage", "EvaluateStage", "ExportStage",
-                    "GenerateStage", "LmStage", "SampleStage", "TagStage", "TokenizeStage", "TrainStage"]
+    assert refs == ["CaptionStage", "ClassifyStage", "DecodeStage", "DescribeStage", "EmbedStage", "EncodeStage",
+                    "EvaluateStage", "ExportStage", "GenerateStage", "LmStage", "RegressStage", "SampleStage",
+                    "SeeStage", "TagStage", "TokenizeStage", "TrainStage"]
     defs = schema["$defs"]
     encode_stage = defs["EncodeStage"]
     assert encode_stage["required"] == ["encode"]
     assert encode_stage["additionalProperties"] is False
     encode_ref = encode_stage["properties"]["encode"]["$ref"].rsplit("/", 1)[1]
     cell = defs[encode_ref]["properties"]["cell"]
-    assert cell["enum"] == ["gru", "lstm", "rnn"]
+    names, mappings = cell["anyOf"]  # a name, or {kind: name, option: value, ...}
+    assert names["enum"] == ["esn", "gru", "layer_norm_lstm", "leaky_rnn", "lstm", "ntm", "rnn"]
+    assert {m["properties"]["kind"]["const"] for m in mappings["oneOf"]} == set(names["enum"])
     assert cell["default"] == "lstm"
     kind = defs["TokenizeConfig"]["properties"]["kind"]
-    assert kind["anyOf"] == [{"enum": ["char", "sentencepiece", "whitespace", "word", "wordpiece"], "type": "string"},
+    assert kind["anyOf"] == [{"enum": ["bpe", "char", "sentencepiece", "tree", "whitespace", "word", "wordpiece"],
+                              "type": "string"},
                              {"type": "null"}]
     assert kind["default"] is None  # the task picks it: whitespace for tagging, word otherwise
     assert defs["TrackingConfig"]["properties"]["backend"]["enum"] == ["mlflow", "none"]
@@ -225,9 +231,16 @@ def test_list_one_kind(capsys):
     assert main(["list", "cells"]) == 0
     assert capsys.readouterr().out == (
         "cells:\n"
+        "  esn                  echo state network: fixed random reservoir, not trained (Jaeger 2001); no cuDNN "
+        "kernel\n"
         "  gru                  GRU (Cho et al., reset_after=True); cuDNN kernel with the defaults\n"
+        "  layer_norm_lstm      LSTM with layer-normalised gates and cell state (Ba et al. 2016); no cuDNN kernel\n"
+        "  leaky_rnn            leaky-integrator units, fixed or learned time constants (Jaeger et al. 2007); no "
+        "cuDNN kernel\n"
         "  lstm                 LSTM (Hochreiter & Schmidhuber); cuDNN kernel with the defaults\n"
-        "  rnn                  Elman RNN (keras SimpleRNN); no cuDNN kernel\n"
+        "  ntm                  Neural Turing Machine: LSTM or dense controller with read/write heads over a memory "
+        "(Graves et al. 2014); no cuDNN kernel\n"
+        "  rnn                  Elman RNN (keras SimpleRNN; activation tanh or relu); no cuDNN kernel\n"
     )
 
 
@@ -247,7 +260,7 @@ def test_docs_writes_the_markdown_reference(tmp_path, capsys):
     assert "\n## stage `classify` (task classification)\n" in text
     assert "| `units` | int | `128` | units per direction in each layer |" in text
     assert "| `window` | int | `100` | *task language_model:* tokens per training window" in text  # whose key it is
-    assert "| `bucketing` | bool | `true` | *task classification, tagging, translation:* " in text
+    assert "| `bucketing` | bool | `true` | *task classification, regression, tagging, translation:* " in text
     assert "| `name` | str | **required** |" in text
 
 

@@ -195,9 +195,10 @@ def test_builtin_registries_hold_the_documented_names():
     from seqpipe.tasks import TASKS
     from seqpipe.text import TOKENIZERS
 
-    assert TASKS.names() == ["classification", "language_model", "tagging", "translation"]
-    assert STAGES.names() == ["classify", "decode", "embed", "encode", "evaluate", "export", "generate", "lm",
-                              "sample", "tag", "tokenize", "train"]
-    assert CELLS.names() == ["gru", "lstm", "rnn"]
-    assert TOKENIZERS.names() == ["char", "sentencepiece", "whitespace", "word", "wordpiece"]
-    assert CELLS.describe("rnn") == "Elman RNN (keras SimpleRNN); no cuDNN kernel"
+    assert TASKS.names() == ["captioning", "classification", "language_model", "regression", "tagging",
+                             "translation"]
+    assert STAGES.names() == ["caption", "classify", "decode", "describe", "embed", "encode", "evaluate", "export",
+                              "generate", "lm", "regress", "sample", "see", "tag", "tokenize", "train"]
+    assert CELLS.names() == ["esn", "gru", "layer_norm_lstm", "leaky_rnn", "lstm", "ntm", "rnn"]
+    assert TOKENIZERS.names() == ["bpe", "char", "sentencepiece", "tree", "whitespace", "word", "wordpiece"]
+    assert CELLS.describe("rnn") == "Elman RNN (keras SimpleRNN; activation tanh or relu); no cuDNN kernel"

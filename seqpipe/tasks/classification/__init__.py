@@ -12,7 +12,7 @@ from pydantic import Field
 from seqpipe.config.schema import Schema
 from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.tasks.base import Task, register_task
-from seqpipe.tasks.keys import BucketingKeys
+from seqpipe.tasks.keys import BucketingKeys, TreeKeys
 
 NAME = "classification"
 
@@ -50,13 +50,14 @@ class Classification(Task):
     monitors = ("loss", "accuracy", "val_loss", "val_accuracy")
     predicts = "labels"
     default_metrics = ("accuracy", "macro_f1")
-    stage_keys = {"train": (BucketingKeys,)}
+    stage_keys = {"train": (BucketingKeys,), "encode": (TreeKeys,)}
     requires = {"train": ("labels",), "evaluate": ("labels",), "export": ("labels",)}
 
     def rules(self, config):
+        yield from TreeKeys.rules(config, self.default_tokenizer)
         classify, encode = config.stage("classify"), config.stage("encode")
-        if (classify and encode and classify.pooling == "last" and encode.bidirectional
-                and encode.merge_mode != "concat"):
+        if (classify and encode and getattr(encode, "tree", None) is None and classify.pooling == "last"
+                and encode.bidirectional and encode.merge_mode != "concat"):
             yield (("stages", "classify", "pooling"), "'last' over a bidirectional encoder needs "
                                                       f"stages.encode.merge_mode 'concat'; got '{encode.merge_mode}'")
 

@@ -76,7 +76,7 @@ def fit(ctx, cfg):
         ids = encoder.tokenize(frame["text"].tolist())
         return token_dataset(ids, label_ids(frame, labels, split), cfg.batch_size, **kwargs)
 
-    train = dataset("train", shuffle=True, seed=seed, bucketing=cfg.bucketing)
+    train = dataset("train", shuffle=True, seed=seed, bucketing=cfg.bucketing, batch_tokens=cfg.batch_tokens)
     valid = dataset("valid") if len(splits["valid"]) else None
     model.compile(
         optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),

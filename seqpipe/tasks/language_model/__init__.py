@@ -97,7 +97,7 @@ class LanguageModelTask(Task):
     mask_padding = False  # it reads left to right and its padding only follows the real tokens
     stage_keys = {"train": (TokenLossKeys, TrainKeys), "evaluate": (EvaluateKeys,),
                   "export": (ExportDecodingKeys, ExportKeys)}
-    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",)}
+    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",)}
     requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
 
     def rules(self, config):

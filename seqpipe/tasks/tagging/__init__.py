@@ -5,12 +5,12 @@ Declaration only (no TensorFlow); the model code is in :mod:`.runtime`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from seqpipe.cells import CELLS
-from seqpipe.config.schema import RegistryName, Schema
+from seqpipe.cells import CellSpec
+from seqpipe.config.schema import NonEmptyStr, Schema
 from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.tasks.base import Task, register_task
 from seqpipe.tasks.keys import BucketingKeys
@@ -47,7 +47,8 @@ class CharsConfig(Schema):
     dim: int = Field(32, ge=1, description="character embedding width")
     units: int = Field(32, ge=1, description="units per direction of the character RNN "
                                              "(adds 2 x units features per word)")
-    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell of the character RNN")
+    cell: CellSpec = Field("lstm", description="recurrent cell of the character RNN: a name or {kind: name, "
+                                                "option: value, ...} (docs/cells.md)")
     max_chars: int = Field(20, ge=1, description="characters kept per word")
     min_frequency: int = Field(1, ge=1, description="characters seen fewer times in training map to [UNK]")
 
@@ -56,6 +57,21 @@ class EmbedKeys(Schema):
     chars: CharsConfig | None = Field(None, description="also encode every word from its characters with a "
                                                         "bidirectional RNN (helps with words unseen in training); "
                                                         "null for none")
+
+
+class EvaluateKeys(Schema):
+    ignore_tags: list[NonEmptyStr] = Field(
+        default_factory=list,
+        description="tokens whose gold tag is one of these are left out of token_accuracy, the per-tag report, "
+                    "tag_macro_f1, the confusion matrix and the unknown-word scores (span scores always read whole "
+                    "sentences); e.g. [_] scores only the recall steps of the copy problem")
+
+
+class TrainKeys(Schema):
+    ignore_tags: list[NonEmptyStr] | None = Field(
+        None, description="tokens whose gold tag is one of these do not count in the training-time "
+                          "token_accuracy / val_token_accuracy (the loss still covers them); default: "
+                          "stages.evaluate.ignore_tags")
 
 
 @register_task
@@ -69,7 +85,7 @@ class Tagging(Task):
     # plus span_precision/recall/f1 when the tags are BIO/IOBES spans
     default_metrics = ("token_accuracy", "tag_macro_f1")
     default_tokenizer = "whitespace"
-    stage_keys = {"embed": (EmbedKeys,), "train": (BucketingKeys,)}
+    stage_keys = {"embed": (EmbedKeys,), "train": (BucketingKeys, TrainKeys), "evaluate": (EvaluateKeys,)}
     requires = {"embed": ("splits",), "train": ("labels", "char_encoder"), "evaluate": ("labels", "char_encoder"),
                 "export": ("labels", "char_encoder")}
     provides = {"embed": ("char_ids", "char_encoder")}
@@ -79,6 +95,12 @@ class Tagging(Task):
         if tokenize and tokenize.kind not in (None, "whitespace"):
             yield (("stages", "tokenize", "kind"), f"tagging labels the given whitespace-separated tokens, so the "
                                                    f"tokenizer must be 'whitespace' (or unset); got '{tokenize.kind}'")
+
+    def resolve(self, config):
+        super().resolve(config)
+        train, evaluate = config.stage("train"), config.stage("evaluate")
+        if train is not None and train.ignore_tags is None:
+            train.ignore_tags = list(evaluate.ignore_tags) if evaluate is not None else []
 
     def check_data(self, splits, data_cfg, report):
         from seqpipe.data.checks import drop_rows, heldout_message, values_only_in_heldout

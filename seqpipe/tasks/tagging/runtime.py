@@ -12,7 +12,7 @@ import pandas as pd
 import tensorflow as tf
 
 from seqpipe.data.batching import bucketed
-from seqpipe.errors import DataError
+from seqpipe.errors import DataError, SeqpipeError
 
 
 def truncate(sentences: list[str], max_length: int) -> list[str]:
@@ -50,15 +50,18 @@ def model_inputs(encoder, char_encoder, strings) -> dict:
 
 
 def tagging_dataset(encoder, char_encoder, sentences: list[str], tags: list[list[int]], batch_size: int, *,
-                    shuffle: bool = False, seed: int = 0, bucketing: bool = False):
+                    shuffle: bool = False, seed: int = 0, bucketing: bool = False, batch_tokens: int | None = None):
     """Batches of ``({token_ids, char_ids}, tag ids)``, right-padded; tokenized per batch in the graph.
 
-    With ``shuffle``, an :class:`seqpipe.data.batching.EpochData` (the order seeded by epoch).
+    With ``shuffle``, an :class:`seqpipe.data.batching.EpochData` (the order seeded by epoch); with
+    ``batch_tokens`` too, token-budget batches (:func:`seqpipe.data.batching.token_budget_epochs`, words counted).
     """
-    from seqpipe.data.batching import EpochData, bucket_count, by_epoch
+    from seqpipe.data.batching import EpochData, bucket_count, by_epoch, token_budget_epochs
 
     lengths = np.array([len(t) for t in tags], dtype="int64")
-    ragged = tf.ragged.constant(tags, dtype=tf.int32, ragged_rank=1) if tags else tf.ragged.constant([[]], tf.int32)
+    # from flat values: tf.ragged.constant takes minutes on long sentences (256 s for 18,000 x 221 tags)
+    flat = np.fromiter((tag for sentence in tags for tag in sentence), dtype="int32", count=int(lengths.sum()))
+    ragged = tf.RaggedTensor.from_row_lengths(flat, lengths) if tags else tf.ragged.constant([[]], tf.int32)
     strings, padded, lengths_t = tf.constant(sentences, tf.string), ragged.to_tensor(0), tf.constant(lengths)
 
     def rows(i):
@@ -75,6 +78,8 @@ def tagging_dataset(encoder, char_encoder, sentences: list[str], tags: list[list
             ds = ds.padded_batch(batch_size)
         return ds.map(features, num_parallel_calls=tf.data.AUTOTUNE)
 
+    if shuffle and batch_tokens is not None:
+        return token_budget_epochs(rows, lengths, batch_tokens, seed=seed, finish=features)
     if shuffle:
         steps = bucket_count(lengths, batch_size) if bucketing else -(-len(sentences) // batch_size)
         return EpochData(by_epoch(rows, len(sentences), batch, seed=seed), steps)
@@ -102,15 +107,21 @@ class TagCrossEntropy(keras.losses.Loss):
         return nll * mask / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
-def tag_accuracy(y_true, outputs):
-    """Share of real tokens whose highest-scoring tag is right (for a CRF: per-token, before Viterbi)."""
-    hits, real = _hits(y_true, outputs)
+def tag_accuracy(y_true, outputs, ignore_ids=()):
+    """Share of real tokens whose highest-scoring tag is right (for a CRF: per-token, before Viterbi).
+
+    Tokens whose target id is in ``ignore_ids`` (tag ids ``1..K``) do not count.
+    """
+    hits, real = _hits(y_true, outputs, ignore_ids)
     return tf.reduce_sum(hits) / tf.maximum(tf.reduce_sum(real), 1.0)
 
 
-def _hits(y_true, outputs):
+def _hits(y_true, outputs, ignore_ids=()):
     y_true = tf.cast(y_true, tf.int32)
-    real = tf.cast(y_true > 0, tf.float32)
+    counted = y_true > 0
+    for tag_id in ignore_ids:
+        counted = tf.logical_and(counted, tf.not_equal(y_true, int(tag_id)))
+    real = tf.cast(counted, tf.float32)
     hit = tf.cast(tf.equal(tf.argmax(outputs, axis=-1, output_type=tf.int32) + 1, y_true), tf.float32)
     return hit * real, real
 
@@ -120,20 +131,41 @@ class TagAccuracy(keras.metrics.Metric):
     """:func:`tag_accuracy` accumulated over batches token by token (padding never counts).
 
     Its own padding test (target 0) replaces the Keras output mask, which marks the same steps.
+    Targets whose tag id is in ``ignore_ids`` do not count either (``train.ignore_tags``: e.g. the
+    blanks of the copy problem, so that the metric is the accuracy on the steps that matter).
     """
 
-    def __init__(self, name="token_accuracy", **kwargs):
+    def __init__(self, name="token_accuracy", ignore_ids=(), **kwargs):
         super().__init__(name=name, **kwargs)
+        self.ignore_ids = tuple(int(i) for i in ignore_ids)
         self.hits = self.add_variable(shape=(), initializer="zeros", name="hits")
         self.tokens = self.add_variable(shape=(), initializer="zeros", name="tokens")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        hits, real = _hits(y_true, y_pred)
+        hits, real = _hits(y_true, y_pred, self.ignore_ids)
         self.hits.assign_add(tf.reduce_sum(hits))
         self.tokens.assign_add(tf.reduce_sum(real))
 
     def result(self):
         return self.hits / tf.maximum(self.tokens, 1.0)
+
+    def get_config(self):
+        return {**super().get_config(), "ignore_ids": list(self.ignore_ids)}
+
+
+def ignored_tag_ids(labels: list[str], ignore_tags) -> list[int]:
+    """The target ids (``1..K``) of the tags in ``ignore_tags`` that occur in ``labels``."""
+    return [labels.index(tag) + 1 for tag in dict.fromkeys(ignore_tags or ()) if tag in labels]
+
+
+def scored_positions(gold: list[list[str]], ignore: set[str]) -> list[list[int]]:
+    """Per sentence, the positions whose gold tag is not in ``ignore`` (all of them when it is empty)."""
+    return [[i for i, tag in enumerate(tags) if tag not in ignore] for tags in gold]
+
+
+def take(sentences, positions: list[list[int]]) -> list[list]:
+    """The items of each sentence at ``positions``."""
+    return [[items[i] for i in where] for items, where in zip(sentences, positions)]
 
 
 def crf_layer(model):
@@ -254,11 +286,15 @@ def fit(ctx, cfg):
         return tagging_dataset(encoder, char_encoder, sentences, tag_ids(frame, labels, split, limit), cfg.batch_size,
                                **kwargs)
 
-    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing)
+    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing,
+                    batch_tokens=cfg.batch_tokens)
     valid = dataset("valid") if len(splits["valid"]) else None
+    ignore_ids = ignored_tag_ids(labels, cfg.ignore_tags)
+    if cfg.ignore_tags:
+        ctx.log.info("train: token_accuracy leaves out tokens tagged %s", ", ".join(cfg.ignore_tags))
     model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
                   loss=CRFLoss(crf) if crf is not None else TagCrossEntropy(),
-                  metrics=[TagAccuracy()])
+                  metrics=[TagAccuracy(ignore_ids=ignore_ids)])
     return fit_model(ctx, cfg, model, train, valid, [])
 
 
@@ -271,6 +307,13 @@ def evaluate(ctx, cfg):
     from seqpipe.tasks.tagging import Tagging
 
     labels = ctx["labels"]
+    ignore = set(cfg.ignore_tags)
+    scored = [label for label in labels if label not in ignore]  # the tags of the per-tag report
+    missing = sorted(ignore - set(labels))
+    if missing:
+        ctx.log.warning("evaluate: ignore_tags lists tags that occur nowhere in the data: %s", ", ".join(missing))
+    if ignore:
+        ctx.log.info("evaluate: token-level scores leave out tokens tagged %s", ", ".join(sorted(ignore)))
     tagger = Tagger(ctx["trained_model"], ctx["encoder"], ctx["char_encoder"], labels)
     scheme = tm.span_scheme(labels)
     metrics = list(cfg.metrics or list(Tagging.default_metrics) + (SPAN_METRICS if scheme else []))
@@ -286,15 +329,31 @@ def evaluate(ctx, cfg):
         if not len(frame):
             ctx.log.warning("evaluate: the %s split is empty; skipped", split)
             continue
-        gold = [tags.split() for tags in frame["tags"]]
-        pred = tagger.tag_lists(frame["tokens"].tolist())
-        ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(gold, pred) for m in metrics})
-        ctx.add_metrics(unknown_words(ctx["encoder"], frame["tokens"].tolist(), gold, pred, split))
-        outputs = [tag_table(ctx, split, frame, gold, pred)]
-        report = with_metric_keys(tm.tag_report(gold, pred, labels), split, labels)
+        all_gold = [tags.split() for tags in frame["tags"]]
+        all_pred = tagger.tag_lists(frame["tokens"].tolist())
+        # evaluate.ignore_tags: token-level scores read only the tokens whose gold tag is not ignored
+        positions = scored_positions(all_gold, ignore)
+        if not any(positions):
+            raise SeqpipeError(f"evaluate: every token of the {split} split has a tag listed in "
+                               f"stages.evaluate.ignore_tags ({', '.join(sorted(ignore))}); nothing is left to score")
+        gold, pred = (take(all_gold, positions), take(all_pred, positions)) if ignore else (all_gold, all_pred)
+        words = take([s.split() for s in frame["tokens"]], positions) if ignore else None
+
+        def score(name):
+            if name in SPAN_METRICS:  # spans read whole sentences
+                return METRICS.get(name)(all_gold, all_pred)
+            if name == "tag_macro_f1" and ignore:
+                return macro_f1_without(gold, pred, ignore)
+            return METRICS.get(name)(gold, pred)
+
+        ctx.add_metrics({f"{split}_{m}": score(m) for m in metrics})
+        ctx.add_metrics(unknown_words(ctx["encoder"], [" ".join(w) for w in words] if ignore
+                                      else frame["tokens"].tolist(), gold, pred, split))
+        outputs = [tag_table(ctx, split, frame, all_gold, all_pred, positions)]
+        report = with_metric_keys(tm.tag_report(gold, pred, scored), split, scored)
         outputs.append(ctx.path("evaluation", f"{split}_tag_report.csv"))
         report.to_csv(outputs[-1])
-        log_per_label(ctx, split, report, labels)
+        log_per_label(ctx, split, report, scored)
         shown = list(report.drop(index=["micro avg", "macro avg", "weighted avg"])["support"]
                      .sort_values(ascending=False, kind="stable").index[:CONFUSION_TAGS])
         names = shown + (["(other)"] if len(shown) < len(labels) else [])
@@ -307,12 +366,12 @@ def evaluate(ctx, cfg):
         outputs.append(plot_confusion_matrix(cm, names, ctx.path("evaluation", f"{split}_confusion_matrix.png"),
                                              title=f"{ctx.config.name}: {split} split (tokens)"))
         if scheme:
-            spans = tm.span_scores(gold, pred)
+            spans = tm.span_scores(all_gold, all_pred)
             outputs.append(ctx.path("evaluation", f"{split}_span_report.csv"))
             spans["per_type"].to_csv(outputs[-1])
         for path in outputs:
             ctx.tracker.log_artifact(path, "evaluation")
-        predictions[split] = pred
+        predictions[split] = all_pred
         ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
     return predictions
 
@@ -330,9 +389,23 @@ def unknown_words(encoder, sentences, gold, pred, split) -> dict[str, float]:
     return scores
 
 
-def tag_table(ctx, split, frame, gold, pred):
-    """TSV of every sentence with its gold and predicted tags and the number of wrong tokens."""
-    errors = [sum(g != p for g, p in zip(gs, ps)) for gs, ps in zip(gold, pred)]
+def macro_f1_without(gold, pred, ignore: set[str]) -> float:
+    """tag_macro_f1 over the tags found in gold or predicted tags, less the ignored ones (which have no gold
+    support among the scored tokens; predicting one there is an error of the gold tag's recall)."""
+    from sklearn.metrics import f1_score
+
+    y_true = [t for sentence in gold for t in sentence]
+    y_pred = [t for sentence in pred for t in sentence]
+    tags = sorted((set(y_true) | set(y_pred)) - ignore)
+    return float(f1_score(y_true, y_pred, labels=tags, average="macro", zero_division=0))
+
+
+def tag_table(ctx, split, frame, gold, pred, positions=None):
+    """TSV of every sentence with its gold and predicted tags and the number of wrong tokens (among the scored
+    ``positions`` when given: those whose gold tag evaluate.ignore_tags does not list)."""
+    if positions is None:
+        positions = [range(len(g)) for g in gold]
+    errors = [sum(gs[i] != ps[i] for i in where) for gs, ps, where in zip(gold, pred, positions)]
     table = pd.DataFrame({"tokens": frame["tokens"].tolist(), "tags": frame["tags"].tolist(),
                           "predicted": [" ".join(p) for p in pred], "errors": errors})
     out = ctx.path("evaluation", f"{split}_tags.tsv")

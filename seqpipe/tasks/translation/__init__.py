@@ -9,13 +9,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from seqpipe.cells import CELLS
+from seqpipe.cells import CellSpec
 from seqpipe.config.schema import RegistryName, Schema
 from seqpipe.decoding import BeamConfig, DecodingConfig
 from seqpipe.layers import ATTENTIONS
 from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.tasks.base import Task, register_task
-from seqpipe.tasks.keys import BucketingKeys, ExportDecodingKeys, TokenLossKeys
+from seqpipe.tasks.keys import BucketingKeys, ExportDecodingKeys, ScheduledSamplingKeys, TokenLossKeys
 from seqpipe.text import TOKENIZERS
 
 NAME = "translation"
@@ -23,7 +23,8 @@ GREEDY = {"strategy": "greedy"}
 
 
 class DecodeConfig(Schema):
-    cell: Annotated[str, RegistryName(CELLS)] = Field("lstm", description="recurrent cell (seqpipe list cells)")
+    cell: CellSpec = Field("lstm", description="recurrent cell: a name (seqpipe list cells) or "
+                                                "{kind: name, option: value, ...} (docs/cells.md)")
     units: int = Field(256, ge=1, description="width of every decoder layer")
     layers: int = Field(1, ge=1, description="stacked decoder layers")
     embed_dim: int | None = Field(None, ge=1, description="target embedding width; default: stages.embed.dim")
@@ -34,6 +35,7 @@ class DecodeConfig(Schema):
     bridge: Literal["zero", "copy", "dense"] = Field(
         "dense", description="how the encoder's final state initialises the decoder")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on target embeddings and attentional vectors")
+    residual: bool = Field(False, description="add each decoder layer's input to its output from the second layer on")
 
 
 @register_stage
@@ -42,6 +44,7 @@ class DecodeStage(Stage):
 
     name = "decode"
     order = 40
+    steps_cells = True  # attention needs each step's state
     requires = ("token_ids", "encoded", "encoder_states", "encoder", "target_encoder")
     provides = ("model", "translator")
     tasks = (NAME,)
@@ -112,7 +115,8 @@ class Translation(Task):
     monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu")
     predicts = "texts"
     default_metrics = ("bleu", "chrf", "ter", "meteor")
-    stage_keys = {"tokenize": (TokenizeKeys,), "train": (BucketingKeys, TokenLossKeys, TrainKeys),
+    stage_keys = {"tokenize": (TokenizeKeys,),
+                  "train": (BucketingKeys, TokenLossKeys, TrainKeys, ScheduledSamplingKeys),
                   "export": (ExportDecodingKeys,)}
     provides = {"tokenize": ("target_encoder",)}
     requires = {"train": ("translator",), "evaluate": ("hypotheses",), "export": ("translator",)}

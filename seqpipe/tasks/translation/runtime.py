@@ -100,7 +100,7 @@ def build_decoder(ctx, cfg) -> None:
         cell=cfg.cell, units=cfg.units, layers=cfg.layers, attention=cfg.attention,
         attention_units=cfg.attention_units, input_feeding=cfg.input_feeding, bridge=cfg.bridge,
         memory_dim=memory.shape[-1], encoder_state_dims=[s.shape[-1] for s in states], dropout=cfg.dropout,
-        name="decoder")
+        residual=cfg.residual, name="decoder")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
     from seqpipe.layers.masks import NotEqual
 
@@ -133,7 +133,8 @@ class ValidationBleu(keras.callbacks.Callback):
 
 
 def fit(ctx, cfg):
-    """Teacher forcing with the masked token cross-entropy; val_bleu on a fixed validation subset."""
+    """Teacher forcing (or scheduled sampling, ``train.scheduled_sampling``) with the masked token
+    cross-entropy; val_bleu on a fixed validation subset."""
     from seqpipe.data.batching import pair_dataset
     from seqpipe.train.fit import fit_model
     from seqpipe.train.losses import compile_token_model
@@ -146,7 +147,8 @@ def fit(ctx, cfg):
         target_in, target_out = target_ids(translator.target_encoder, frame["target"].tolist())
         return pair_dataset(source, target_in, target_out, cfg.batch_size, **kwargs)
 
-    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing)
+    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing,
+                    batch_tokens=cfg.batch_tokens)
     valid = dataset("valid") if len(splits["valid"]) else None
     compile_token_model(model, cfg, cfg.label_smoothing)
     first = []
@@ -154,6 +156,11 @@ def fit(ctx, cfg):
         subset = splits["valid"].head(cfg.validation_subset)
         first.append(ValidationBleu(translator, subset["source"].tolist(), subset["target"].tolist(),
                                     cfg.decoding.model_dump()))
+    if cfg.scheduled_sampling is not None:
+        from seqpipe.layers.scheduled_sampling import TeacherForcingSchedule
+
+        first.append(TeacherForcingSchedule(translator.decoder, cfg.scheduled_sampling, seed=ctx.config.seed))
+        ctx.log.info("scheduled sampling: %s", cfg.scheduled_sampling.model_dump())
     return fit_model(ctx, cfg, model, train, valid, first)
 
 

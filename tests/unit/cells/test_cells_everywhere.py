@@ -4,7 +4,8 @@ The places: the encoder stack (classifier, tagger, language model, translation e
 classifier's pooling of its final states, the tagger's character word encoder, the stepping
 language model (and its stateful copy), and the attention decoder, whose step-by-step decoding
 must reproduce its teacher-forced logits. The cell list is read from the registry, so a cell
-added later is tested here without editing this file.
+added later is tested here without editing this file; option variants that build something else
+(peepholes, relu, several time scales, ...) are listed in ``cell_specs.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqpipe.cells import CELLS, get_cell, state_sizes
+from seqpipe.cells import get_cell, state_sizes
+from tests.unit.cells.cell_specs import spec_params
 
-CELL_NAMES = CELLS.names()
+CELLS_AND_VARIANTS = spec_params()
 
 
 def padded_batch(rng, vocab=11, lengths=(5, 3, 1), width=7):
@@ -26,14 +28,16 @@ def padded_batch(rng, vocab=11, lengths=(5, 3, 1), width=7):
     return ids
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_encoder_stack_ignores_padding_and_returns_the_cells_states(cell):
+@pytest.mark.parametrize("skip_delay", [0, 2])
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
+def test_encoder_stack_ignores_padding_and_returns_the_cells_states(cell, skip_delay):
     from seqpipe.layers.recurrent import recurrent_stack
 
     keras.utils.set_random_seed(0)
     ids_in = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(11, 6, mask_zero=True)(ids_in)
-    out, states = recurrent_stack(x, cell=cell, units=3, layers=2, bidirectional=True, residual=True, return_state=True)
+    out, states = recurrent_stack(x, cell=cell, units=3, layers=2, bidirectional=True, residual=True,
+                                  skip_delay=skip_delay, return_state=True)
     model = keras.Model(ids_in, [out, *states])
     ids = padded_batch(np.random.default_rng(0))
     longer = np.concatenate([ids, np.zeros((3, 4), "int32")], axis=1)  # more padding changes nothing real
@@ -42,26 +46,28 @@ def test_encoder_stack_ignores_padding_and_returns_the_cells_states(cell):
         np.testing.assert_allclose(a[0].numpy()[row, :n], b[0].numpy()[row, :n], atol=1e-5)
     for s_a, s_b in zip(a[1:], b[1:]):
         np.testing.assert_allclose(s_a.numpy(), s_b.numpy(), atol=1e-5)
-    assert len(states) == len(state_sizes(get_cell(cell).cell(3)))
-    assert all(s.shape[-1] == 6 for s in states)  # both directions joined
+    sizes = state_sizes(get_cell(cell).cell(3))
+    assert [s.shape[-1] for s in states] == [2 * size for size in sizes]  # both directions joined
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_classifier_last_pooling_reads_the_final_states(cell):
+@pytest.mark.parametrize("skip_delay", [0, 2])
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
+def test_classifier_last_pooling_reads_the_final_states(cell, skip_delay):
     from seqpipe.layers.pooling import MaskedPooling
     from seqpipe.layers.recurrent import recurrent_stack
 
     keras.utils.set_random_seed(1)
     ids_in = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(11, 4, mask_zero=True)(ids_in)
-    out, states = recurrent_stack(x, cell=cell, units=3, layers=1, bidirectional=True, return_state=True)
+    out, states = recurrent_stack(x, cell=cell, units=3, layers=1, bidirectional=True, skip_delay=skip_delay,
+                                  return_state=True)
     pooled = MaskedPooling("last", backward_units=3)(out)
     model = keras.Model(ids_in, [pooled, states[0]])
     last, final_h = model(padded_batch(np.random.default_rng(1)))
     np.testing.assert_allclose(last.numpy(), final_h.numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
 def test_character_word_encoder_skips_padding_words(cell):
     from seqpipe.layers.char_words import CharWordEncoder
 
@@ -79,7 +85,7 @@ def test_character_word_encoder_skips_padding_words(cell):
     np.testing.assert_array_equal(layer.compute_mask(chars), chars.any(-1))
 
 
-def _language_model(cell):
+def _language_model(cell, skip_delay=0):
     from seqpipe.layers.recurrent import recurrent_stack
     from seqpipe.tasks.language_model.runtime import LanguageModel
     from seqpipe.text.encoder import TextEncoder
@@ -87,15 +93,16 @@ def _language_model(cell):
     encoder = TextEncoder("char", ["[PAD]", "[UNK]", "[START]", "[END]", *"abcdefg"], 50, lowercase=False)
     ids = keras.Input((None,), dtype="int32", name="token_ids")
     x = keras.layers.Embedding(encoder.vocabulary_size, 5, name="embedding")(ids)
-    x = recurrent_stack(x, cell=cell, units=5, layers=2, bidirectional=False, residual=True)
+    x = recurrent_stack(x, cell=cell, units=5, layers=2, bidirectional=False, residual=True, skip_delay=skip_delay)
     logits = keras.layers.Dense(encoder.vocabulary_size, name="lm_logits")(x)
     return LanguageModel(keras.Model(ids, logits), encoder)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_language_model_stepping_reproduces_the_full_model(cell):
+@pytest.mark.parametrize("skip_delay", [0, 2])
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
+def test_language_model_stepping_reproduces_the_full_model(cell, skip_delay):
     keras.utils.set_random_seed(3)
-    lm = _language_model(cell)
+    lm = _language_model(cell, skip_delay)
     ids = np.array([[2, 4, 5, 6, 7, 8, 9, 10, 4]], "int32")
     full = lm.model(ids).numpy()[0]
     state = lm.zero_state(1)
@@ -106,21 +113,23 @@ def test_language_model_stepping_reproduces_the_full_model(cell):
     assert scores["num_tokens"].numpy().tolist() == [3, 3]
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
-def test_stateful_language_model_carries_state_across_windows(cell):
+@pytest.mark.parametrize("skip_delay", [0, 3])
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
+def test_stateful_language_model_carries_state_across_windows(cell, skip_delay):
     from seqpipe.tasks.language_model.runtime import stateful_copy
 
     keras.utils.set_random_seed(4)
-    lm = _language_model(cell)
+    lm = _language_model(cell, skip_delay)
     stream = np.array([[2, 4, 5, 6, 7, 8, 9, 10]], "int32")
     stateful = stateful_copy(lm.model, batch_size=1, window=4)
     first, second = stateful(stream[:, :4]).numpy(), stateful(stream[:, 4:]).numpy()
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), lm.model(stream).numpy(), atol=1e-4)
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
-@pytest.mark.parametrize("attention", ["bahdanau", "luong_general"])
-def test_decoder_steps_reproduce_teacher_forcing(cell, attention):
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
+@pytest.mark.parametrize("attention, residual", [("bahdanau", False), ("luong_general", False),
+                                                 ("bahdanau", True)])
+def test_decoder_steps_reproduce_teacher_forcing(cell, attention, residual):
     from seqpipe.layers.decoder import AttentionDecoder
 
     keras.utils.set_random_seed(5)
@@ -130,7 +139,7 @@ def test_decoder_steps_reproduce_teacher_forcing(cell, attention):
     states = [rng.normal(size=(2, 6)).astype("float32")] * 2
     target_in = rng.integers(1, 13, size=(2, 5)).astype("int32")
     decoder = AttentionDecoder(13, 5, cell=cell, units=6, layers=2, attention=attention, memory_dim=6,
-                               encoder_state_dims=[6, 6], bridge="dense")
+                               encoder_state_dims=[6, 6], bridge="dense", residual=residual)
     full = decoder(target_in, memory, mask, states).numpy()
     state = decoder.initial_state(memory, mask, states)
     for t in range(target_in.shape[1]):
@@ -139,9 +148,18 @@ def test_decoder_steps_reproduce_teacher_forcing(cell, attention):
         assert (weights.numpy()[1, 2:] == 0).all()
 
 
-@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("cell", CELLS_AND_VARIANTS)
 def test_every_cell_declares_its_cudnn_rule(cell):
+    from seqpipe.cells import cudnn_eligible
+
     kind = get_cell(cell)
     eligible, reason = kind.cudnn_eligible(0.0)
-    assert eligible is kind.cudnn_kernel and reason
+    assert reason
+    if isinstance(cell, str):
+        assert eligible is kind.cudnn_kernel
+    # eligible exactly when the sequence layer is Keras's fused LSTM/GRU (a custom cell runs in keras.layers.RNN)
+    assert eligible is isinstance(kind.layer(3), (keras.layers.LSTM, keras.layers.GRU))
     assert kind.cudnn_eligible(0.2)[0] is False
+    assert cudnn_eligible(cell, 0.0) == (eligible, reason)
+    skipping = cudnn_eligible(cell, 0.0, skip_delay=2)
+    assert skipping[0] is False and (eligible is False or "skip_delay" in skipping[1])

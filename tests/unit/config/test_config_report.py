@@ -9,6 +9,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from seqpipe.cells import CELLS
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model
 from seqpipe.config.report import load_config, resolved_dict
 from seqpipe.data.config import SourceConfig
@@ -61,10 +62,11 @@ def test_many_typos_are_all_reported_at_once_one_line_each(write, problems):
         f"{path}:7: stages[0].tokenize.kind: must be one of {', '.join(TOKENIZERS.names())}; "
         "got 'wordpeice' (did you mean 'wordpiece'?)",
         # encode is written before embed; it is reported at its canonical index 2
-        f"{path}:8: stages[2].encode.cell: must be one of gru, lstm, rnn; got 'lstmm' (did you mean 'lstm'?)",
+        f"{path}:8: stages[2].encode.cell: must be one of {', '.join(CELLS.names())}; got 'lstmm' "
+        "(did you mean 'lstm'?)",
         f"{path}:8: stages[2].encode.layers: must be greater than or equal to 1; got 0",
         f"{path}:8: stages[2].encode.unitz: unknown key 'unitz'; expected one of cell, units, layers, "
-        "bidirectional, merge_mode, residual, dropout, recurrent_dropout (did you mean 'units'?)",
+        "bidirectional, merge_mode, residual, dropout, recurrent_dropout, skip_delay, tree (did you mean 'units'?)",
         f"{path}:12: stages[4].train.optimizer.name: must be one of adam, adamw, nadam, rmsprop, sgd; "
         "got 'adamm' (did you mean 'adam'?)",
         f"{path}:15: stages[7]: unknown stage 'classfy'; expected one of {', '.join(STAGES.names())} "
@@ -76,7 +78,8 @@ def test_problem_in_a_fragment_points_at_the_fragment(write, problems):
     frag = write("configs/model.yaml", "stages:\n  - embed: {dim: 8}\n  - encode: {cell: lstmm}\n")
     path = write("p.yaml", "name: x\nextends: [configs/model.yaml]\n" + DATA + "stages:\n  - encode: {units: 4}\n")
     assert problems(load_config, path) == [
-        f"{frag}:3: stages[1].encode.cell: must be one of gru, lstm, rnn; got 'lstmm' (did you mean 'lstm'?)"]
+        f"{frag}:3: stages[1].encode.cell: must be one of {', '.join(CELLS.names())}; got 'lstmm' "
+        "(did you mean 'lstm'?)"]
 
 
 def test_problem_from_an_override_points_at_the_override(write, problems):
@@ -152,12 +155,12 @@ def test_wrong_types_and_bounds(write, problems):
 
 
 def test_wrong_task_literal(write, problems):
-    path = write("p.yaml", "name: x\n" + DATA.replace("classification", "regression") + "stages: [tokenize]\n")
-    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, language_model, tagging, "
-                                           "translation; got 'regression'"]
+    path = write("p.yaml", "name: x\n" + DATA.replace("classification", "ranking") + "stages: [tokenize]\n")
+    tasks = "captioning, classification, language_model, regression, tagging, translation"
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of {tasks}; got 'ranking'"]
     path = write("p.yaml", "name: x\n" + DATA.replace("classification", "taging") + "stages: [tokenize]\n")
-    assert problems(load_config, path) == [f"{path}:2: task: must be one of classification, language_model, tagging, "
-                                           "translation; got 'taging' (did you mean 'tagging'?)"]
+    assert problems(load_config, path) == [f"{path}:2: task: must be one of {tasks}; got 'taging' "
+                                           "(did you mean 'tagging'?)"]
 
 
 def test_unknown_top_level_key_with_did_you_mean(write, problems):
@@ -311,15 +314,17 @@ def test_resolved_dict_fills_every_default(write):
             # tokenize.kind is the task's default; keys of other tasks are not shown
             {"tokenize": {"kind": "word", "vocab_size": 20000, "min_frequency": 1, "lowercase": True,
                           "max_length": 64}},
-            {"embed": {"dim": 128, "dropout": 0.0}},
+            {"embed": {"kind": "learned", "dim": 128, "dropout": 0.0}},
             {"encode": {"cell": "lstm", "units": 4, "layers": 1, "bidirectional": False, "merge_mode": "concat",
-                        "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0}},
+                        "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0, "skip_delay": 0, "tree": None}},
             {"classify": {"pooling": "max", "hidden_units": 0, "dropout": 0.0}},
             {"train": {"epochs": 5, "batch_size": 64,
-                       "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0},
+                       "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0,
+                                     "schedule": None},
                        "clipnorm": None, "clipvalue": None, "monitor": "val_loss", "early_stopping": None,
-                       "restore_best": True, "checkpoint_every": None, "bucketing": True}},
-            {"evaluate": {"metrics": None, "splits": ["test"]}},
+                       "restore_best": True, "diagnostics": None, "checkpoint_every": None, "batch_tokens": None,
+                       "average_last": None, "max_minutes": None, "bucketing": True}},
+            {"evaluate": {"metrics": None, "splits": ["test"], "by": None}},
             {"export": {"format": "saved_model", "keras": True, "log_model": True, "register_as": None}},
         ],
     }
@@ -412,7 +417,8 @@ def test_a_key_of_another_task_is_refused_with_the_task_it_belongs_to(write, pro
         "read it; remove it",
         f"{path}:8: stages[1].embed.chars: 'chars' is a key of task tagging; task 'classification' does not read it; "
         "remove it",
-        f"{path}:10: stages[3].train.label_smoothing: 'label_smoothing' is a key of task language_model, translation; "
+        f"{path}:10: stages[3].train.label_smoothing: 'label_smoothing' is a key of task captioning, language_model, "
+        "translation; "
         "task 'classification' does not read it; remove it",
         f"{path}:10: stages[3].train.window: 'window' is a key of task language_model; task 'classification' does not "
         "read it; remove it",

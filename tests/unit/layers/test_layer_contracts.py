@@ -18,17 +18,22 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqpipe.cells import CELLS, get_cell
+from seqpipe.cells import CELLS, get_cell, state_sizes
+from seqpipe.cells.keras_cells import SkipDelayCell
 from seqpipe.layers import ATTENTIONS
 from seqpipe.layers.char_words import CharWordEncoder
 from seqpipe.layers.crf import CRF
 from seqpipe.layers.decoder import AttentionDecoder
+from seqpipe.layers.image_encoder import ImageEncoder
 from seqpipe.layers.masks import NotEqual
+from seqpipe.layers.one_hot import OneHot
 from seqpipe.layers.pooling import MaskedPooling
+from seqpipe.layers.recursive import COMPOSITIONS, RecursiveEncoder
 from seqpipe.text import TOKENIZERS
 from seqpipe.text.chars import CharEncoder, char_vocabulary
 from seqpipe.text.encoder import TextEncoder
 from tests.layer_contract import CHECKS, Padding, check_layer_contract, no_mask
+from tests.unit.cells.cell_specs import CELL_SPECS, spec_id
 
 RNG = np.random.default_rng(0)
 B, T, F = 2, 5, 4
@@ -105,11 +110,15 @@ def char_word_cases():
     padding = Padding(
         [((np.pad(CHAR_IDS, [(0, 0), (0, 2), (0, 0)]),), {}), ((np.pad(CHAR_IDS, [(0, 0), (0, 0), (0, 2)]),), {})],
         real=at_real(WORDS), expected_mask=lambda inputs, kwargs: inputs[0].any(-1))
+    xfail = {"dtype_argument": "CharWordEncoder(dtype=mixed_bfloat16) returns float32 (its symbolic output "
+                               "says bfloat16): its Embedding and Bidirectional recurrent layer are made "
+                               "without the layer's dtype policy, and " + NO_CELL_DTYPE}
     yield Case("CharWordEncoder-lstm", functools.partial(CharWordEncoder, 12, dim=4, units=3, cell="lstm"),
-               (CHAR_IDS,), dict(trainable_weights=1 + 2 * 3, padding=padding),  # embedding + 2 x LSTM
-               xfail={"dtype_argument": "CharWordEncoder(dtype=mixed_bfloat16) returns float32 (its symbolic output "
-                                        "says bfloat16): its Embedding and Bidirectional recurrent layer are made "
-                                        "without the layer's dtype policy, and " + NO_CELL_DTYPE})
+               (CHAR_IDS,), dict(trainable_weights=1 + 2 * 3, padding=padding), xfail=xfail)  # embedding + 2 x LSTM
+    # a cell with options: the spec is in the config (a mapping), the custom cell in the Bidirectional layer
+    yield Case("CharWordEncoder-lstm-peepholes",
+               functools.partial(CharWordEncoder, 12, dim=4, units=3, cell={"kind": "lstm", "peepholes": True}),
+               (CHAR_IDS,), dict(trainable_weights=1 + 2 * 6, padding=padding), xfail=xfail)
 
 
 # ---------------------------------------------------------------------------------------------- attention
@@ -197,6 +206,20 @@ def decoder_cases():
                                             "layer's dtype policy, so they compute in float32, and " + NO_CELL_DTYPE})
 
 
+def residual_decoder_cases():
+    # decode.residual with two layers of a cell with options (a mapping in the config).
+    cell = {"kind": "lstm", "peepholes": True}
+    make = functools.partial(AttentionDecoder, 11, 4, cell=cell, units=M, layers=2, attention="bahdanau",
+                             bridge="dense", memory_dim=M, encoder_state_dims=[M, M], residual=True)
+    padding = Padding([((np.pad(TARGET, [(0, 0), (0, 2)], constant_values=7), MEMORY, SOURCE, STATES), {})],
+                      real=lambda out: keras.ops.convert_to_numpy(out)[:, : TARGET.shape[1]], expected_mask=no_mask)
+    # embedding, 2 x peephole LSTM (6 weights), attention, combine, projection, 2 x 2 bridges
+    yield Case("AttentionDecoder-residual-lstm-peepholes", make, (TARGET, MEMORY, SOURCE, STATES),
+               dict(trainable_weights=1 + 2 * 6 + 3 + 1 + 2 + 2 * 4, padding=padding, mixed_dtype="float32",
+                    mixed_atol=0.15),
+               xfail={"dtype_argument": "as AttentionDecoder-bahdanau-lstm-dense"})
+
+
 # ---------------------------------------------------------------------------------------------- text encoders
 
 TEXTS = ["The film was GREAT, wasn't it?", "a dull , lifeless film .", "great great film"]
@@ -243,17 +266,61 @@ def first_row_chars(out):
 
 
 def cell_cases():
+    # Every registered kind and the option variants of tests/unit/cells/cell_specs.py, as the sequence layer
+    # Cell.layer builds and as keras.layers.RNN around the step cell Cell.cell builds (once where they are the same).
     # Cell.layer/Cell.cell take no dtype, so the mixed-precision check uses the global policy only.
     checks = tuple(c for c in CHECKS if c != "dtype_argument")
-    for name in CELLS.names():
-        step = get_cell(name).cell(3)
+    for spec in CELL_SPECS:
+        step = get_cell(spec).cell(3)
         step.build((None, F))
         options = dict(call_kwargs={"mask": MASK}, trainable_weights=len(step.trainable_weights),
+                       non_trainable_weights=len(step.non_trainable_weights),
                        padding=sequence_padding(X, MASK, real=at_real(MASK), expected_mask=input_mask))
-        yield Case(f"cell-{name}-layer", lambda name=name: get_cell(name).layer(3, return_sequences=True), (X,),
-                   options, checks)
-        yield Case(f"cell-{name}-step", lambda name=name: keras.layers.RNN(get_cell(name).cell(3),
-                                                                          return_sequences=True), (X,), options, checks)
+        yield Case(f"cell-{spec_id(spec)}-layer", lambda spec=spec: get_cell(spec).layer(3, return_sequences=True),
+                   (X,), options, checks)
+        if type(get_cell(spec).layer(3)) is not keras.layers.RNN:  # a fused Keras layer: its cell on its own too
+            yield Case(f"cell-{spec_id(spec)}-step",
+                       lambda spec=spec: keras.layers.RNN(get_cell(spec).cell(3), return_sequences=True), (X,),
+                       options, checks)
+
+
+STEP_RNG = np.random.default_rng(1)
+
+
+def step_inputs(cell):
+    """One step's ``(inputs, states)`` for ``cell``."""
+    return X[:, 0], [STEP_RNG.normal(size=(B, size)).astype("float32") for size in state_sizes(cell)]
+
+
+def step_cell_cases():
+    # seqpipe's own step cells as layers: called on one step (inputs, states); masking is the RNN layer's (above).
+    checks = tuple(c for c in CHECKS if c not in ("masking", "dtype_argument"))
+    seen = set()
+    for spec in CELL_SPECS:
+        step = get_cell(spec).cell(3)
+        step.build((None, F))
+        if not type(step).__module__.startswith("seqpipe.") or type(step) in seen:
+            continue
+        seen.add(type(step))
+        yield Case(f"stepcell-{type(step).__name__}-{spec_id(spec)}", lambda spec=spec: get_cell(spec).cell(3),
+                   step_inputs(step), dict(trainable_weights=len(step.trainable_weights),
+                                           non_trainable_weights=len(step.non_trainable_weights)), checks)
+
+
+def skip_delay_cases():
+    # encode.skip_delay: the wrapper around a fused kind's cell and around a custom cell, in keras.layers.RNN (with
+    # masking) and on one step.
+    checks = tuple(c for c in CHECKS if c != "dtype_argument")
+    for spec in ("lstm", {"kind": "leaky_rnn", "time_constants": [1, 10]}):
+        wrapped = SkipDelayCell(get_cell(spec).cell(3), 2)
+        wrapped.build((None, F))
+        weights = dict(trainable_weights=len(wrapped.trainable_weights), non_trainable_weights=0)
+        yield Case(f"SkipDelayCell-{spec_id(spec)}-rnn",
+                   lambda spec=spec: keras.layers.RNN(SkipDelayCell(get_cell(spec).cell(3), 2), return_sequences=True),
+                   (X,), dict(call_kwargs={"mask": MASK}, **weights,
+                              padding=sequence_padding(X, MASK, real=at_real(MASK), expected_mask=input_mask)), checks)
+        yield Case(f"SkipDelayCell-{spec_id(spec)}-step", lambda spec=spec: SkipDelayCell(get_cell(spec).cell(3), 2),
+                   step_inputs(wrapped), weights, tuple(c for c in checks if c != "masking"))
 
 
 def mask_cases():
@@ -264,8 +331,48 @@ def mask_cases():
                checks)
 
 
-CASES = [*pooling_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(), *text_cases(),
-         *cell_cases(), *mask_cases()]
+def one_hot_cases():
+    # Token ids in, one-hot vectors out (no weights); padding (id 0) is all zeros and masked, and a longer
+    # padding changes nothing at the real positions (ids have no padding content to vary: padding is id 0).
+    ids = np.array([[4, 5, 1, 0], [6, 0, 0, 0]], "int32")
+    real_mask = ids != 0
+    padding = Padding([((np.pad(ids, [(0, 0), (0, 2)]),), {})], at_real(real_mask),
+                      lambda inputs, kwargs: inputs[0] != 0)
+    yield Case("OneHot", functools.partial(OneHot, 8), (ids,), dict(trainable_weights=0, padding=padding))
+
+
+def image_encoder_cases():
+    # Images have no padding (no Keras mask in or out); the outputs are the flattened grid and its mean.
+    images = RNG.uniform(size=(B, 9, 6, 3)).astype("float32")
+    checks = tuple(c for c in CHECKS if c != "masking")
+    for positions in (True, False):
+        make = functools.partial(ImageEncoder, [3, 4], convs=[1, 2], kernel=3, pool=2, image_size=[9, 6], channels=3,
+                                 positions=positions)
+        # block 0: one convolution (kernel, bias), block 1: two, and the position embedding
+        yield Case(f"ImageEncoder-positions{positions}", make, (images,),
+                   dict(trainable_weights=6 + int(positions)), checks)
+
+
+def recursive_cases():
+    # Bracketed trees' ids ('(' 4, ')' 5): (+ 3 4) and (* (+ 1 2) 3). The output is the node states in post-order
+    # (3 and 5 nodes) with a mask over them; padding (more zeros, garbage embeddings there) changes neither.
+    ids = np.array([[4, 6, 8, 9, 5, 0, 0, 0, 0], [4, 7, 4, 6, 10, 11, 5, 8, 5]], "int32")
+    x = RNG.normal(size=(2, 9, F)).astype("float32")
+    nodes = np.array([3, 5])
+    real_mask = np.arange(9)[None] < nodes[:, None]
+    noisy = np.where((ids > 0)[..., None], x, garbage(*x.shape))
+    longer_ids = np.pad(ids, [(0, 0), (0, 2)])
+    longer = np.concatenate([noisy, garbage(2, 2, F)], axis=1)
+    padding = Padding([((ids, noisy), {}), ((longer_ids, longer), {})], at_real(real_mask),
+                      lambda inputs, kwargs: real_mask)
+    for composition, weights in zip(COMPOSITIONS, (3, 4, 3)):
+        yield Case(f"RecursiveEncoder-{composition}", functools.partial(RecursiveEncoder, 3, composition),
+                   (ids, x), dict(trainable_weights=weights, padding=padding))
+
+
+CASES = [*pooling_cases(), *recursive_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(),
+         *residual_decoder_cases(), *text_cases(), *cell_cases(), *step_cell_cases(), *skip_delay_cases(),
+         *mask_cases(), *one_hot_cases(), *image_encoder_cases()]
 
 
 def params():
@@ -282,7 +389,7 @@ def test_layer_contract(case, check, tmp_path):
 
 
 def test_every_registered_seqpipe_layer_has_a_contract():
-    for package in ("seqpipe.layers", "seqpipe.text"):
+    for package in ("seqpipe.layers", "seqpipe.text", "seqpipe.cells.keras_cells"):
         for module in pkgutil.iter_modules(importlib.import_module(package).__path__, f"{package}."):
             importlib.import_module(module.name)
     registered = {cls for key, cls in keras.saving.get_custom_objects().items()

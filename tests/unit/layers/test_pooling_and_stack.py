@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from seqpipe.cells import cudnn_eligible
 from seqpipe.layers.pooling import MaskedPooling
-from seqpipe.layers.recurrent import cudnn_eligible, recurrent_stack
+from seqpipe.layers.recurrent import recurrent_stack
 
 
 def sequences():

