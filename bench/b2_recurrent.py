@@ -9,7 +9,9 @@ framework's thread pools ever share a process with the other's:
 - (a) ``keras``: ``keras.layers.LSTM/GRU`` (wrapped in ``Bidirectional``), compiled with Keras's
   defaults (no XLA on a CPU) and stepped with ``train_on_batch``;
 - (b) ``seqpipe``: ``seqpipe.layers.recurrent.recurrent_stack`` (the ``encode`` stage's builder), same
-  compile and stepping;
+  compile and stepping; on a machine without a GPU its LSTMs of >= 512 units are
+  ``seqpipe.cells.keras_cells.fused_lstm.FusedLSTM`` (the Keras layer with one input projection for all
+  steps and a hand-written gradient), narrower ones and GRUs are the Keras layers themselves;
 - (c) ``torch``: ``torch.nn.LSTM/GRU(batch_first=True, bidirectional=...)`` with
   ``torch.set_num_threads(2)``; PyTorch 2.13.0 (CPU build) is installed for the benchmark only when the
   running Python lacks it (see ``bench._common.torch_site``), and the PyTorch columns are skipped with a
@@ -18,7 +20,7 @@ framework's thread pools ever share a process with the other's:
 Each model is built and stepped (warm-up, untimed) the first time it is asked for. Then, in every
 round, every configuration asks every worker in turn (the order rotating) for a few timed steps; only one
 worker runs at a time. A round's figure is the median step of its steps; tokens/s = 64 x 100 / step;
-the ratio to PyTorch is taken within the round. An extra row runs the Keras LSTM(512) under
+the ratio to PyTorch is taken within the round. An extra row runs the Keras and seqpipe LSTM(512) under
 ``mixed_bfloat16`` (this CPU has AVX512_BF16 / AMX-BF16).
 """
 
@@ -182,7 +184,7 @@ def run(quick: bool) -> dict:
     try:
         for r in range(rounds):
             for config in plan:
-                flavours = [f for f in workers if config["precision"] == "float32" or f == "keras"]
+                flavours = [f for f in workers if config["precision"] == "float32" or f != "torch"]
                 if config["precision"] != "float32" and "torch" in workers:
                     flavours.append("torch")  # the float32 PyTorch model of the same shape is the reference
                 for flavour in rotate(flavours, turn):
@@ -208,19 +210,23 @@ def run(quick: bool) -> dict:
         for flavour in ("keras", "seqpipe"):
             a, b = times.get((name, flavour)), times.get((name, "torch"))
             row.append(spread(ratios(b, a)) if a and b else "-")
+        a, b = times.get((name, "seqpipe")), times.get((name, "keras"))
+        row.append(spread(ratios(b, a)) if a and b else "-")
         if config["precision"] != "float32":
             row[0] += " (PyTorch column: float32)"
         rows.append(row)
     tables = [{"title": f"training tokens/s (batch {BATCH} x length {LENGTH}; median (min-max) over {rounds} rounds "
-                        f"of {per_call} steps) and ratios to PyTorch (> 1: faster than PyTorch)",
+                        f"of {per_call} steps), ratios to PyTorch (> 1: faster than PyTorch) and seqpipe's to Keras's",
                "columns": ["layer", "Keras tokens/s", "seqpipe stack tokens/s", "PyTorch tokens/s",
-                           "Keras / PyTorch", "seqpipe / PyTorch"], "rows": rows}]
+                           "Keras / PyTorch", "seqpipe / PyTorch", "seqpipe / Keras"], "rows": rows}]
     bf16 = [c for c in plan if c["precision"] != "float32"]
     for config in bf16:
         fp32 = key(dict(config, precision="float32"))
-        if (fp32, "keras") in times:
-            notes.append(f"{key(config)}: {spread(ratios(times[(fp32, 'keras')], times[(key(config), 'keras')]))}x "
-                         "the float32 Keras LSTM's tokens/s (ratio within each round).")
+        for flavour in ("keras", "seqpipe"):
+            if (fp32, "keras") in times and (key(config), flavour) in times:
+                notes.append(f"{key(config)}, {flavour}: "
+                             f"{spread(ratios(times[(fp32, 'keras')], times[(key(config), flavour)]))}x "
+                             "the float32 Keras LSTM's tokens/s (ratio within each round).")
     notes += ["Warm-up (build, tracing, 3 untimed steps) per model, seconds: "
               + ", ".join(f"{f} {spread([v for (c, g), v in warmup.items() if g == f])}" for f in workers) + ".",
               "Peak RSS of the workers (MiB): " + ", ".join(f"{f} {v:.0f}" for f, v in rss.items()) + ".",

@@ -1,9 +1,13 @@
 """``lstm``: long short-term memory, optionally with peepholes (no TensorFlow here).
 
 With the default options, and with any ``forget_bias`` (only the initial value of a trainable bias), the
-sequence layer is Keras's fused LSTM, which runs the cuDNN kernel on a GPU. ``peepholes: true`` needs weights
-the fused kernels do not have, so it runs :class:`seqpipe.cells.keras_cells.peephole_lstm.PeepholeLSTMCell`
-in ``keras.layers.RNN``.
+sequence layer is Keras's fused LSTM, which runs the cuDNN kernel on a GPU. On a machine without a GPU, layers
+of at least ``MIN_UNITS`` (512) units are :class:`seqpipe.cells.keras_cells.fused_lstm.FusedLSTM` instead: the
+same Keras layer and weights with a faster CPU loop (one input projection for all steps, a hand-written
+gradient), which itself defers to Keras (and cuDNN) if it later runs where a GPU is visible.
+
+``peepholes: true`` needs weights the fused kernels do not have, so it runs
+:class:`seqpipe.cells.keras_cells.peephole_lstm.PeepholeLSTMCell` in ``keras.layers.RNN``.
 """
 
 from __future__ import annotations
@@ -51,8 +55,12 @@ class LSTM(Cell):
         if self.options.peepholes:
             return super().layer(units, return_sequences=return_sequences, return_state=return_state,
                                  recurrent_dropout=recurrent_dropout, name=name)
-        return keras.layers.LSTM(units, return_sequences=return_sequences, return_state=return_state,
-                                 recurrent_dropout=recurrent_dropout, name=name, **self._bias())
+        from seqpipe.cells.keras_cells.fused_lstm import MIN_UNITS, FusedLSTM, gpu_visible
+
+        fused = units >= MIN_UNITS and not recurrent_dropout and not gpu_visible()
+        return (FusedLSTM if fused else keras.layers.LSTM)(
+            units, return_sequences=return_sequences, return_state=return_state, recurrent_dropout=recurrent_dropout,
+            name=name, **self._bias())
 
     def cudnn_eligible(self, recurrent_dropout=0.0):
         if self.options.peepholes:

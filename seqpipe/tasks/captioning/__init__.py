@@ -109,6 +109,7 @@ class CaptionStage(Stage):
     requires = ("image_input", "image_memory", "image_summary", "encoder")
     provides = ("model", "captioner")
     tasks = (NAME,)
+    steps_cells = True  # attention needs each step's state
     Config = CaptionConfig
 
     def run(self, ctx):
