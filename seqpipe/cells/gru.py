@@ -1,4 +1,9 @@
-"""``gru``: the gated recurrent unit on Keras's GRU (reset_after=True, cuDNN-capable; no TensorFlow here)."""
+"""``gru``: the gated recurrent unit on Keras's GRU (reset_after=True, cuDNN-capable; no TensorFlow here).
+
+On a machine without a GPU, layers of at least ``MIN_UNITS`` (512) units are
+:class:`seqpipe.cells.keras_cells.fused_gru.FusedGRU`: the same Keras layer and weights with a faster CPU loop,
+which itself defers to Keras (and cuDNN) if it later runs where a GPU is visible.
+"""
 
 from __future__ import annotations
 
@@ -19,5 +24,10 @@ class GRU(Cell):
     def layer(self, units, *, return_sequences=True, return_state=False, recurrent_dropout=0.0, name=None):
         import keras
 
-        return keras.layers.GRU(units, return_sequences=return_sequences, return_state=return_state,
-                                recurrent_dropout=recurrent_dropout, name=name)
+        from seqpipe.cells.keras_cells.fused_gru import FusedGRU
+        from seqpipe.cells.keras_cells.fused_lstm import MIN_UNITS, gpu_visible
+
+        fused = units >= MIN_UNITS and not recurrent_dropout and not gpu_visible()
+        return (FusedGRU if fused else keras.layers.GRU)(units, return_sequences=return_sequences,
+                                                          return_state=return_state,
+                                                          recurrent_dropout=recurrent_dropout, name=name)

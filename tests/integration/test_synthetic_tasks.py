@@ -77,11 +77,11 @@ def test_the_copy_smoke_run_scores_the_recall_steps_only(copy_run):
 
 
 @pytest.mark.parametrize("name, swept", [("long_dependencies", "length"), ("long_dependencies_copy", "delay")])
-def test_the_full_sweeps_list_fifteen_valid_trials(tmp_path, name, swept):
+def test_the_full_sweeps_list_twenty_five_valid_trials(tmp_path, name, swept):
     proc = seqpipe("sweep", str(REPO / "pipelines" / f"{name}.yaml"), "--dry-run", cwd=tmp_path)
     lines = proc.stderr.strip().splitlines()  # progress and listings go to stderr
-    assert len(lines) == 15
-    cells, values = ["rnn", "lstm", "gru"], [10, 25, 50, 100, 200]
+    assert len(lines) == 25
+    cells, values = ["rnn", "lstm", "gru", "leaky_rnn", "esn"], [10, 25, 50, 100, 200]
     assert lines == [f"trial {i * 5 + j + 1}: encode.cell={cell}, data.source.options.{swept}={value}"
                      for i, cell in enumerate(cells) for j, value in enumerate(values)]
     bad = seqpipe("sweep", str(REPO / "pipelines" / f"{name}.yaml"), "--dry-run", "--grid",

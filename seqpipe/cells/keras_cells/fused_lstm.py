@@ -19,7 +19,8 @@ Outputs and gradients equal Keras's within float round-off (``tests/unit/cells/t
 Measured at the B2 shape (batch 64, length 100, input 256, units 512, 2 CPU cores): about 1.15x the
 training tokens/s of ``keras.layers.LSTM`` in float32 and about 1.7x under ``mixed_bfloat16``; at
 units 128-256 the per-step overhead of the two loops makes it slower than Keras's, so the ``lstm`` cell
-kind builds it only from :data:`MIN_UNITS` units on (see :meth:`seqpipe.cells.lstm.LSTM.layer`).
+kind builds it only from :data:`MIN_UNITS` units on (see :meth:`seqpipe.cells.lstm.LSTM.layer`; the ``gru``
+kind likewise builds :class:`seqpipe.cells.keras_cells.fused_gru.FusedGRU`).
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ def _check(capsys, pipeline: Path, files: list[Path], overrides: list[str]) -> N
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     if code == 0:
-        assert err == "", err
+        # a valid pipeline may get GPU-readiness warnings, one line each, located like problems
+        assert all(": warning: " in line for line in err.splitlines()), err
         assert out.startswith(f"{pipeline}: ok (")
         return
     assert code == 2, err

@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from seqpipe.cells import CELLS, get_cell, state_sizes
-from seqpipe.cells.keras_cells import FusedLSTM, SkipDelayCell
+from seqpipe.cells.keras_cells import FusedGRU, FusedLSTM, SkipDelayCell
 from seqpipe.layers import ATTENTIONS
 from seqpipe.layers.char_words import CharWordEncoder
 from seqpipe.layers.crf import CRF
@@ -284,12 +284,13 @@ def cell_cases():
                        options, checks)
 
 
-def fused_lstm_cases():
-    # FusedLSTM: the layer the lstm kind builds from MIN_UNITS units on a CPU, here at 3 units (its loop and its
-    # hand-written gradient are the same at any width)
-    yield Case("FusedLSTM", lambda **kw: FusedLSTM(3, return_sequences=True, **kw), (X,),
-               dict(call_kwargs={"mask": MASK}, trainable_weights=3, non_trainable_weights=0,
-                    padding=sequence_padding(X, MASK, real=at_real(MASK), expected_mask=input_mask)))
+def fused_rnn_cases():
+    # FusedLSTM / FusedGRU: the layers the lstm / gru kinds build from MIN_UNITS units on a CPU, here at 3 units
+    # (their loops and hand-written gradients are the same at any width)
+    for name, cls in (("FusedLSTM", FusedLSTM), ("FusedGRU", FusedGRU)):
+        yield Case(name, lambda cls=cls, **kw: cls(3, return_sequences=True, **kw), (X,),
+                   dict(call_kwargs={"mask": MASK}, trainable_weights=3, non_trainable_weights=0,
+                        padding=sequence_padding(X, MASK, real=at_real(MASK), expected_mask=input_mask)))
 
 
 STEP_RNG = np.random.default_rng(1)
@@ -379,7 +380,7 @@ def recursive_cases():
 
 
 CASES = [*pooling_cases(), *recursive_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(),
-         *residual_decoder_cases(), *text_cases(), *cell_cases(), *fused_lstm_cases(), *step_cell_cases(),
+         *residual_decoder_cases(), *text_cases(), *cell_cases(), *fused_rnn_cases(), *step_cell_cases(),
          *skip_delay_cases(), *mask_cases(), *one_hot_cases(), *image_encoder_cases()]
 
 
