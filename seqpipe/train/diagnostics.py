@@ -135,9 +135,16 @@ class GradientDiagnostics(keras.callbacks.Callback):
             return output + eps[t] if output.shape[-1] == eps[t].shape[-1] else output, new
 
         cell.call = perturbed
+        # seqpipe's fused CPU LSTM/GRU loops never call the cell step by step: take Keras's loop while recording
+        sequence_layer = self.layer.forward_layer if isinstance(self.layer, keras.layers.Bidirectional) else self.layer
+        fused = hasattr(sequence_layer, "_fused")
+        if fused:
+            sequence_layer._fused = lambda training=False: False
 
         def restore():
             del cell.call
+            if fused:
+                del sequence_layer._fused
 
         return eps, restore
 

@@ -91,3 +91,29 @@ def test_recordings_every_n_steps_a_csv_and_one_plot_per_epoch(tmp_path):
     assert [step for step, _ in ctx.tracker.metrics] == [2, 4]
     pngs = sorted(p.name for p in (tmp_path / "diagnostics").glob("*.png"))
     assert pngs == ["grad_through_time_epoch_01.png", "grad_through_time_epoch_02.png"]
+
+
+@pytest.mark.parametrize("name", ["LSTM", "GRU"])
+def test_the_fused_cpu_loops_give_the_curve_of_keras_layers(tmp_path, name):
+    from seqpipe.cells.keras_cells import FusedGRU, FusedLSTM
+
+    fused_class = {"LSTM": FusedLSTM, "GRU": FusedGRU}[name]
+    model, x, y = model_and_data(name)
+    ids = keras.Input((None,), dtype="int32")
+    h = keras.layers.Embedding(*model.layers[1].embeddings.shape, mask_zero=True)(ids)
+    h = fused_class(5, return_sequences=True, name="rnn")(h)
+    out = keras.layers.Dense(1, name="dense")(keras.layers.GlobalAveragePooling1D()(h))
+    fused = keras.Model(ids, out)
+    fused.compile(keras.optimizers.SGD(0.1), "mse")
+    fused.set_weights(model.get_weights())
+    curves = []
+    for m in (model, fused):
+        diag = GradientDiagnostics(context(tmp_path / m.name), (x, y), every=1, clipnorm=None)
+        diag.set_model(m)
+        diag.on_train_begin()
+        diag.on_epoch_begin(0)
+        diag.on_train_batch_end(0)
+        curves.append(diag.curves[0][1])
+    assert curves[0].min() > 0  # the keras layer's curve is real
+    np.testing.assert_allclose(curves[1], curves[0], rtol=1e-4)
+    assert "_fused" not in vars(fused.get_layer("rnn"))  # the fused loop is back after recording
