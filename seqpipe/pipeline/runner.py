@@ -48,16 +48,17 @@ def _run_dir(config) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = Path(config.output_dir) / f"{config.name}-{stamp}"
     path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    try:
-        path.mkdir(parents=True)
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise SeqpipeError(f"cannot create the run folder {path} ({reason}); set output_dir to a folder you can "
-                           "write to") from None
-    return path.resolve()
+    while True:  # mkdir is the test: runs started in the same second (parallel sweep trials) get -2, -3, ...
+        try:
+            path.mkdir(parents=True)
+            return path.resolve()
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise SeqpipeError(f"cannot create the run folder {path} ({reason}); set output_dir to a folder you "
+                               "can write to") from None
 
 
 def find_run(target: str | Path, tracking_uri: str | None) -> Path:

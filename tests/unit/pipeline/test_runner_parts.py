@@ -90,3 +90,25 @@ def test_context_names_a_declared_artifact_nobody_published(tmp_path):
     with pytest.raises(ContractError, match="needs artifact 'model', which no earlier stage published; have: none"):
         ctx["model"]
     assert ctx.get("model", "default") == "default"
+
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeypatch):
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    import seqpipe.pipeline.runner as runner
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr(runner, "datetime", Frozen)
+    config = SimpleNamespace(output_dir=str(tmp_path), name="p")
+    (tmp_path / "p-20260102-030405").mkdir()  # another process (a parallel sweep trial) took the name first
+    # ... and every check that a name is free comes too late: the other process creates it just after
+    monkeypatch.setattr(runner.Path, "exists", lambda self: False)
+    folders = [runner._run_dir(config) for _ in range(3)]
+    monkeypatch.undo()
+    assert [f.name for f in folders] == ["p-20260102-030405-2", "p-20260102-030405-3", "p-20260102-030405-4"]
+    assert all(f.is_dir() for f in folders)
