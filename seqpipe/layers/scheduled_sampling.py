@@ -37,3 +37,11 @@ class TeacherForcingSchedule(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["teacher_forcing_ratio"] = float(self.current)
+
+
+def scheduled_sampling_callbacks(ctx, cfg, decoder) -> list[keras.callbacks.Callback]:
+    """The training callbacks for ``train.scheduled_sampling`` of a decoder task: none when it is off."""
+    if cfg.scheduled_sampling is None:
+        return []
+    ctx.log.info("scheduled sampling: %s", cfg.scheduled_sampling.model_dump())
+    return [TeacherForcingSchedule(decoder, cfg.scheduled_sampling, seed=ctx.config.seed)]

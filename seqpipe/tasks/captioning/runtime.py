@@ -243,11 +243,9 @@ def fit(ctx, cfg):
         images, references = images[: cfg.validation_subset], references[: cfg.validation_subset]
         pixels = read_images(images, captioner.image_size, captioner.channels)
         first.append(ValidationBleu(captioner, pixels, references, cfg.decoding.model_dump()))
-    if cfg.scheduled_sampling is not None:
-        from seqpipe.layers.scheduled_sampling import TeacherForcingSchedule
+    from seqpipe.layers.scheduled_sampling import scheduled_sampling_callbacks
 
-        first.append(TeacherForcingSchedule(captioner.decoder, cfg.scheduled_sampling, seed=ctx.config.seed))
-        ctx.log.info("scheduled sampling: %s", cfg.scheduled_sampling.model_dump())
+    first += scheduled_sampling_callbacks(ctx, cfg, captioner.decoder)
     return fit_model(ctx, cfg, model, train, valid, first)
 
 

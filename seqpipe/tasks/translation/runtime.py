@@ -156,11 +156,9 @@ def fit(ctx, cfg):
         subset = splits["valid"].head(cfg.validation_subset)
         first.append(ValidationBleu(translator, subset["source"].tolist(), subset["target"].tolist(),
                                     cfg.decoding.model_dump()))
-    if cfg.scheduled_sampling is not None:
-        from seqpipe.layers.scheduled_sampling import TeacherForcingSchedule
+    from seqpipe.layers.scheduled_sampling import scheduled_sampling_callbacks
 
-        first.append(TeacherForcingSchedule(translator.decoder, cfg.scheduled_sampling, seed=ctx.config.seed))
-        ctx.log.info("scheduled sampling: %s", cfg.scheduled_sampling.model_dump())
+    first += scheduled_sampling_callbacks(ctx, cfg, translator.decoder)
     return fit_model(ctx, cfg, model, train, valid, first)
 
 
