@@ -34,8 +34,9 @@ class CosineSchedule(Schema):
     kind: Literal["warmup_cosine"] = Field("warmup_cosine", description="learning-rate schedule")
     warmup_steps: int = Field(0, ge=0, description=WARMUP)
     min_lr: float = Field(0.0, ge=0, le=1, description="the learning rate at the last step (train.epochs x batches "
-                                                       "per epoch, counted when training starts), as a fraction "
-                                                       "of learning_rate")
+                                                       "per epoch, counted when training starts) or at the end "
+                                                       "of train.max_minutes, whichever comes first, as a "
+                                                       "fraction of learning_rate")
 
 
 class LinearSchedule(Schema):
@@ -44,8 +45,9 @@ class LinearSchedule(Schema):
     kind: Literal["warmup_linear"] = Field("warmup_linear", description="learning-rate schedule")
     warmup_steps: int = Field(0, ge=0, description=WARMUP)
     min_lr: float = Field(0.0, ge=0, le=1, description="the learning rate at the last step (train.epochs x batches "
-                                                       "per epoch, counted when training starts), as a fraction "
-                                                       "of learning_rate")
+                                                       "per epoch, counted when training starts) or at the end "
+                                                       "of train.max_minutes, whichever comes first, as a "
+                                                       "fraction of learning_rate")
 
 
 class PlateauSchedule(Schema):
@@ -120,7 +122,9 @@ class TrainConfig(Schema):
                                 "(the run evaluates and exports). Counts the time of the training steps only, summed "
                                 "over resumes: not the data preparation, validation, checkpoint writing, nor the "
                                 "step that compiles the graph when training (re)starts. --resume trains further only "
-                                "when max_minutes (or epochs) has grown. null: no budget")
+                                "when max_minutes (or epochs) has grown. A warmup_cosine or warmup_linear "
+                                "schedule decays by whichever runs out first: the steps of train.epochs or this "
+                                "budget. null: no budget")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

@@ -146,9 +146,15 @@ class TrainingClock(keras.callbacks.Callback):
         self.started: float | None = None
         self.tracing = True
         self.stopped = False
+        self.spent = None  # a variable for the share of max_seconds spent (a schedule decaying to the budget)
+
+    def publish(self):
+        if self.spent is not None:
+            self.spent.assign(min(self.seconds / self.max_seconds, 1.0))
 
     def on_train_begin(self, logs=None):
         self.tracing = True
+        self.publish()
 
     def on_train_batch_begin(self, batch, logs=None):
         self.started = self.clock()
@@ -157,6 +163,7 @@ class TrainingClock(keras.callbacks.Callback):
         if self.started is not None and not self.tracing:
             self.seconds += self.clock() - self.started
         self.started, self.tracing = None, False
+        self.publish()
         if self.max_seconds is not None and self.seconds >= self.max_seconds and not self.stopped:
             self.stopped = True
             self.model.stop_training = True

@@ -77,7 +77,7 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         TrainingClock,
         TrainingState,
     )
-    from seqpipe.train.schedules import LearningRateLog, ResumablePlateau, bind_total_steps
+    from seqpipe.train.schedules import LearningRateLog, ResumablePlateau, bind_budget, bind_total_steps
 
     train = train if isinstance(train, EpochData) else EpochData.fixed(train)
     batch_tokens = getattr(cfg, "batch_tokens", None)
@@ -137,6 +137,7 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
     elif ctx.resume:
         ctx.log.info("no training checkpoint in %s: training from the start", state.folder)
     clock = TrainingClock(seconds, max_minutes * 60 if max_minutes is not None else None)
+    bind_budget(model.optimizer, clock)
     checkpointer = Checkpointer(state, train.steps, cfg.checkpoint_every, best, early, history, epoch, batch,
                                 plateau=plateau, clock=clock)
     checkpointer.last_epoch_batches = last_epoch_batches

@@ -11,6 +11,12 @@ steps and ``m`` for ``min_lr``, the rate is ``learning_rate x min(s / w, 1) x de
 - ``warmup_cosine``: ``decay = m + (1 - m) (1 + cos(pi p)) / 2`` with ``p = clip((s - w) / (T - w), 0, 1)``
 - ``warmup_linear``: ``decay = 1 - (1 - m) p``
 
+With a training-time budget (``train.max_minutes``) the decaying kinds take ``p`` as the larger of the
+above and the share of the budget spent so far (training seconds / budget, counted by the training
+clock), so the decay ends at the budget when the budget runs out before ``T`` steps (the budget share
+counts from the first step, the warmup included). That part follows the clock, so it is not
+reproduced bit for bit by a rerun.
+
 ``reduce_on_plateau`` is a callback (:class:`ResumablePlateau`) that cuts the optimizer's rate variable;
 its counters go into the checkpoint like early stopping's.
 """
@@ -32,6 +38,7 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """Linear warmup over ``warmup_steps``, then :meth:`decay` (1 here: a constant rate)."""
 
     kind = "constant"
+    budget = None  # a variable holding the share of train.max_minutes spent (bind_budget), or None
 
     def __init__(self, learning_rate: float, warmup_steps: int = 0, total_steps: int | None = None,
                  min_lr: float = 0.0):
@@ -53,7 +60,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if self.total_steps is None:
             raise ValueError(f"the {self.kind} schedule needs total_steps (fit_model sets them)")
         span = max(self.total_steps - self.warmup_steps, 1)
-        return ops.clip((s - float(self.warmup_steps)) / float(span), 0.0, 1.0)
+        steps = ops.clip((s - float(self.warmup_steps)) / float(span), 0.0, 1.0)
+        return steps if self.budget is None else ops.maximum(steps, ops.convert_to_tensor(self.budget))
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps,
@@ -129,6 +137,18 @@ def bind_total_steps(optimizer, epochs: int, steps_per_epoch: int, log) -> None:
     elif schedule.warmup_steps > total:
         log.warning("learning-rate schedule: warmup_steps %d is more than the %d training steps; the rate never "
                     "reaches train.optimizer.learning_rate", schedule.warmup_steps, total)
+
+
+def bind_budget(optimizer, clock) -> None:
+    """With ``train.max_minutes``, let a decaying schedule also follow the share of the budget spent: the
+    training clock (:class:`seqpipe.train.checkpoints.TrainingClock`) writes it into a variable the schedule
+    reads in the training step."""
+    schedule = schedule_of(optimizer)
+    if schedule is None or schedule.kind not in NEEDS_TOTAL or clock.max_seconds is None:
+        return
+    if schedule.budget is None:
+        schedule.budget = keras.Variable(0.0, trainable=False, dtype="float32", name="budget_spent")
+    clock.spent = schedule.budget
 
 
 class LearningRateLog(keras.callbacks.Callback):

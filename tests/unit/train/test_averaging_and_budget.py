@@ -166,3 +166,54 @@ def test_an_interrupted_run_resumes_to_the_uninterrupted_weights(tmp_path, conte
     assert len(whole_history["loss"]) == epochs
     if "early_stopping" in settings:
         assert whole_history["learning_rate"] == pytest.approx([0.05, 0.05, 0.05, 0.025, 0.025, 0.0125])
+
+
+def rates(ctx):
+    """The learning rate logged at every epoch's end."""
+    return [m["learning_rate"] for step, m in ctx.tracker.metrics if step is not None and "learning_rate" in m]
+
+
+def test_a_decaying_schedule_ends_at_the_budget_when_the_budget_runs_out_first(tmp_path, context, config, toy,
+                                                                              monkeypatch):
+    from seqpipe.train.checkpoints import TrainingClock
+
+    monkeypatch.setattr(TrainingClock, "clock", staticmethod(FakeClock()))
+    schedule = {"kind": "warmup_cosine", "warmup_steps": 0, "min_lr": 0.0}
+    cfg = config(epochs=2, max_minutes=12 / 60, restore_best=False,  # 24 steps, 12 "seconds": the budget ends first
+                 optimizer={"name": "sgd", "learning_rate": 0.1, "schedule": schedule})
+    _, ctx = fit(tmp_path, context, cfg, toy)
+    # epoch 1: 12 steps, the first not counted: 11 of the 12 seconds spent, more than the 12 of 24 steps done
+    assert rates(ctx) == pytest.approx([0.1 * 0.5 * (1 + np.cos(np.pi * 11 / 12)), 0.0], abs=1e-7)
+    # (epoch 2 spends the rest in its first step)
+    unlimited = config(epochs=2, restore_best=False, optimizer={"name": "sgd", "learning_rate": 0.1,
+                                                                "schedule": schedule})
+    _, ctx = fit(tmp_path / "steps", context, unlimited, toy)  # no budget: by the steps alone
+    assert rates(ctx) == pytest.approx([0.1 * 0.5 * (1 + np.cos(np.pi * 12 / 24)), 0.0], abs=1e-7)
+
+
+def test_the_training_step_reads_the_budget_share_live(config, toy):
+    """The share is a variable read inside the compiled step: spent budget -> rate min_lr (0 here) -> no update."""
+    from seqpipe.train.checkpoints import TrainingClock
+    from seqpipe.train.fit import make_optimizer
+    from seqpipe.train.schedules import bind_budget, bind_total_steps
+
+    cfg = config(optimizer={"name": "sgd", "learning_rate": 0.1,
+                            "schedule": {"kind": "warmup_cosine", "min_lr": 0.0}})
+    model = toy.model(dropout=0.0)
+    model.compile(make_optimizer(cfg.optimizer), "mse")
+    bind_total_steps(model.optimizer, 100, 10, None)
+    clock = TrainingClock(0.0, 10.0)
+    bind_budget(model.optimizer, clock)
+    x, y = np.ones((4, 4), "float32"), np.zeros((4, 1), "float32")
+    model.train_on_batch(x, y)  # traces and compiles the step with the share at 0
+    before = current(model)
+    clock.seconds = 10.0
+    clock.publish()
+    model.train_on_batch(x, y)
+    for a, b in zip(current(model), before):
+        np.testing.assert_array_equal(a, b)
+    clock.seconds = 5.0
+    clock.publish()
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.05)  # half the cosine: 0.1 x (1 + cos(pi/2)) / 2
+    model.train_on_batch(x, y)
+    assert any(not np.array_equal(a, b) for a, b in zip(current(model), before))
