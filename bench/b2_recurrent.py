@@ -22,6 +22,16 @@ round, every configuration asks every worker in turn (the order rotating) for a 
 worker runs at a time. A round's figure is the median step of its steps; tokens/s = 64 x 100 / step;
 the ratio to PyTorch is taken within the round. An extra row runs the Keras and seqpipe LSTM(512) under
 ``mixed_bfloat16`` (this CPU has AVX512_BF16 / AMX-BF16).
+
+The profile of the LSTM(512) gap (``floor``): in every round, the TensorFlow worker and the PyTorch worker
+also time the matrix products alone that one training step of that LSTM cannot avoid, at its shapes:
+the input projection of all steps (6400 x 256 by 256 x 2048), 100 sequential recurrent products
+(64 x 512 by 512 x 2048) forward and 100 backward (64 x 2048 by 2048 x 512), and the three weight and
+input gradients as whole-sequence products (256 x 6400 by 6400 x 2048, 512 x 6400 by 6400 x 2048,
+6400 x 2048 by 2048 x 256); the sequential products are chained (each takes the previous one's output,
+sliced or tiled to shape), as in the real recurrence. The floor over a framework's real step says how
+much of the step is matrix products, and the two floors side by side say how fast each framework's
+matrix kernels are at these shapes.
 """
 
 from __future__ import annotations
@@ -107,6 +117,47 @@ def torch_model(config: dict):
     return step
 
 
+def floor_step(flavour: str, units: int = 512, inputs: int = 256):
+    """The matrix products alone of one LSTM training step (see the module docstring), as a callable."""
+    gates = 4 * units
+    if flavour == "torch":
+        import torch
+
+        torch.manual_seed(0)
+        lib, randn = torch, (lambda *shape: torch.randn(*shape))
+        mm, transpose, tile = torch.mm, (lambda a: a.t().contiguous()), (lambda a, k: a.repeat(1, k))
+        mm_t = lambda a, b: torch.mm(a.t(), b)  # noqa: E731  a^T b without a copy
+    else:
+        import numpy as np
+        import tensorflow as tf
+
+        rng = np.random.default_rng(0)
+        lib, randn = tf, (lambda *shape: tf.constant(rng.standard_normal(shape, dtype="float32")))
+        mm, transpose, tile = tf.matmul, tf.transpose, (lambda a, k: tf.tile(a, [1, k]))
+        mm_t = lambda a, b: tf.matmul(a, b, transpose_a=True)  # noqa: E731
+    xs, w = randn(BATCH * LENGTH, inputs), randn(inputs, gates) / inputs ** 0.5
+    u = randn(units, gates) / units ** 0.5
+    ut, wt, hs = transpose(u), transpose(w), randn(BATCH * LENGTH, units)
+    dgates, h0 = randn(BATCH * LENGTH, gates), randn(BATCH, units)
+
+    def products():
+        projected = mm(xs, w)
+        h = h0
+        for _ in range(LENGTH):
+            h = mm(h, u)[:, :units]
+        d = h
+        for _ in range(LENGTH):
+            d = mm(tile(d, 4), ut) * 0.25
+        return (projected, h, d, mm_t(xs, dgates), mm_t(hs, dgates), mm(dgates, wt))
+
+    if flavour == "torch":
+        def step():
+            with lib.no_grad():
+                products()
+        return step
+    return lib.function(products)  # on a CPU its call returns when the products are done
+
+
 def worker(flavour: str) -> None:
     if flavour == "torch":
         import torch
@@ -119,12 +170,15 @@ def worker(flavour: str) -> None:
     steps: dict[str, object] = {}
 
     def handle(request: dict) -> dict:
-        config = request["config"]
-        name = key(config)
+        config, floor = request["config"], request.get("floor", False)
+        name = ("floor " if floor else "") + key(config)
         warm = None
         if name not in steps:
             started = time.perf_counter()
-            steps[name] = torch_model(config) if flavour == "torch" else keras_model(config, flavour)
+            if floor:
+                steps[name] = floor_step(flavour, config["units"], config["input"])
+            else:
+                steps[name] = torch_model(config) if flavour == "torch" else keras_model(config, flavour)
             for _ in range(request.get("warmup", 3)):
                 steps[name]()
             warm = time.perf_counter() - started
@@ -149,6 +203,32 @@ def worker(flavour: str) -> None:
     sys.stdout.write(json.dumps(versions) + "\n")
     sys.stdout.flush()
     serve(handle)
+
+
+def floor_table(config: dict, floors: dict, times: dict) -> dict:
+    """The matmul floor of ``config``'s LSTM step beside the real steps (ms), per round, and what they say."""
+    name = key(config)
+    ms = {flavour: [1000 * t for t in values] for flavour, values in floors.items()}
+    rows = []
+    for flavour, step_of in (("keras", "seqpipe"), ("keras", "keras"), ("torch", "torch")):
+        if flavour not in ms or (name, step_of) not in times:
+            continue
+        step = [1000 * t for t in times[(name, step_of)]]
+        label = "TensorFlow" if flavour == "keras" else "PyTorch"
+        rows.append([f"{label} matmuls / {step_of} step", spread_fmt(ms[flavour]), spread_fmt(step),
+                     spread([f / t for f, t in zip(ms[flavour], step)])])
+    if "keras" in ms and "torch" in ms:
+        rows.append(["PyTorch matmuls / TensorFlow matmuls", spread_fmt(ms["torch"]), spread_fmt(ms["keras"]),
+                     spread([t / k for t, k in zip(ms["torch"], ms["keras"])])])
+        if (name, "torch") in times:
+            rows.append(["PyTorch step / TensorFlow matmuls", spread_fmt([1000 * t for t in times[(name, "torch")]]),
+                         spread_fmt(ms["keras"]), spread([1000 * t / k for t, k in
+                                                          zip(times[(name, "torch")], ms["keras"])])])
+    return {"title": f"profile of the {name} training step: its matrix products alone (the floor; see "
+                     "bench/b2_recurrent.py) against whole steps, ms, median (min-max) over rounds; ratio within "
+                     "each round (< 1 in the last row: PyTorch's whole step is faster than TensorFlow's products "
+                     "alone)",
+            "columns": ["comparison", "first (ms)", "second (ms)", "first / second"], "rows": rows}
 
 
 # -- the benchmark ---------------------------------------------------------------------------------
@@ -180,6 +260,9 @@ def run(quick: bool) -> dict:
     plan = configs(quick)
     times: dict[tuple[str, str], list[float]] = {}  # (config, flavour) -> median step per round
     warmup: dict[tuple[str, str], float] = {}
+    floors: dict[str, list[float]] = {}  # flavour -> the floor's median time per round
+    floor_config = next(c for c in plan if c["cell"] == "lstm" and not c["bidirectional"]
+                        and c["precision"] == "float32" and c["units"] == max(x["units"] for x in plan))
     turn = 0
     try:
         for r in range(rounds):
@@ -194,6 +277,9 @@ def run(quick: bool) -> dict:
                     if answer["warmup_s"] is not None:
                         warmup[(key(config), flavour)] = answer["warmup_s"]
                 turn += 1
+            for flavour in rotate([f for f in ("keras", "torch") if f in workers], r):  # the matmul floor
+                answer = workers[flavour].ask({"config": floor_config, "floor": True, "steps": per_call})
+                floors.setdefault(flavour, []).append(median(answer["times"]))
             print(f"B2 round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
     finally:
         rss = {f: w.close()["rss_mib"] for f, w in workers.items()}
@@ -219,6 +305,7 @@ def run(quick: bool) -> dict:
                         f"of {per_call} steps), ratios to PyTorch (> 1: faster than PyTorch) and seqpipe's to Keras's",
                "columns": ["layer", "Keras tokens/s", "seqpipe stack tokens/s", "PyTorch tokens/s",
                            "Keras / PyTorch", "seqpipe / PyTorch", "seqpipe / Keras"], "rows": rows}]
+    tables.append(floor_table(floor_config, floors, times))
     bf16 = [c for c in plan if c["precision"] != "float32"]
     for config in bf16:
         fp32 = key(dict(config, precision="float32"))

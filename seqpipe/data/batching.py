@@ -132,6 +132,21 @@ def by_epoch(rows: Callable[[tf.Tensor], tuple], n: int, batch, *, seed: int, sh
     return epoch
 
 
+class PackedIds:
+    """A column of token-id rows kept unpadded for tf.data: the ids of all rows end to end as int32 (4 bytes
+    per token, not ``rows x longest x 8``) and the row offsets; :meth:`row` gives row ``i`` in the
+    column's own dtype."""
+
+    def __init__(self, ids: tf.RaggedTensor):
+        self.dtype = ids.dtype
+        self.values = tf.cast(ids.flat_values, tf.int32)
+        self.splits = ids.row_splits
+        self.lengths = ids.row_lengths()
+
+    def row(self, i):
+        return tf.cast(self.values[self.splits[i]: self.splits[i + 1]], self.dtype)
+
+
 def token_dataset(
     ids: tf.RaggedTensor,
     targets: np.ndarray,
@@ -150,8 +165,8 @@ def token_dataset(
     With ``batch_tokens`` (training only: with ``shuffle``), token-budget batches
     (:func:`token_budget_epochs`) instead of ``batch_size`` examples.
     """
-    x, lengths, y = ids.to_tensor(), ids.row_lengths(), tf.constant(targets)
-    n = int(ids.nrows())
+    x, y = PackedIds(ids), tf.constant(targets)
+    lengths, n = x.lengths, int(ids.nrows())
     if batch_tokens is not None and not shuffle:
         raise ValueError("batch_tokens makes training batches: give shuffle=True")
 
@@ -161,7 +176,7 @@ def token_dataset(
         return ds.padded_batch(batch_size)
 
     def rows(i):
-        return x[i][: lengths[i]], y[i]
+        return x.row(i), y[i]
 
     if shuffle and batch_tokens is not None:
         return token_budget_epochs(rows, lengths.numpy(), batch_tokens, seed=seed)
@@ -187,14 +202,14 @@ def pair_dataset(
     With ``bucketing``, pairs are grouped by target length (the decoder loop's cost). With ``shuffle``,
     an :class:`EpochData` as in :func:`token_dataset`; ``batch_tokens`` budgets target tokens.
     """
-    columns = [c.to_tensor() for c in (source, target_in, target_out)]
-    lengths = [c.row_lengths() for c in (source, target_in, target_out)]
+    columns = [PackedIds(c) for c in (source, target_in, target_out)]
+    lengths = [c.lengths for c in columns]
     n = int(source.nrows())
     if batch_tokens is not None and not shuffle:
         raise ValueError("batch_tokens makes training batches: give shuffle=True")
 
     def rows(i):
-        s, ti, to = (c[i][: length[i]] for c, length in zip(columns, lengths))
+        s, ti, to = (c.row(i) for c in columns)
         return (s, ti), to
 
     def batch(ds):

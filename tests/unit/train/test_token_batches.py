@@ -110,3 +110,20 @@ def test_conflicting_settings_are_one_line_each(override, message):
     with pytest.raises(ConfigError) as err:
         load(spec)
     assert err.value.problems == [f"<dict>: stages[4].train: {message}"]
+
+
+def test_packed_rows_are_the_ragged_rows_in_their_dtype_and_the_batches_pad_them_as_before():
+    from seqpipe.data.batching import PackedIds, pair_dataset
+
+    lengths = [3, 0, 5, 1]
+    ids = ragged(lengths) * 1000  # ids well beyond int16
+    packed = PackedIds(ids)
+    assert packed.values.dtype == tf.int32 and packed.values.shape == (9,)  # no padding kept
+    for i in range(4):
+        row = packed.row(tf.constant(i, tf.int64))
+        assert row.dtype == tf.int64
+        np.testing.assert_array_equal(row.numpy(), ids[i].numpy())
+    ((source, target_in), target_out), = list(pair_dataset(ids, ids + 1, ids + 2, 4))
+    np.testing.assert_array_equal(source.numpy(), ids.to_tensor().numpy())
+    np.testing.assert_array_equal(target_in.numpy(), (ids + 1).to_tensor().numpy())
+    np.testing.assert_array_equal(target_out.numpy(), (ids + 2).to_tensor().numpy())
