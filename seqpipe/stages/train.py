@@ -11,6 +11,8 @@ from seqpipe.pipeline.stage import Stage, register_stage
 
 WARMUP = ("optimizer steps over which the learning rate rises linearly to learning_rate (step s of the warmup "
           "uses learning_rate x s / warmup_steps); 0: no warmup")
+MIN_LR = ("the learning rate at the last step (train.epochs x batches per epoch, counted when training starts) or at "
+          "the end of train.max_minutes, whichever comes first, as a fraction of learning_rate")
 
 
 class ConstantSchedule(Schema):
@@ -33,10 +35,7 @@ class CosineSchedule(Schema):
 
     kind: Literal["warmup_cosine"] = Field("warmup_cosine", description="learning-rate schedule")
     warmup_steps: int = Field(0, ge=0, description=WARMUP)
-    min_lr: float = Field(0.0, ge=0, le=1, description="the learning rate at the last step (train.epochs x batches "
-                                                       "per epoch, counted when training starts) or at the end "
-                                                       "of train.max_minutes, whichever comes first, as a "
-                                                       "fraction of learning_rate")
+    min_lr: float = Field(0.0, ge=0, le=1, description=MIN_LR)
 
 
 class LinearSchedule(Schema):
@@ -44,10 +43,7 @@ class LinearSchedule(Schema):
 
     kind: Literal["warmup_linear"] = Field("warmup_linear", description="learning-rate schedule")
     warmup_steps: int = Field(0, ge=0, description=WARMUP)
-    min_lr: float = Field(0.0, ge=0, le=1, description="the learning rate at the last step (train.epochs x batches "
-                                                       "per epoch, counted when training starts) or at the end "
-                                                       "of train.max_minutes, whichever comes first, as a "
-                                                       "fraction of learning_rate")
+    min_lr: float = Field(0.0, ge=0, le=1, description=MIN_LR)
 
 
 class PlateauSchedule(Schema):
