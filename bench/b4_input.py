@@ -112,7 +112,7 @@ def run(quick: bool) -> dict:
     from seqpipe.data.config import DataConfig
     from seqpipe.layers.decoder import AttentionDecoder
     from seqpipe.layers.recurrent import recurrent_stack
-    from seqpipe.tasks.translation.runtime import target_ids
+    from seqpipe.tasks.seq2seq.runtime import target_ids
     from seqpipe.train.losses import MaskedCrossEntropy
 
     pairs, rounds = (800, 2) if quick else (6000, 3)

@@ -57,7 +57,7 @@ def _imports() -> None:
     from seqpipe.layers.decoder import AttentionDecoder
     from seqpipe.layers.recurrent import recurrent_stack
     from seqpipe.metrics import METRICS
-    from seqpipe.tasks.translation.runtime import target_ids
+    from seqpipe.tasks.seq2seq.runtime import target_ids
     from seqpipe.text import END_ID, PAD_ID, START_ID
     from seqpipe.text.encoder import TextEncoder
     from seqpipe.train.losses import MaskedCrossEntropy

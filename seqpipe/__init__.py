@@ -1,6 +1,8 @@
 """seqpipe: declarative YAML pipelines for recurrent sequence models on Keras 3."""
 
-__version__ = "0.1.0"
+from seqpipe._version import __version__
+
+__all__ = ["__version__", "run"]
 
 
 def run(pipeline, overrides=(), **kwargs):

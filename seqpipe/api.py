@@ -27,7 +27,7 @@ def load(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str
 def run(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str, ...] = (), *, progress: bool = True,
         base_dir: str | Path | None = None, resume: str | Path | None = None, parent_run: str | None = None,
         cache: bool = True):
-    """Validate and run a pipeline; returns a :class:`seqpipe.pipeline.runner.RunResult`.
+    """Validate and run a pipeline; returns a :class:`seqpipe.runner.RunResult`.
 
     ``pipeline`` is a YAML file or the same config as a dict (then ``base_dir`` resolves its ``extends`` and
     relative data paths). ``overrides`` are ``key.path=value`` strings, as ``seqpipe run -o`` takes them.
@@ -35,7 +35,7 @@ def run(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str,
     nests the MLflow run under that run (as the trials of a sweep are); ``cache=False`` computes every stage
     instead of reusing what an earlier run computed from the same inputs.
     """
-    from seqpipe.pipeline.runner import run_pipeline
+    from seqpipe.runner import run_pipeline
 
     config, _, base = load(pipeline, overrides, base_dir=base_dir)
     return run_pipeline(config, resolved_dict(config), base_dir=base, progress=progress, resume=resume,

@@ -166,7 +166,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from seqpipe.predict import predict_table, resolve_export
+    from seqpipe.predict import predict_table, read_lines, resolve_export
 
     export = resolve_export(args.model, tracking_uri=args.tracking_uri)
     table = predict_table(export, read_lines(args.input))
@@ -183,26 +183,12 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def read_lines(path: str | None) -> list[str]:
-    if path and path != "-":
-        try:
-            lines = Path(path).read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise SeqpipeError(f"{path}: cannot read input file ({exc.strerror})") from None
-    else:
-        lines = sys.stdin.read().splitlines()
-    texts = [line for line in lines if line.strip()]
-    if not texts:
-        raise SeqpipeError(f"{path or 'stdin'}: no input lines; expected one text per line")
-    return texts
-
-
 def build_parser() -> argparse.ArgumentParser:
-    import seqpipe
+    from seqpipe._version import __version__
 
     parser = argparse.ArgumentParser(prog="seqpipe",
                                      description="Declarative YAML pipelines for recurrent sequence models.")
-    parser.add_argument("--version", action="version", version=f"seqpipe {seqpipe.__version__}")
+    parser.add_argument("--version", action="version", version=f"seqpipe {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def pipeline_command(name, func, help_text):
@@ -281,10 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracking-uri", help="for an MLflow run id or a models:/ URI (default: $MLFLOW_TRACKING_URI, "
                    "else sqlite:///mlflow.db in the working directory)")
     p.set_defaults(func=cmd_predict)
+    import importlib
+
     from seqpipe.tasks import TASKS
 
     for name in TASKS.names():  # tasks add their own commands (seqpipe generate / score for language models)
-        TASKS.get(name)().add_commands(sub)
+        if TASKS.get(name).commands:
+            importlib.import_module(TASKS.get(name).commands).add_commands(sub)
     return parser
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqpipe.errors import SeqpipeError
+from seqpipe.metrics.direction import lower_is_better, sort_direction  # noqa: F401 (part of this API)
 from seqpipe.registry import did_you_mean
 
 if TYPE_CHECKING:
@@ -40,30 +41,10 @@ DEFAULT_METRICS = (
     "valid_bleu", "valid_accuracy", "valid_token_accuracy", "valid_macro_f1", "valid_perplexity",
     "valid_loss", "test_loss", "val_loss", "loss",
 )
-# Metric-name words that mean "lower is better"; everything else (accuracy, bleu, f1, chrf, ...) is higher-better.
-_LOWER_WORDS = frozenset({"loss", "perplexity", "ppl", "ter", "wer", "cer", "bits", "bpc", "mse", "rmse", "mae",
-                          "error", "err", "time", "seconds"})
-_WORD = re.compile(r"[a-z0-9]+")
 _MAX_LABEL_PARAMS = 3  # differing params named in a plot legend entry
 _INFO_COLUMNS = ("run", "name", "status", "duration")
 _MAX_LISTED = 30  # experiment names in a not-found message
 _HEX_PREFIX = re.compile(r"[0-9a-f]{4,32}")  # what may be (the start of) a run id
-
-
-def lower_is_better(metric: str) -> bool:
-    """Whether smaller values of ``metric`` are better: names with loss, perplexity, ter, bits, mse, ... in them.
-
-    Words are matched whole (``test_ter``, ``valid_bits_per_char``), so ``parameters`` is not a TER;
-    ``loss`` and ``perplexity`` also count inside a word (``valloss``). Any other name (accuracy, bleu,
-    f1, chrf, meteor, ...) is taken as higher-better.
-    """
-    name = metric.lower()
-    return "loss" in name or "perplexity" in name or any(w in _LOWER_WORDS for w in _WORD.findall(name))
-
-
-def sort_direction(metric: str) -> str:
-    """``"ascending"`` for lower-better metrics (see :func:`lower_is_better`), else ``"descending"``."""
-    return "ascending" if lower_is_better(metric) else "descending"
 
 
 # --------------------------------------------------------------------------------------------- the store

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -221,4 +222,19 @@ def predict_table(export: Path, texts: list[str]):
     task = meta.get("task")
     if task not in TASKS:
         raise SeqpipeError(f"{export}: seqpipe.json names no known task (got {task!r}); {TASKS.unknown_message(task)}")
-    return TASKS.get(task)().predict_table(model, texts, meta)
+    return TASKS.get(task)().runtime.predict_table(model, texts, meta)
+
+
+def read_lines(path: str | None) -> list[str]:
+    """The non-blank lines of ``path`` (``-`` or None: stdin); none at all is an error."""
+    if path and path != "-":
+        try:
+            lines = Path(path).read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise SeqpipeError(f"{path}: cannot read input file ({exc.strerror})") from None
+    else:
+        lines = sys.stdin.read().splitlines()
+    texts = [line for line in lines if line.strip()]
+    if not texts:
+        raise SeqpipeError(f"{path or 'stdin'}: no input lines; expected one text per line")
+    return texts

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from seqpipe.config.schema import Schema
 from seqpipe.registry import Registry
+from seqpipe.schema import Schema
 
 
 class CellOptions(Schema):

@@ -692,7 +692,7 @@ def import_plugins(layered: Layered, problems: list[str]) -> list[str]:
 
     A module that cannot be imported is one problem at its entry, with the exception's type and message.
     """
-    from seqpipe.config.schema import module_name_problem
+    from seqpipe.schema import module_name_problem
 
     plugins = layered.data.get("plugins")
     if plugins is None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, create_model
 
-from seqpipe.config.schema import LabelStr, ModuleName, NameStr, NonEmptyStr, PathStr, RegistryName, Schema
+from seqpipe.schema import LabelStr, ModuleName, NameStr, NonEmptyStr, PathStr, RegistryName, Schema
 
 TOP_LEVEL = {"name", "description", "extends", "plugins", "seed", "task", "tracking", "data", "runtime", "output_dir",
              "stages", "sweep"}
@@ -68,9 +68,9 @@ def pipeline_model() -> type[Schema]:
 
 
 def _build_model() -> type[Schema]:
+    from seqpipe.config.sweep import SweepConfig
     from seqpipe.data.config import DataConfig
     from seqpipe.pipeline.stage import STAGES
-    from seqpipe.sweep import SweepConfig
     from seqpipe.tasks.base import TASKS
     from seqpipe.tracking import TRACKERS
 

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
 from seqpipe.config import loader
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model, stage_order
-from seqpipe.config.schema import safe_name
 from seqpipe.errors import ConfigError, printable
 from seqpipe.registry import did_you_mean
+from seqpipe.schema import safe_name
 
 
 def _display_path(loc: tuple, stage_names: list) -> tuple[str, tuple]:

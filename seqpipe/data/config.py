@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
-from seqpipe.config.schema import NonEmptyStr, PathStr, RegistryName, Schema
 from seqpipe.data.recipes import DATASETS
+from seqpipe.schema import NonEmptyStr, PathStr, RegistryName, Schema
 
 SOURCES = ("recipe", "path", "train")  # exactly one is given
 SPLITS = ("train", "valid", "test")

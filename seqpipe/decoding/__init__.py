@@ -6,17 +6,8 @@ see :func:`seqpipe.decoding.search.decode`. Importing this package does not impo
 TensorFlow: ``decode`` and ``decode_eager`` load it on first use.
 """
 
-from seqpipe.decoding.base import Candidates, Strategy
+from seqpipe.decoding.base import STRATEGIES, Candidates, Strategy
 from seqpipe.decoding.config import BeamConfig, DecodingConfig, GreedyConfig, SamplingConfig
-from seqpipe.registry import Registry
-
-STRATEGIES: Registry[type[Strategy]] = Registry("decoding strategy", base=Strategy)
-STRATEGIES.register("greedy", "seqpipe.decoding.strategies:Greedy",
-                    description="the most probable token at every step")
-STRATEGIES.register("beam", "seqpipe.decoding.strategies:BeamSearch",
-                    description="beam search with GNMT length and coverage penalties")
-STRATEGIES.register("sampling", "seqpipe.decoding.strategies:Sampling",
-                    description="ancestral sampling with temperature, top-k and top-p (seeded, stateless)")
 
 __all__ = ["STRATEGIES", "Strategy", "Candidates", "GreedyConfig", "BeamConfig", "SamplingConfig",
            "DecodingConfig", "decode", "decode_eager"]

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, NamedTuple
 
-from seqpipe.config.schema import Schema
+from seqpipe.registry import Registry
+from seqpipe.schema import Schema
 
 
 class Candidates(NamedTuple):
@@ -61,3 +62,12 @@ class Strategy:
         """The final ranking score [B, K] of hypotheses with these sums [B, K], lengths
         [B, K] and coverage [B, K, S]. The default is the plain log-probability."""
         return log_probs
+
+
+STRATEGIES: Registry[type[Strategy]] = Registry("decoding strategy", base=Strategy)
+STRATEGIES.register("greedy", "seqpipe.decoding.strategies:Greedy",
+                    description="the most probable token at every step")
+STRATEGIES.register("beam", "seqpipe.decoding.strategies:BeamSearch",
+                    description="beam search with GNMT length and coverage penalties")
+STRATEGIES.register("sampling", "seqpipe.decoding.strategies:Sampling",
+                    description="ancestral sampling with temperature, top-k and top-p (seeded, stateless)")

@@ -16,7 +16,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from seqpipe.config.schema import Schema
+from seqpipe.schema import Schema
 
 
 class GreedyConfig(Schema):

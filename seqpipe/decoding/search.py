@@ -16,8 +16,7 @@ from typing import Any, Callable, NamedTuple
 
 import tensorflow as tf
 
-from seqpipe.decoding import STRATEGIES
-from seqpipe.decoding.base import Candidates, Strategy
+from seqpipe.decoding.base import STRATEGIES, Candidates, Strategy
 
 PAD = 0
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from importlib.metadata import version
 from pathlib import Path
+from typing import Callable, Iterable
 
-import seqpipe
+from seqpipe._version import __version__
 
 LOAD_NOTE = """# seqpipe export
 
@@ -29,6 +30,29 @@ Signature `{signature}`: input `text` (string, shape [batch]); outputs {outputs}
 """
 
 
+def save_signatures(path: Path, layers: Iterable, endpoints: dict[str, Callable], input_name: str = "text") -> Path:
+    """Write a SavedModel to ``path`` whose endpoints each take one string tensor ``input_name`` (shape [batch]).
+
+    ``layers`` (Keras models and layers; None is skipped) are tracked so that their weights and tokenizer
+    resources are saved; an unbuilt text encoder is built on a dummy string first.
+    """
+    import keras
+    import tensorflow as tf
+
+    archive = keras.export.ExportArchive()
+    for layer in layers:
+        if layer is None:
+            continue
+        if isinstance(layer, keras.layers.Layer) and not layer.built:
+            layer(tf.constant(["build"]))
+        archive.track(layer)
+    spec = [tf.TensorSpec([None], tf.string, name=input_name)]
+    for name, fn in endpoints.items():
+        archive.add_endpoint(name, fn, input_signature=spec)
+    archive.write_out(str(path), verbose=False)
+    return path
+
+
 def serving_requirements() -> list[str]:
     """Exact pins of what a serving process needs (for MLflow's pyfunc model)."""
     return [f"{name}=={version(name)}" for name in ("tensorflow", "tensorflow-text", "mlflow", "pandas")]
@@ -44,7 +68,7 @@ def describe(path: Path, config, signature: str, outputs: str, extra: str, *, ex
     meta = {
         "task": config.task, "pipeline": config.name, "signature": signature, "input": "text",
         "requires_import": ["tensorflow_text"], **fields,
-        "versions": {"seqpipe": seqpipe.__version__,
+        "versions": {"seqpipe": __version__,
                      **{n: version(n) for n in ("tensorflow", "tensorflow-text", "keras", "keras-hub")}},
     }
     (path / "seqpipe.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")

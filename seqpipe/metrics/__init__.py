@@ -10,41 +10,12 @@ nltk and Java run only when a metric is computed.
 
 from __future__ import annotations
 
-from typing import Callable, TypeVar
-
-from seqpipe.metrics.label_scores import (
-    METRICS,
-    confusion_matrix,
-    label_report,
-    plot_confusion_matrix,
-)
-
-F = TypeVar("F", bound=Callable)
-
-
-def metric(name: str, scores: str) -> Callable[[F], F]:
-    """Decorator: register the function in :data:`METRICS` as ``name``; ``scores`` is the prediction kind it scores."""
-
-    def add(fn: F) -> F:
-        fn.scores = scores
-        METRICS.register(name, fn)
-        return fn
-
-    return add
-
-
-def metric_names(scores: str | None) -> list[str]:
-    """The names of the registered metrics that score predictions of kind ``scores``, sorted."""
-    return [name for name, fn in METRICS.items() if fn.scores == scores]
-
-
-for _name in METRICS.names():  # label_scores.py registers its functions without a kind
-    METRICS.get(_name).scores = "labels"
-
-# These register bleu, chrf, ter, meteor and meteor_1.5 (they need `metric` above), token_accuracy,
-# span_f1, span_precision, span_recall and tag_macro_f1 (kind "tag_sequences"), and mse, mae and r2 (kind "numbers").
-from seqpipe.metrics import meteor_jar, number_scores, tag_scores  # noqa: E402, F401, I001
-from seqpipe.metrics.text_scores import meteor_backend, sentence_scores, signatures  # noqa: E402
+# Importing the metric modules registers them: accuracy, macro_f1, ... (kind "labels"), bleu, chrf, ter, meteor and
+# meteor_1.5 ("texts"), token_accuracy, span_*, tag_macro_f1 ("tag_sequences"), mse, mae and r2 ("numbers").
+from seqpipe.metrics import meteor_jar, number_scores, tag_scores  # noqa: F401 (registers them)
+from seqpipe.metrics.label_scores import confusion_matrix, label_report, plot_confusion_matrix
+from seqpipe.metrics.registry import METRICS, metric, metric_names
+from seqpipe.metrics.text_scores import meteor_backend, sentence_scores, signatures
 
 __all__ = [
     "METRICS",

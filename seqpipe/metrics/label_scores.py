@@ -14,15 +14,12 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from seqpipe.registry import Registry
+from seqpipe.metrics.registry import METRICS, metric  # noqa: F401 (METRICS: part of this module's API)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 MetricFn = Callable[[Sequence[int], Sequence[int], int], float]
-
-METRICS: Registry[MetricFn] = Registry("metric")
-
 
 def _scores(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int, average: str | None):
     """Precision, recall, F1 and support over ``range(n_classes)``, as sklearn returns them."""
@@ -33,7 +30,7 @@ def _scores(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int, averag
     )
 
 
-@METRICS.register("accuracy")
+@metric("accuracy", "labels")
 def accuracy(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
     """Fraction of exact matches."""
     from sklearn.metrics import accuracy_score
@@ -41,25 +38,25 @@ def accuracy(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> fl
     return float(accuracy_score(y_true, y_pred))
 
 
-@METRICS.register("macro_f1")
+@metric("macro_f1", "labels")
 def macro_f1(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
     """Unweighted mean of the per-class F1 scores."""
     return float(_scores(y_true, y_pred, n_classes, "macro")[2])
 
 
-@METRICS.register("weighted_f1")
+@metric("weighted_f1", "labels")
 def weighted_f1(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
     """Mean of the per-class F1 scores weighted by true support."""
     return float(_scores(y_true, y_pred, n_classes, "weighted")[2])
 
 
-@METRICS.register("macro_precision")
+@metric("macro_precision", "labels")
 def macro_precision(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
     """Unweighted mean of the per-class precisions."""
     return float(_scores(y_true, y_pred, n_classes, "macro")[0])
 
 
-@METRICS.register("macro_recall")
+@metric("macro_recall", "labels")
 def macro_recall(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> float:
     """Unweighted mean of the per-class recalls."""
     return float(_scores(y_true, y_pred, n_classes, "macro")[1])

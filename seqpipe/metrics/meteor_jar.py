@@ -20,7 +20,7 @@ from typing import Sequence
 from seqpipe.data.cache import cache_dir, file_lock
 from seqpipe.data.recipes.fetch import pip_download
 from seqpipe.errors import DataError, SeqpipeError
-from seqpipe.metrics import metric
+from seqpipe.metrics.registry import metric
 from seqpipe.metrics.text_scores import check_pairs
 
 REQUIREMENT = "pycocoevalcap==1.2"

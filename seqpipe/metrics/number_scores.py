@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from seqpipe.metrics import metric
+from seqpipe.metrics.registry import metric
 
 
 def _arrays(y_true: Sequence[float], y_pred: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

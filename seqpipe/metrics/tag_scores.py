@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
-from seqpipe.metrics import metric
+from seqpipe.metrics.registry import metric
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -18,7 +18,7 @@ import re
 from typing import TYPE_CHECKING, Sequence
 
 from seqpipe.errors import SeqpipeError
-from seqpipe.metrics import metric
+from seqpipe.metrics.registry import metric
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -39,10 +39,10 @@ def cache_root() -> Path:
 @functools.cache
 def code_digest() -> str:
     """seqpipe's version and a hash of its source files: any code change makes new keys."""
-    import seqpipe
+    from seqpipe._version import __version__
 
-    package = Path(seqpipe.__file__).parent
-    digest = hashlib.sha256(seqpipe.__version__.encode())
+    package = Path(__file__).resolve().parents[1]  # the seqpipe package folder
+    digest = hashlib.sha256(__version__.encode())
     for path in sorted(package.rglob("*.py")):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())

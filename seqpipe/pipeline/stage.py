@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from seqpipe.config.schema import Schema
 from seqpipe.registry import Registry
+from seqpipe.schema import Schema
 
 if TYPE_CHECKING:
     from seqpipe.pipeline.context import RunContext

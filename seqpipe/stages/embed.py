@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from seqpipe.config.schema import Schema
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import Schema
 
 
 class EmbedConfig(Schema):
@@ -53,7 +53,7 @@ class EmbedStage(Stage):
             x = OneHot(size, mask_zero=ctx.task.mask_padding, name="embedding")(ids)  # the name other code looks up
         else:
             x = keras.layers.Embedding(size, cfg.dim, mask_zero=ctx.task.mask_padding, name="embedding")(ids)
-        x = ctx.task.extend_embedding(ctx, cfg, x)
+        x = ctx.task.runtime.extend_embedding(ctx, cfg, x)
         if cfg.dropout:
             x = keras.layers.Dropout(cfg.dropout, name="embedding_dropout")(x)
         ctx.put("token_ids", ids)

@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field
 
 from seqpipe.cells import CellSpec
-from seqpipe.config.schema import Schema
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import Schema
 
 
 class EncodeConfig(Schema):

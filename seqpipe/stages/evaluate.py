@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from seqpipe.config.schema import NameStr, RegistryName, Schema
 from seqpipe.metrics import METRICS
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import NameStr, RegistryName, Schema
 
 
 class EvaluateConfig(Schema):
@@ -38,42 +38,49 @@ class EvaluateStage(Stage):
         return () if self.config.by is None else (self.config.by,)
 
     def run(self, ctx):
-        predictions = ctx.task.evaluate(ctx, self.config)
-        if self.config.by is not None:
-            for split in self.config.splits:
-                by_group(ctx, self.config, split)
+        """Per split: the task's per-example table (the model runs once), its scores, its files; then by group."""
+        runtime, cfg, tables = ctx.task.runtime, self.config, {}
+        for split in cfg.splits:
+            if not len(ctx["splits"][split]):
+                ctx.log.warning("evaluate: the %s split is empty; skipped", split)
+                continue
+            table = runtime.evaluation_table(ctx, cfg, split)
+            ctx.add_metrics({f"{split}_{name}": value for name, value in runtime.score(ctx, cfg, table).items()})
+            runtime.write_report(ctx, cfg, split, table)
+            ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items()
+                                                    if k.startswith(f"{split}_")))
+            if cfg.by is not None:
+                by_group(ctx, cfg, split, table)
+            tables[split] = table
         from seqpipe.cells.diagnostics import plot_cell_traces  # heatmaps of cells that trace themselves (NTM)
 
-        plot_cell_traces(ctx, self.config.splits)
-        ctx.put("predictions", predictions)
+        plot_cell_traces(ctx, cfg.splits)
+        ctx.put("predictions", tables)
 
 
-def by_group(ctx, cfg, split: str) -> None:
-    """Run the task's evaluation on each value of ``cfg.by`` within ``split``; one table and plot of them all."""
+def by_group(ctx, cfg, split: str, table) -> None:
+    """The task's scores of the rows of ``table`` with each value of ``cfg.by``; one table and plot of them all.
+
+    The rows are the split's per-example predictions: nothing runs the model again.
+    """
     import pandas as pd
 
     from seqpipe.tracking.params import escape_name
 
-    frame, by = ctx["splits"][split], cfg.by
-    if not len(frame):
-        return
-    values = frame[by].astype(str)
-    keys = sorted(values.unique(), key=_sort_key)
-    everything, rows = ctx.artifacts["splits"], []
-    try:
-        for value in keys:
-            name = f"{split}_{escape_name(by)}_{escape_name(value)}"
-            ctx.artifacts["splits"] = {name: frame[values == value].reset_index(drop=True)}
-            ctx.task.evaluate(ctx, cfg.model_copy(update={"splits": [name], "by": None}))
-            scores = {k[len(name) + 1:]: v for k, v in ctx.metrics.items() if k.startswith(name + "_")}
-            rows.append({by: value, "examples": int((values == value).sum()), **scores})
-    finally:
-        ctx.artifacts["splits"] = everything
-    table = pd.DataFrame(rows)
+    by = cfg.by
+    values = table[by].astype(str)
+    rows = []
+    for value in sorted(values.unique(), key=_sort_key):
+        group = table[(values == value).to_numpy()].reset_index(drop=True)
+        scores = ctx.task.runtime.score(ctx, cfg, group)
+        prefix = f"{split}_{escape_name(by)}_{escape_name(value)}"
+        ctx.add_metrics({f"{prefix}_{name}": score for name, score in scores.items()})
+        rows.append({by: value, "examples": len(group), **scores})
+    result = pd.DataFrame(rows)
     out = ctx.path("evaluation", f"{split}_by_{escape_name(by)}.csv")
-    table.to_csv(out, index=False)
+    result.to_csv(out, index=False)
     ctx.tracker.log_artifact(out, "evaluation")
-    png = _plot(table, by, split, ctx.path("evaluation", f"{split}_by_{escape_name(by)}.png"), ctx.config.name)
+    png = _plot(result, by, split, ctx.path("evaluation", f"{split}_by_{escape_name(by)}.png"), ctx.config.name)
     ctx.tracker.log_artifact(png, "evaluation")
     ctx.log.info("%s by %s: written to %s", split, by, out)
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from seqpipe.config.schema import Schema
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import Schema
 
 MODEL_NAME_MAX = 256  # MLflow's registered_models.name column
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -88,7 +88,7 @@ class ExportStage(Stage):
             ctx.log.info("export: skipped on this worker (only the chief exports)")
             return
         model, target = ctx["trained_model"], ctx.path("export", "saved_model")
-        path = ctx.task.export(ctx, self.config, target)
+        path = ctx.task.runtime.export(ctx, self.config, target)
         ctx.log.info("exported SavedModel to %s", path)
         if self.config.keras:
             model.save(ctx.path("export", "model.keras"))

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from seqpipe.config.schema import RegistryName, Schema
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import RegistryName, Schema
 from seqpipe.text import TOKENIZERS
 
 
@@ -42,7 +42,7 @@ class TokenizeStage(Stage):
 
     def run(self, ctx):
         check_texts(ctx, self.config)
-        ctx.task.build_encoders(ctx, self.config, partial(build_encoder, ctx))
+        ctx.task.runtime.build_encoders(ctx, self.config, partial(build_encoder, ctx))
 
     def cache_save(self, ctx, folder):
         import json

@@ -6,8 +6,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from seqpipe.config.schema import Schema
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import Schema
 
 WARMUP = ("optimizer steps over which the learning rate rises linearly to learning_rate (step s of the warmup "
           "uses learning_rate x s / warmup_steps); 0: no warmup")
@@ -147,7 +147,7 @@ class TrainStage(Stage):
     cacheable = True
 
     def run(self, ctx):
-        model, history = ctx.task.fit(ctx, self.config)
+        model, history = ctx.task.runtime.fit(ctx, self.config)
         ctx.put("trained_model", model)
         ctx.put("history", history)
 

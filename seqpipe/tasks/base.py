@@ -1,24 +1,29 @@
-"""The task contract: everything that differs between what pipelines learn lives in a ``Task``.
+"""The task contract: everything that differs between what pipelines learn lives in a task.
 
-Generic stages (tokenize, embed, encode, train, evaluate, export) never name a task: they call
-the pipeline's task through the hooks below. A task also brings its own stages (its model head,
-decoding, sampling), its keys on generic stages, its validation rules and its CLI commands.
+A task has two halves, both declared here:
 
-Declaring a task must not import TensorFlow (``seqpipe validate`` reads the declarations): keep
-the ``Task`` subclass in a light module and import the TensorFlow code inside the hooks.
+- :class:`Task`, the declaration: its data roles, keys, validation rules and artifacts, read by
+  ``seqpipe validate`` without TensorFlow. Keep it in a light module (``tasks/<name>/__init__.py``).
+- :class:`TaskRuntime`, the TensorFlow side: the hooks the generic stages (tokenize, embed, train,
+  evaluate, export) and ``seqpipe predict`` call. A task names its runtime class in ``Task.runtime_class``
+  (``"module:Class"``, imported on first use, or the class itself); ``task.runtime`` is the instance.
+
+Generic stages never name a task: they call ``ctx.task.runtime.<hook>``. A task also brings its own stages
+(its model head, decoding), its keys on generic stages, its validation rules and its CLI commands (a module
+the CLI imports by its dotted name, ``Task.commands``: tasks never import the CLI).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable
 
-from seqpipe.config.schema import Schema
 from seqpipe.registry import Registry
+from seqpipe.schema import Schema
 
 if TYPE_CHECKING:
-    import argparse
-
     import pandas as pd
 
     from seqpipe.pipeline.context import RunContext
@@ -27,16 +32,16 @@ Problem = tuple[tuple, str]  # (key path with stages addressed by name, message)
 
 
 class Task:
-    """What a pipeline learns: its data, its keys, how it trains, scores, exports and serves.
+    """What a pipeline learns: its data, its keys and its rules; the TensorFlow side is :attr:`runtime`.
 
     Class attributes (declarations, read at validation time without TensorFlow):
 
     ``roles``
-        the data columns it reads; ``roles[0]`` is the raw text the model takes.
+        the data columns it reads; ``roles[0]`` is the raw input the model takes.
     ``monitors``
         the epoch metrics ``train.monitor`` may name.
     ``predicts``
-        the kind of prediction its metrics score (``labels``, ``texts``, ``tag_sequences``); the
+        the kind of prediction its metrics score (``labels``, ``texts``, ``tag_sequences``, ``numbers``); the
         ``evaluate.metrics`` a pipeline may name are the registered metrics of that kind.
     ``default_metrics``
         what ``evaluate`` reports when ``metrics`` is not given.
@@ -52,6 +57,12 @@ class Task:
     ``requires`` / ``provides``
         ``{stage: (artifact, ...)}``: what the task's hooks read from / publish to the run context while
         a generic stage runs. The stage chain is checked with them before anything heavy runs.
+    ``runtime_class``
+        its :class:`TaskRuntime` subclass: ``"package.module:Class"`` (imported when first used, so that
+        declaring a task imports no TensorFlow) or the class itself.
+    ``commands``
+        the dotted name of a module with ``add_commands(subparsers)`` adding ``seqpipe`` subcommands (e.g.
+        ``generate`` for language models); the CLI imports it. None: no commands of its own.
     """
 
     name: ClassVar[str] = ""
@@ -65,6 +76,8 @@ class Task:
     ignores: ClassVar[dict[str, tuple[str, ...]]] = {}
     requires: ClassVar[dict[str, tuple[str, ...]]] = {}
     provides: ClassVar[dict[str, tuple[str, ...]]] = {}
+    runtime_class: ClassVar[str | type[TaskRuntime]] = ""
+    commands: ClassVar[str | None] = None
 
     # -- validation (no TensorFlow) ----------------------------------------------------------
     def rules(self, config) -> Iterable[Problem]:
@@ -89,35 +102,17 @@ class Task:
         """
         return splits
 
-    # -- hooks called by the generic stages -------------------------------------------------------
-    def build_encoders(self, ctx: RunContext, cfg, build: Callable[..., Any]) -> None:
-        """tokenize: publish the text encoder(s); ``build(side_settings, texts, name)`` builds one."""
-        ctx.put("encoder", build(cfg.side(), ctx["splits"]["train"][self.roles[0]].tolist(), "vocab"))
-
-    def extend_embedding(self, ctx: RunContext, cfg, embedded):
-        """embed: add task-specific input features to the embedded tokens; return the result."""
-        return embedded
-
-    def fit(self, ctx: RunContext, cfg) -> tuple[Any, dict]:
-        """train: compile and fit ``ctx['model']``; return (trained model, Keras history dict)."""
-        raise NotImplementedError(f"task '{self.name}' cannot train")
-
-    def evaluate(self, ctx: RunContext, cfg, metrics: list[str]) -> Any:
-        """evaluate: score the held-out splits with ``metrics`` (add them with ``ctx.add_metrics``);
-        return predictions."""
-        raise NotImplementedError(f"task '{self.name}' cannot evaluate")
-
-    def export(self, ctx: RunContext, cfg, target: Path) -> Path:
-        """export: write a SavedModel taking raw strings to ``target``; return its folder."""
-        raise NotImplementedError(f"task '{self.name}' cannot export")
-
-    # -- serving without the pipeline -----------------------------------------------------------
-    def predict_table(self, saved_model, texts: list[str], meta: dict) -> pd.DataFrame:
-        """``seqpipe predict``: one row per text from a loaded SavedModel (``meta`` is its seqpipe.json)."""
-        raise NotImplementedError(f"task '{self.name}' has no predict")
-
-    def add_commands(self, sub: argparse._SubParsersAction) -> None:
-        """Add task-specific ``seqpipe`` subcommands (e.g. ``generate`` for language models)."""
+    # -- the TensorFlow side ------------------------------------------------------------------------
+    @functools.cached_property
+    def runtime(self) -> TaskRuntime:
+        """The task's :class:`TaskRuntime` (its module is imported on first use)."""
+        cls = self.runtime_class
+        if isinstance(cls, str):
+            if not cls:
+                raise NotImplementedError(f"task '{self.name}' declares no runtime_class")
+            module, _, attr = cls.partition(":")
+            cls = getattr(importlib.import_module(module), attr)
+        return cls(self)
 
     # -- helpers -----------------------------------------------------------------------------------
     def stage_requires(self, stage: str) -> tuple[str, ...]:
@@ -125,6 +120,55 @@ class Task:
 
     def stage_provides(self, stage: str) -> tuple[str, ...]:
         return tuple(self.provides.get(stage, ()))
+
+
+class TaskRuntime:
+    """The hooks the generic stages call, with one signature each (a test holds every task to them).
+
+    ``self.task`` is the :class:`Task` declaration. The defaults serve a task whose model reads
+    ``roles[0]`` through one text encoder; a task overrides what differs.
+    """
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    # -- tokenize / embed ---------------------------------------------------------------------------
+    def build_encoders(self, ctx: RunContext, cfg, build: Callable[..., Any]) -> None:
+        """tokenize: publish the text encoder(s); ``build(side_settings, texts, name)`` builds one."""
+        ctx.put("encoder", build(cfg.side(), ctx["splits"]["train"][self.task.roles[0]].tolist(), "vocab"))
+
+    def extend_embedding(self, ctx: RunContext, cfg, embedded):
+        """embed: add task-specific input features to the embedded tokens; return the result."""
+        return embedded
+
+    # -- train --------------------------------------------------------------------------------------
+    def fit(self, ctx: RunContext, cfg) -> tuple[Any, dict]:
+        """train: compile and fit ``ctx['model']``; return (trained model, Keras history dict)."""
+        raise NotImplementedError(f"task '{self.task.name}' cannot train")
+
+    # -- evaluate: predict once, score any subset of rows -------------------------------------------
+    def evaluation_table(self, ctx: RunContext, cfg, split: str) -> pd.DataFrame:
+        """evaluate: one row per example of ``split`` (a non-empty split): the data's columns, the prediction(s)
+        and per-example scores where the metrics have them. The model runs here and nowhere else in evaluate."""
+        raise NotImplementedError(f"task '{self.task.name}' cannot evaluate")
+
+    def score(self, ctx: RunContext, cfg, table: pd.DataFrame) -> dict[str, float]:
+        """evaluate: the metrics of the rows of ``table`` (a split's table, or the rows of one ``evaluate.by``
+        group), from the table alone; keys without the split prefix (``accuracy``, ``bleu_greedy``, ...)."""
+        raise NotImplementedError(f"task '{self.task.name}' cannot score")
+
+    def write_report(self, ctx: RunContext, cfg, split: str, table: pd.DataFrame) -> None:
+        """evaluate: the split's files (predictions, per-label reports, plots) and run tags. Scores with no
+        meaning for a subset of rows may be added here (``ctx.add_metrics``)."""
+
+    # -- export and serving -------------------------------------------------------------------------
+    def export(self, ctx: RunContext, cfg, path: Path) -> Path:
+        """export: write a SavedModel taking raw inputs to ``path``; return its folder."""
+        raise NotImplementedError(f"task '{self.task.name}' cannot export")
+
+    def predict_table(self, saved_model, inputs: list[str], meta: dict) -> pd.DataFrame:
+        """``seqpipe predict``: one row per input line from a loaded SavedModel (``meta`` is its seqpipe.json)."""
+        raise NotImplementedError(f"task '{self.task.name}' has no predict")
 
 
 TASKS: Registry[type[Task]] = Registry("task", base=Task)

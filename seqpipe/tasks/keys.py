@@ -7,8 +7,8 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from seqpipe.config.schema import Schema
 from seqpipe.decoding import DecodingConfig
+from seqpipe.schema import Schema
 
 
 class BucketingKeys(Schema):

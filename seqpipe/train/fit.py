@@ -51,7 +51,7 @@ def make_optimizer(cfg, clipnorm=None, clipvalue=None, total_steps: int | None =
 def monitor_mode(monitor: str) -> str:
     """``min`` for a monitor where lower is better (a loss, mae, perplexity, ...; see ``seqpipe.compare``),
     else ``max``."""
-    from seqpipe.compare import lower_is_better
+    from seqpipe.metrics.direction import lower_is_better
 
     return "min" if lower_is_better(monitor) else "max"
 

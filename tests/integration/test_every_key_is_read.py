@@ -13,7 +13,7 @@ import random
 
 import pytest
 
-from seqpipe.config.schema import Schema
+from seqpipe.schema import Schema
 
 # key paths (stages by name) that these runs do not reach, with why
 NOT_READ_HERE = {
@@ -198,7 +198,7 @@ def test_every_accepted_key_is_read(reads, tmp_path, monkeypatch):
     from seqpipe.api import load
     from seqpipe.config.pipeline import pipeline_model
     from seqpipe.config.report import resolved_dict
-    from seqpipe.pipeline.runner import run_pipeline
+    from seqpipe.runner import run_pipeline
     from seqpipe.tasks.base import get_task, task_key_owners
 
     write_data(tmp_path)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from seqpipe.config.schema import Schema
 from seqpipe.data.recipes import DATASETS
 from seqpipe.data.recipes.base import GeneratedRecipe
+from seqpipe.schema import Schema
 
 OPERATORS = ("+", "-", "*")
 

@@ -25,7 +25,7 @@ from seqpipe.data.recipes.storage import (
 from seqpipe.errors import MalformedArchiveError
 
 if TYPE_CHECKING:
-    from seqpipe.config.schema import Schema
+    from seqpipe.schema import Schema
 
 SPLIT_COLUMN = "split"  # the column naming each row's split in a recipe with fixed splits
 

@@ -25,9 +25,9 @@ from typing import ClassVar
 
 from pydantic import Field, model_validator
 
-from seqpipe.config.schema import Schema
 from seqpipe.data.recipes import DATASETS
 from seqpipe.data.recipes.base import SPLIT_COLUMN, GeneratedRecipe
+from seqpipe.schema import Schema
 
 BLANK, DELIMITER = "_", ":"
 

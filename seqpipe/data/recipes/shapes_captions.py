@@ -23,9 +23,9 @@ from typing import Any, NamedTuple
 
 from pydantic import Field, model_validator
 
-from seqpipe.config.schema import Schema
 from seqpipe.data.recipes import DATASETS
 from seqpipe.data.recipes.base import GeneratedRecipe, options_digest
+from seqpipe.schema import Schema
 
 SHAPES = ("circle", "square", "triangle")
 COLOURS = {"red": (220, 40, 40), "green": (40, 165, 60), "blue": (45, 85, 225), "yellow": (235, 200, 25)}

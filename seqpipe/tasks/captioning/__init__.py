@@ -17,13 +17,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from seqpipe.config.schema import Schema
-from seqpipe.decoding import BeamConfig, DecodingConfig, GreedyConfig
 from seqpipe.pipeline.stage import Stage, register_stage
-from seqpipe.tasks.base import Task, register_task
-from seqpipe.tasks.keys import ExportDecodingKeys, ScheduledSamplingKeys, TokenLossKeys
-from seqpipe.tasks.translation import DecodeConfig
-from seqpipe.tasks.translation import TrainKeys as DecodingTrainKeys
+from seqpipe.schema import Schema
+from seqpipe.tasks.base import register_task
+from seqpipe.tasks.seq2seq import DecodeConfig, DecoderStage, DecodingStage, DecodingStageConfig, Seq2SeqTask
 
 NAME = "captioning"
 
@@ -88,9 +85,7 @@ class SeeStage(Stage):
     Config = SeeConfig
 
     def run(self, ctx):
-        from seqpipe.tasks.captioning.runtime import build_image_encoder
-
-        build_image_encoder(ctx, self.config)
+        ctx.task.runtime.build_image_encoder(ctx, self.config)
 
 
 class CaptionConfig(DecodeConfig):
@@ -101,65 +96,46 @@ class CaptionConfig(DecodeConfig):
 
 
 @register_stage
-class CaptionStage(Stage):
+class CaptionStage(DecoderStage):
     """Recurrent caption decoder attending over the image grid (the translation decoder: cells, attention, bridge)."""
 
     name = "caption"
-    order = 40
     requires = ("image_input", "image_memory", "image_summary", "encoder")
-    provides = ("model", "captioner")
     tasks = (NAME,)
-    steps_cells = True  # attention needs each step's state
     Config = CaptionConfig
 
-    def run(self, ctx):
-        from seqpipe.tasks.captioning.runtime import build_captioner
 
-        build_captioner(ctx, self.config)
-
-
-class DescribeConfig(Schema):
-    decoding: DecodingConfig = Field(default_factory=lambda: BeamConfig(beam_width=5, length_penalty=0.6),
-                                     description="decoding strategy and its settings: "
-                                                 "{strategy: greedy | beam | sampling, ...}")
-    compare_greedy: bool = Field(True, description="also decode greedily and report its scores with a _greedy suffix")
-    splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="splits to caption")
+class DescribeConfig(DecodingStageConfig):
     attention_maps: int = Field(4, ge=0, description="validation images whose attention is drawn over the image, one "
                                                      "panel per generated word (plots/attention_N.png)")
 
+    def attention_plots(self) -> int:
+        return self.attention_maps
+
 
 @register_stage
-class DescribeStage(Stage):
+class DescribeStage(DecodingStage):
     """Caption held-out images with greedy, beam search or sampling (compiled); attention maps over the images."""
 
     name = "describe"
-    order = 60
-    requires = ("captioner", "splits")
-    provides = ("captions",)
     tasks = (NAME,)
     Config = DescribeConfig
 
-    def run(self, ctx):
-        from seqpipe.tasks.captioning.runtime import describe
-
-        ctx.put("captions", describe(ctx, self.config))
-
 
 @register_task
-class Captioning(Task):
+class Captioning(Seq2SeqTask):
     ("Image in, caption out: a CNN over the image, the attention decoder over its grid, greedy/beam/sampling "
      "decoding; BLEU, chrF, METEOR against every caption of an image.")
 
     name = NAME
     roles = ("image", "caption")
-    monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu")
-    predicts = "texts"
     default_metrics = ("bleu", "chrf", "meteor")
-    stage_keys = {"train": (TokenLossKeys, DecodingTrainKeys, ScheduledSamplingKeys), "export": (ExportDecodingKeys,)}
+    decoding_stage = "describe"
     ignores = {"train": ("batch_tokens",)}
-    requires = {"train": ("captioner",), "evaluate": ("captions",), "export": ("captioner",)}
+    runtime_class = "seqpipe.tasks.captioning.runtime:CaptioningRuntime"
 
     def rules(self, config):
+        yield from super().rules(config)
         if config.data.max_tokens is not None:
             yield (("data", "max_tokens"), f"counts the tokens of the first column, which for task '{NAME}' is the "
                                            "image path; remove it (tokenize.max_length cuts long captions)")
@@ -167,12 +143,6 @@ class Captioning(Task):
             if config.stage(name) is not None:
                 yield (("stages", name), f"task '{NAME}' encodes images with the 'see' stage and embeds captions "
                                          f"in the 'caption' stage; remove '{name}'")
-        describe, evaluate = config.stage("describe"), config.stage("evaluate")
-        if describe and evaluate:
-            missing = [s for s in evaluate.splits if s not in describe.splits]
-            if missing:
-                yield (("stages", "evaluate", "splits"), f"scores {', '.join(missing)} but stages.describe.splits "
-                                                         f"captions only {', '.join(describe.splits)}; add them there")
         see, caption = config.stage("see"), config.stage("caption")
         if see and caption:
             width = see.blocks[-1].filters
@@ -184,39 +154,7 @@ class Captioning(Task):
                                                            f"last see block's filters ({width}); use bahdanau or "
                                                            "luong_general")
 
-    def resolve(self, config):
-        super().resolve(config)
-        describe = config.stage("describe")
-        decoding = describe.decoding if describe else GreedyConfig()
-        for stage in ("train", "export"):
-            cfg = config.stage(stage)
-            if cfg is not None and cfg.decoding is None:
-                cfg.decoding = decoding
-
     def check_data(self, splits, data_cfg, report):
         from seqpipe.tasks.captioning.images import check_images
 
         return check_images(splits, data_cfg.on_error, report)
-
-    def build_encoders(self, ctx, cfg, build):
-        ctx.put("encoder", build(cfg.side(), ctx["splits"]["train"]["caption"].tolist(), "caption_vocab"))
-
-    def fit(self, ctx, cfg):
-        from seqpipe.tasks.captioning.runtime import fit
-
-        return fit(ctx, cfg)
-
-    def evaluate(self, ctx, cfg):
-        from seqpipe.tasks.captioning.runtime import evaluate
-
-        return evaluate(ctx, cfg, list(cfg.metrics or self.default_metrics))
-
-    def export(self, ctx, cfg, target):
-        from seqpipe.tasks.captioning.runtime import export
-
-        return export(ctx, cfg, target)
-
-    def predict_table(self, saved_model, texts, meta):
-        from seqpipe.tasks.captioning.runtime import predict_table
-
-        return predict_table(saved_model, texts)

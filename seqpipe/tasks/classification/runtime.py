@@ -1,4 +1,4 @@
-"""Sequence classification with TensorFlow: the head, label ids, training, evaluation, export and serving."""
+"""Sequence classification with TensorFlow: the head, label ids, the evaluation table, export and serving."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from seqpipe.data.batching import token_dataset
 from seqpipe.errors import DataError
+from seqpipe.tasks.pooled.runtime import PooledRuntime, pooled_features
 
 
 def label_ids(frame: pd.DataFrame, labels: list[str], split: str) -> np.ndarray:
@@ -23,91 +23,59 @@ def label_ids(frame: pd.DataFrame, labels: list[str], split: str) -> np.ndarray:
     return ids.to_numpy(dtype="int32")
 
 
-def predict_proba(model, encoder, texts: list[str], batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for raw strings, in input order."""
-    ids = encoder.tokenize(tf.constant(texts))
-    ds = token_dataset(ids, np.zeros(len(texts), "int32"), batch_size).map(lambda x, y: x)
-    return model.predict(ds, verbose=0).astype("float32")
+class ClassificationRuntime(PooledRuntime):
+    """Softmax over the training split's labels; accuracy/F1, a per-class report and a confusion matrix."""
 
+    def build_head(self, ctx, cfg) -> None:
+        """The classify stage: masked pooling, optional hidden layer, softmax over the training split's labels."""
+        import keras
 
-def serving_function(model, encoder, labels: list[str]):
-    """``text (batch,) -> {label, label_id, probabilities}`` for a SavedModel signature."""
-    names = tf.constant(labels)
+        labels = sorted(set(ctx["splits"]["train"]["label"]))
+        x = pooled_features(ctx, cfg)
+        probs = keras.layers.Dense(len(labels), activation="softmax", dtype="float32", name="probabilities")(x)
+        model = keras.Model(ctx["token_ids"], probs, name=ctx.config.name.replace("-", "_"))
+        ctx.log.info("model: %s parameters, classes: %s", f"{model.count_params():,}", ", ".join(labels))
+        ctx.tracker.log_metrics({"parameters": model.count_params()})
+        ctx.put("labels", labels)
+        ctx.put("model", model)
 
-    def serve(text):
-        probabilities = tf.cast(model(encoder(text), training=False), tf.float32)
-        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {"label": tf.gather(names, label_id), "label_id": label_id, "probabilities": probabilities}
+    def targets(self, ctx, frame, split):
+        return label_ids(frame, ctx["labels"], split)
 
-    return serve
+    def compile_args(self, ctx):
+        import keras
 
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(),
+                "metrics": [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]}
 
-def build_head(ctx, cfg) -> None:
-    """The classify stage: masked pooling, optional hidden layer, softmax over the training split's labels."""
-    import keras
-
-    from seqpipe.layers.pooling import MaskedPooling
-
-    labels = sorted(set(ctx["splits"]["train"]["label"]))
-    backward = ctx["encoder_layout"]["backward_units"] if cfg.pooling == "last" else 0
-    x = MaskedPooling(cfg.pooling, backward_units=backward, name="pooling")(ctx["encoded"])
-    if cfg.hidden_units:
-        x = keras.layers.Dense(cfg.hidden_units, activation="relu", name="hidden")(x)
-    if cfg.dropout:
-        x = keras.layers.Dropout(cfg.dropout, name="output_dropout")(x)
-    probs = keras.layers.Dense(len(labels), activation="softmax", dtype="float32", name="probabilities")(x)
-    model = keras.Model(ctx["token_ids"], probs, name=ctx.config.name.replace("-", "_"))
-    ctx.log.info("model: %s parameters, classes: %s", f"{model.count_params():,}", ", ".join(labels))
-    ctx.tracker.log_metrics({"parameters": model.count_params()})
-    ctx.put("labels", labels)
-    ctx.put("model", model)
-
-
-def fit(ctx, cfg):
-    import keras
-
-    from seqpipe.train.fit import fit_model, make_optimizer
-
-    model, encoder, labels, splits = ctx["model"], ctx["encoder"], ctx["labels"], ctx["splits"]
-    seed = ctx.config.seed
-
-    def dataset(split, **kwargs):
-        frame = splits[split]
-        ids = encoder.tokenize(frame["text"].tolist())
-        return token_dataset(ids, label_ids(frame, labels, split), cfg.batch_size, **kwargs)
-
-    train = dataset("train", shuffle=True, seed=seed, bucketing=cfg.bucketing, batch_tokens=cfg.batch_tokens)
-    valid = dataset("valid") if len(splits["valid"]) else None
-    model.compile(
-        optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    return fit_model(ctx, cfg, model, train, valid, [])
-
-
-def evaluate(ctx, cfg, metrics: list[str]):
-    """Per split: the metrics, a predictions CSV, a per-class report (also MLflow metrics) and a confusion matrix."""
-    from seqpipe.metrics import METRICS
-    from seqpipe.metrics.label_scores import confusion_matrix, label_report, plot_confusion_matrix
-    from seqpipe.metrics.per_label import log_per_label, with_metric_keys
-
-    model, encoder, labels = ctx["trained_model"], ctx["encoder"], ctx["labels"]
-    predictions = {}
-    for split in cfg.splits:
-        frame = ctx["splits"][split]
-        if not len(frame):
-            ctx.log.warning("evaluate: the %s split is empty; skipped", split)
-            continue
-        y_true = label_ids(frame, labels, split)
-        probs = predict_proba(model, encoder, frame["text"].tolist())
-        y_pred = probs.argmax(axis=1)
-        ctx.add_metrics({f"{split}_{m}": METRICS.get(m)(y_true, y_pred, len(labels)) for m in metrics})
-
-        table = pd.DataFrame({"text": frame["text"], "label": frame["label"],
-                              "predicted": [labels[i] for i in y_pred], "confidence": probs.max(axis=1)})
+    def evaluation_table(self, ctx, cfg, split):
+        """The split's rows with ``predicted``, ``confidence`` and ``p_<label>`` per class."""
+        labels, frame = ctx["labels"], ctx["splits"][split]
+        label_ids(frame, labels, split)  # a label unseen in training stops here, naming its row
+        probs = self.outputs(ctx, frame)
+        table = frame.reset_index(drop=True).copy()
+        table["predicted"] = [labels[i] for i in probs.argmax(axis=1)]
+        table["confidence"] = probs.max(axis=1)
         for i, label in enumerate(labels):
             table[f"p_{label}"] = probs[:, i]
+        return table
+
+    def score(self, ctx, cfg, table):
+        from seqpipe.metrics import METRICS
+
+        labels = ctx["labels"]
+        index = {label: i for i, label in enumerate(labels)}
+        y_true, y_pred = table["label"].map(index).to_numpy(), table["predicted"].map(index).to_numpy()
+        return {m: METRICS.get(m)(y_true, y_pred, len(labels)) for m in cfg.metrics or self.task.default_metrics}
+
+    def write_report(self, ctx, cfg, split, table):
+        """The predictions CSV, a per-class report (also MLflow metrics) and a confusion matrix."""
+        from seqpipe.metrics.label_scores import confusion_matrix, label_report, plot_confusion_matrix
+        from seqpipe.metrics.per_label import log_per_label, with_metric_keys
+
+        labels = ctx["labels"]
+        index = {label: i for i, label in enumerate(labels)}
+        y_true, y_pred = table["label"].map(index).to_numpy(), table["predicted"].map(index).to_numpy()
         out = ctx.path("evaluation", f"{split}_predictions.csv")
         table.to_csv(out, index=False)
         report = ctx.path("evaluation", f"{split}_report.csv")
@@ -119,37 +87,25 @@ def evaluate(ctx, cfg, metrics: list[str]):
                                     title=f"{ctx.config.name}: {split} split")
         for path in (out, report, png):
             ctx.tracker.log_artifact(path, "evaluation")
-        predictions[split] = table
-        ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
-    return predictions
 
+    def serving_outputs(self, ctx, probabilities):
+        label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        return {"label": tf.gather(tf.constant(ctx["labels"]), label_id), "label_id": label_id,
+                "probabilities": probabilities}
 
-def export(ctx, path):
-    """Save ``serving_default(text) -> {label, label_id, probabilities}`` to ``path``."""
-    import keras
+    def describe_args(self, ctx):
+        labels = ctx["labels"]
+        return {"outputs": "`label` (string [batch]), `label_id` (int32 [batch]), `probabilities` (float32 "
+                           "[batch, classes])",
+                "extra": f"Labels: {', '.join(labels)}", "labels": labels}
 
-    from seqpipe.export.saved_model import describe
-
-    model, encoder, labels = ctx["trained_model"], ctx["encoder"], ctx["labels"]
-    encoder(tf.constant(["build"]))  # build before tracking
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(encoder)
-    archive.add_endpoint("serving_default", serving_function(model, encoder, labels),
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    archive.write_out(str(path), verbose=False)
-    outputs = "`label` (string [batch]), `label_id` (int32 [batch]), `probabilities` (float32 [batch, classes])"
-    describe(path, ctx.config, "serving_default", outputs, f"Labels: {', '.join(labels)}", labels=labels)
-    return path
-
-
-def predict_table(model, texts: list[str], meta: dict) -> pd.DataFrame:
-    """label, confidence and p_<label> per text."""
-    out = model.signatures["serving_default"](text=tf.constant(texts))
-    labels = meta.get("labels")
-    probs = out["probabilities"].numpy()
-    table = pd.DataFrame({"text": texts, "label": [b.decode("utf-8") for b in out["label"].numpy()],
-                          "confidence": probs.max(axis=1)})
-    for i in range(probs.shape[1]):
-        table[f"p_{labels[i] if labels else i}"] = probs[:, i]
-    return table
+    def predict_table(self, saved_model, inputs, meta):
+        """label, confidence and p_<label> per text."""
+        out = saved_model.signatures["serving_default"](text=tf.constant(inputs))
+        labels = meta.get("labels")
+        probs = out["probabilities"].numpy()
+        table = pd.DataFrame({"text": inputs, "label": [b.decode("utf-8") for b in out["label"].numpy()],
+                              "confidence": probs.max(axis=1)})
+        for i in range(probs.shape[1]):
+            table[f"p_{labels[i] if labels else i}"] = probs[:, i]
+        return table

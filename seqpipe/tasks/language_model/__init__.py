@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from seqpipe.config.schema import Schema
 from seqpipe.decoding import DecodingConfig, SamplingConfig
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import Schema
 from seqpipe.tasks.base import Task, register_task
 from seqpipe.tasks.keys import ExportDecodingKeys, TokenLossKeys
 
@@ -32,9 +32,7 @@ class LMStage(Stage):
     Config = LMConfig
 
     def run(self, ctx):
-        from seqpipe.tasks.language_model.runtime import build_head
-
-        build_head(ctx, self.config)
+        ctx.task.runtime.build_head(ctx, self.config)
 
 
 class SampleConfig(Schema):
@@ -58,12 +56,7 @@ class SampleStage(Stage):
     Config = SampleConfig
 
     def run(self, ctx):
-        from seqpipe.tasks.language_model.runtime import write_samples
-
-        path = write_samples(ctx["language_model"], self.config, ctx.path("samples", "final.txt"))
-        ctx.tracker.log_artifact(path, "samples")
-        ctx.log.info("samples:\n%s", path.read_text(encoding="utf-8"))
-        ctx.put("samples", path)
+        ctx.put("samples", ctx.task.runtime.write_samples(ctx, self.config))
 
 
 class TrainKeys(Schema):
@@ -99,6 +92,8 @@ class LanguageModelTask(Task):
                   "export": (ExportDecodingKeys, ExportKeys)}
     ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",)}
     requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
+    runtime_class = "seqpipe.tasks.language_model.runtime:LanguageModelRuntime"
+    commands = "seqpipe.tasks.language_model.commands"
 
     def rules(self, config):
         encode = config.stage("encode")
@@ -119,28 +114,3 @@ class LanguageModelTask(Task):
                 export.decoding = settings.decoding
             if export.max_length is None:
                 export.max_length = settings.max_length
-
-    def fit(self, ctx, cfg):
-        from seqpipe.tasks.language_model.runtime import fit
-
-        return fit(ctx, cfg)
-
-    def evaluate(self, ctx, cfg):
-        from seqpipe.tasks.language_model.runtime import evaluate
-
-        return evaluate(ctx, cfg)
-
-    def export(self, ctx, cfg, target):
-        from seqpipe.tasks.language_model.runtime import export
-
-        return export(ctx, cfg, target)
-
-    def predict_table(self, saved_model, texts, meta):
-        from seqpipe.tasks.language_model.runtime import score_table
-
-        return score_table(saved_model, texts)
-
-    def add_commands(self, sub):
-        from seqpipe.tasks.language_model.commands import add_commands
-
-        add_commands(sub)

@@ -58,8 +58,7 @@ def cmd_generate(args) -> int:
 
 def cmd_score(args) -> int:
     from seqpipe._quiet import import_tensorflow
-    from seqpipe.cli import read_lines
-    from seqpipe.predict import resolve_export
+    from seqpipe.predict import read_lines, resolve_export
     from seqpipe.tasks.language_model.runtime import score_table
 
     tf = import_tensorflow()

@@ -17,6 +17,7 @@ import pandas as pd
 import tensorflow as tf
 
 from seqpipe.decoding import decode
+from seqpipe.tasks.base import TaskRuntime
 from seqpipe.text import END_ID, PAD_ID, START_ID, UNK_ID
 
 
@@ -217,19 +218,6 @@ def shuffled_pairs(texts: list[str], n: int, seed: int) -> tuple[list[str], list
     return real, shuffled
 
 
-def build_head(ctx, cfg) -> None:
-    """The lm stage: next-token logits at every position, and the stepping LanguageModel around them."""
-    x = ctx["encoded"]
-    if cfg.dropout:
-        x = keras.layers.Dropout(cfg.dropout, name="lm_dropout")(x)
-    logits = keras.layers.Dense(ctx["encoder"].vocabulary_size, dtype="float32", name="lm_logits")(x)
-    model = keras.Model(ctx["token_ids"], logits, name=ctx.config.name.replace("-", "_"))
-    ctx.log.info("model: %s parameters", f"{model.count_params():,}")
-    ctx.tracker.log_metrics({"parameters": model.count_params()})
-    ctx.put("model", model)
-    ctx.put("language_model", LanguageModel(model, ctx["encoder"]))
-
-
 class LanguageModelEpoch(keras.callbacks.Callback):
     """Adds perplexity and bits per token to the logs; writes a text sample after each epoch."""
 
@@ -250,85 +238,132 @@ class LanguageModelEpoch(keras.callbacks.Callback):
             self.ctx.tracker.log_artifact(path, "samples")
 
 
-def fit(ctx, cfg):
-    """Windows of a token stream; with ``cfg.stateful`` a stateful copy carries state across windows."""
-    from seqpipe.train.fit import fit_model
-    from seqpipe.train.losses import compile_token_model
-
-    model, splits, encoder = ctx["model"], ctx["splits"], ctx["encoder"]
-    streams = {split: stream(encoder, splits[split]["text"].tolist()) for split in ("train", "valid")
-               if len(splits[split])}
-    if cfg.stateful:
-        trained = stateful_copy(model, cfg.batch_size, cfg.window)
-        train = stateful_windows(streams["train"], cfg.window, cfg.batch_size)
-        valid = stateful_windows(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
-        first = [ResetStates(), LanguageModelEpoch(ctx, cfg.samples, stateless_model=model)]
-    else:
-        trained = model
-        train = window_dataset(streams["train"], cfg.window, cfg.batch_size, shuffle=True, seed=ctx.config.seed)
-        valid = window_dataset(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
-        first = [LanguageModelEpoch(ctx, cfg.samples)]
-    for m in {id(trained): trained, id(model): model}.values():  # the stateless model is evaluated later
-        compile_token_model(m, cfg, cfg.label_smoothing)
-    trained, history = fit_model(ctx, cfg, trained, train, valid, first)
-    if trained is not model:
-        copy_weights(trained, model)  # the best epoch's weights, into the stateless model
-    return model, history
+def token_log_probs(model, encoder, texts: list[str], window: int, batch_size: int = 64) -> tuple[np.ndarray, ...]:
+    """Each text's log-probability (nats) and token count, read as training reads: one stream of
+    ``[START] + tokens`` for all the texts, in windows of ``window`` tokens that each start from a zero state
+    (the last window is padded; its padding is not scored). A token counts for the text it belongs to."""
+    tokens = stream(encoder, texts)
+    lengths = encoder.tokenize(tf.constant(texts), truncate=False).row_lengths().numpy() + 1  # [START] + ids
+    rows = np.repeat(np.arange(len(texts)), lengths)[1:]  # the text of every predicted token
+    n = len(tokens) - 1
+    size = -(-n // window) * window
+    x, y = np.zeros(size, "int32"), np.zeros(size, "int32")
+    x[:n], y[:n] = tokens[:-1], tokens[1:]
+    score = tf.function(lambda x, y: tf.gather(tf.nn.log_softmax(tf.cast(model(x, training=False), tf.float32)), y,
+                                               batch_dims=2))
+    ds = tf.data.Dataset.from_tensor_slices((x.reshape(-1, window), y.reshape(-1, window))).batch(batch_size)
+    flat = np.concatenate([score(xb, yb).numpy().reshape(-1) for xb, yb in ds])[:n].astype("float64")
+    return np.bincount(rows, weights=flat, minlength=len(texts)), np.bincount(rows, minlength=len(texts))
 
 
-def evaluate(ctx, cfg):
-    """Loss (nats/token), perplexity and bits per token on held-out text; real vs shuffled lines."""
-    lm = ctx["language_model"]
-    unit = "char" if lm.encoder.kind == "char" else "token"
-    for split in cfg.splits:
-        texts = ctx["splits"][split]["text"].tolist()
-        if not texts:
-            continue
-        ds = window_dataset(stream(lm.encoder, texts), cfg.window, 64)
-        loss = lm.model.evaluate(ds, verbose=0, return_dict=True)["loss"]
-        ctx.add_metrics({f"{split}_loss": loss, f"{split}_perplexity": float(np.exp(loss)),
-                         f"{split}_bits_per_{unit}": loss / float(np.log(2))})
-        if cfg.shuffled_pairs:
-            real, shuffled = shuffled_pairs(texts, cfg.shuffled_pairs, ctx.config.seed)
-            score = lm.function("score")
-            lp_real = np.concatenate([score(tf.constant(real[i:i + 128]))["log_prob"].numpy()
-                                      for i in range(0, len(real), 128)])
-            lp_shuf = np.concatenate([score(tf.constant(shuffled[i:i + 128]))["log_prob"].numpy()
-                                      for i in range(0, len(real), 128)])
+class LanguageModelRuntime(TaskRuntime):
+    """Windows of a token stream for training; perplexity and bits per token; score and generate signatures."""
+
+    def build_head(self, ctx, cfg) -> None:
+        """The lm stage: next-token logits at every position, and the stepping LanguageModel around them."""
+        x = ctx["encoded"]
+        if cfg.dropout:
+            x = keras.layers.Dropout(cfg.dropout, name="lm_dropout")(x)
+        logits = keras.layers.Dense(ctx["encoder"].vocabulary_size, dtype="float32", name="lm_logits")(x)
+        model = keras.Model(ctx["token_ids"], logits, name=ctx.config.name.replace("-", "_"))
+        ctx.log.info("model: %s parameters", f"{model.count_params():,}")
+        ctx.tracker.log_metrics({"parameters": model.count_params()})
+        ctx.put("model", model)
+        ctx.put("language_model", LanguageModel(model, ctx["encoder"]))
+
+    def write_samples(self, ctx, cfg) -> Path:
+        """The sample stage: continue the prompts and write them to ``samples/final.txt``."""
+        path = write_samples(ctx["language_model"], cfg, ctx.path("samples", "final.txt"))
+        ctx.tracker.log_artifact(path, "samples")
+        ctx.log.info("samples:\n%s", path.read_text(encoding="utf-8"))
+        return path
+
+    def fit(self, ctx, cfg):
+        """Windows of a token stream; with ``cfg.stateful`` a stateful copy carries state across windows."""
+        from seqpipe.train.fit import fit_model
+        from seqpipe.train.losses import compile_token_model
+
+        model, splits, encoder = ctx["model"], ctx["splits"], ctx["encoder"]
+        streams = {split: stream(encoder, splits[split]["text"].tolist()) for split in ("train", "valid")
+                   if len(splits[split])}
+        if cfg.stateful:
+            trained = stateful_copy(model, cfg.batch_size, cfg.window)
+            train = stateful_windows(streams["train"], cfg.window, cfg.batch_size)
+            valid = stateful_windows(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
+            first = [ResetStates(), LanguageModelEpoch(ctx, cfg.samples, stateless_model=model)]
+        else:
+            trained = model
+            train = window_dataset(streams["train"], cfg.window, cfg.batch_size, shuffle=True, seed=ctx.config.seed)
+            valid = window_dataset(streams["valid"], cfg.window, cfg.batch_size) if "valid" in streams else None
+            first = [LanguageModelEpoch(ctx, cfg.samples)]
+        for m in {id(trained): trained, id(model): model}.values():  # the stateless model is evaluated later
+            compile_token_model(m, cfg, cfg.label_smoothing)
+        trained, history = fit_model(ctx, cfg, trained, train, valid, first)
+        if trained is not model:
+            copy_weights(trained, model)  # the best epoch's weights, into the stateless model
+        return model, history
+
+    def evaluation_table(self, ctx, cfg, split):
+        """The split's texts with ``num_tokens`` and ``log_prob`` (nats), scored in windows of evaluate.window."""
+        lm = ctx["language_model"]
+        table = ctx["splits"][split].reset_index(drop=True).copy()
+        log_prob, count = token_log_probs(lm.model, lm.encoder, table["text"].tolist(), cfg.window)
+        table["num_tokens"], table["log_prob"] = count, log_prob
+        return table
+
+    def score(self, ctx, cfg, table):
+        """Loss (mean nats per token), perplexity and bits per token (per char with a char tokenizer)."""
+        tokens = int(table["num_tokens"].sum())
+        if not tokens:
+            return {}
+        loss = float(-table["log_prob"].sum() / tokens)
+        unit = "char" if ctx["language_model"].encoder.kind == "char" else "token"
+        return {"loss": loss, "perplexity": float(np.exp(loss)), f"bits_per_{unit}": loss / float(np.log(2))}
+
+    def write_report(self, ctx, cfg, split, table):
+        """Per-text scores, and ``real_over_shuffled``: how often a held-out line outscores a word-shuffled copy."""
+        out = ctx.path("evaluation", f"{split}_scores.tsv")
+        table.to_csv(out, sep="\t", index=False)
+        ctx.tracker.log_artifact(out, "evaluation")
+        if not cfg.shuffled_pairs:
+            return
+        lm = ctx["language_model"]
+        real, shuffled = shuffled_pairs(table["text"].tolist(), cfg.shuffled_pairs, ctx.config.seed)
+        score = lm.function("score")
+        lp_real = np.concatenate([score(tf.constant(real[i:i + 128]))["log_prob"].numpy()
+                                  for i in range(0, len(real), 128)] or [np.zeros(0)])
+        lp_shuf = np.concatenate([score(tf.constant(shuffled[i:i + 128]))["log_prob"].numpy()
+                                  for i in range(0, len(real), 128)] or [np.zeros(0)])
+        if len(real):
             ctx.add_metrics({f"{split}_real_over_shuffled": float(np.mean(lp_real > lp_shuf))})
-            out = ctx.path("evaluation", f"{split}_real_vs_shuffled.tsv")
-            pd.DataFrame({"line": real, "shuffled": shuffled, "log_prob": lp_real, "log_prob_shuffled": lp_shuf}
-                         ).to_csv(out, sep="\t", index=False)
-            ctx.tracker.log_artifact(out, "evaluation")
-        ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
-    return None
+        out = ctx.path("evaluation", f"{split}_real_vs_shuffled.tsv")
+        pd.DataFrame({"line": real, "shuffled": shuffled, "log_prob": lp_real, "log_prob_shuffled": lp_shuf}
+                     ).to_csv(out, sep="\t", index=False)
+        ctx.tracker.log_artifact(out, "evaluation")
 
+    def export(self, ctx, cfg, path):
+        """Save ``score(text)`` and ``generate(text)`` signatures on raw strings (also serving_default = score).
 
-def export(ctx, cfg, path):
-    """Save ``score(text)`` and ``generate(text)`` signatures on raw strings (also serving_default = score).
+        ``text_encoder.json`` beside the SavedModel lets ``seqpipe generate`` rebuild the model with any settings.
+        """
+        from seqpipe.export.saved_model import describe, save_signatures
 
-    ``text_encoder.json`` beside the SavedModel lets ``seqpipe generate`` rebuild the model with any settings.
-    """
-    from seqpipe.export.saved_model import describe
+        lm, decoding, max_length = ctx["language_model"], cfg.decoding.model_dump(), cfg.max_length
+        save_signatures(path, [lm.model, lm.encoder], {
+            "score": lambda text: lm.score(text),
+            "generate": lambda text: lm.generate(text, decoding, max_length),
+            "serving_default": lambda text: lm.score(text)})
+        outputs = ("`score`: `log_prob` (float32 [batch], nats), `num_tokens` (int32), `token_log_probs` (float32 "
+                   "[batch, tokens], 0 past the end); `generate`: `text` (prompt + continuation), `continuation`, "
+                   "`log_prob`")
+        describe(path, ctx.config, "score", outputs,
+                 f"`generate` continues each prompt by {max_length} tokens with {json.dumps(decoding)}.",
+                 decoding=decoding, max_length=max_length)
+        (path.parent / "text_encoder.json").write_text(json.dumps(lm.encoder.get_config()), encoding="utf-8")
+        return path
 
-    lm, decoding, max_length = ctx["language_model"], cfg.decoding.model_dump(), cfg.max_length
-    lm.encoder(tf.constant(["build"]))
-    archive = keras.export.ExportArchive()
-    archive.track(lm.model)
-    archive.track(lm.encoder)
-    spec = [tf.TensorSpec([None], tf.string, name="text")]
-    archive.add_endpoint("score", lambda text: lm.score(text), input_signature=spec)
-    archive.add_endpoint("generate", lambda text: lm.generate(text, decoding, max_length), input_signature=spec)
-    archive.add_endpoint("serving_default", lambda text: lm.score(text), input_signature=spec)
-    archive.write_out(str(path), verbose=False)
-    outputs = ("`score`: `log_prob` (float32 [batch], nats), `num_tokens` (int32), `token_log_probs` (float32 "
-               "[batch, tokens], 0 past the end); `generate`: `text` (prompt + continuation), `continuation`, "
-               "`log_prob`")
-    describe(path, ctx.config, "score", outputs,
-             f"`generate` continues each prompt by {max_length} tokens with {json.dumps(decoding)}.",
-             decoding=decoding, max_length=max_length)
-    (path.parent / "text_encoder.json").write_text(json.dumps(lm.encoder.get_config()), encoding="utf-8")
-    return path
+    def predict_table(self, saved_model, inputs, meta):
+        return score_table(saved_model, inputs)
 
 
 def score_table(model, texts: list[str]) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Sequence regression with TensorFlow: the head, training, evaluation, export and serving."""
+"""Sequence regression with TensorFlow: the head, the evaluation table, export and serving."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from seqpipe.data.batching import token_dataset
+from seqpipe.tasks.pooled.runtime import PooledRuntime, pooled_features
 
 
 def targets(frame: pd.DataFrame) -> np.ndarray:
@@ -14,113 +14,65 @@ def targets(frame: pd.DataFrame) -> np.ndarray:
     return frame["target"].to_numpy(dtype="float32").reshape(-1, 1)
 
 
-def predict_values(model, encoder, texts: list[str], batch_size: int = 256) -> np.ndarray:
-    """One float per raw string, in input order."""
-    ids = encoder.tokenize(tf.constant(texts))
-    ds = token_dataset(ids, np.zeros((len(texts), 1), "float32"), batch_size).map(lambda x, y: x)
-    return model.predict(ds, verbose=0).astype("float32")[:, 0]
+class RegressionRuntime(PooledRuntime):
+    """One linear output in the target's units; MSE, MAE, R2 and the always-the-training-mean baseline."""
 
+    def build_head(self, ctx, cfg) -> None:
+        """The regress stage: masked pooling, optional hidden layer, one linear output.
 
-def serving_function(model, encoder):
-    """``text (batch,) -> {value}`` for a SavedModel signature."""
+        The output is rescaled by the training targets' mean and standard deviation (a fixed layer), so the
+        untrained model predicts about the mean and the weights learn in unit scale whatever the target's units.
+        """
+        import keras
 
-    def serve(text):
-        return {"value": tf.cast(model(encoder(text), training=False), tf.float32)[:, 0]}
+        train = ctx["splits"]["train"]["target"].to_numpy(dtype="float64")
+        mean, std = float(train.mean()), float(train.std())
+        std = std if std > 0 else 1.0
+        x = keras.layers.Dense(1, dtype="float32", name="standardized")(pooled_features(ctx, cfg))
+        value = keras.layers.Rescaling(std, offset=mean, dtype="float32", name="value")(x)
+        model = keras.Model(ctx["token_ids"], value, name=ctx.config.name.replace("-", "_"))
+        ctx.log.info("model: %s parameters; training targets: mean %.4g, standard deviation %.4g",
+                     f"{model.count_params():,}", mean, std)
+        ctx.tracker.log_metrics({"parameters": model.count_params()})
+        ctx.put("model", model)
 
-    return serve
+    def targets(self, ctx, frame, split):
+        return targets(frame)
 
+    def compile_args(self, ctx):
+        import keras
 
-def build_head(ctx, cfg) -> None:
-    """The regress stage: masked pooling, optional hidden layer, one linear output.
+        return {"loss": keras.losses.MeanSquaredError(), "metrics": [keras.metrics.MeanAbsoluteError(name="mae")]}
 
-    The output is rescaled by the training targets' mean and standard deviation (a fixed layer), so the
-    untrained model predicts about the mean and the weights learn in unit scale whatever the target's units.
-    """
-    import keras
+    def evaluation_table(self, ctx, cfg, split):
+        """The split's rows with the ``prediction``."""
+        table = ctx["splits"][split].reset_index(drop=True).copy()
+        table["target"] = table["target"].to_numpy(dtype="float64")
+        table["prediction"] = self.outputs(ctx, table)[:, 0].astype("float64")
+        return table
 
-    from seqpipe.layers.pooling import MaskedPooling
+    def score(self, ctx, cfg, table):
+        """The metrics, and ``mse_of_the_mean``: the squared error of always predicting the training mean."""
+        from seqpipe.metrics import METRICS
 
-    train = ctx["splits"]["train"]["target"].to_numpy(dtype="float64")
-    mean, std = float(train.mean()), float(train.std())
-    std = std if std > 0 else 1.0
-    backward = ctx["encoder_layout"]["backward_units"] if cfg.pooling == "last" else 0
-    x = MaskedPooling(cfg.pooling, backward_units=backward, name="pooling")(ctx["encoded"])
-    if cfg.hidden_units:
-        x = keras.layers.Dense(cfg.hidden_units, activation="relu", name="hidden")(x)
-    if cfg.dropout:
-        x = keras.layers.Dropout(cfg.dropout, name="output_dropout")(x)
-    x = keras.layers.Dense(1, dtype="float32", name="standardized")(x)
-    value = keras.layers.Rescaling(std, offset=mean, dtype="float32", name="value")(x)
-    model = keras.Model(ctx["token_ids"], value, name=ctx.config.name.replace("-", "_"))
-    ctx.log.info("model: %s parameters; training targets: mean %.4g, standard deviation %.4g",
-                 f"{model.count_params():,}", mean, std)
-    ctx.tracker.log_metrics({"parameters": model.count_params()})
-    ctx.put("model", model)
+        y_true, y_pred = table["target"].to_numpy(dtype="float64"), table["prediction"].to_numpy(dtype="float64")
+        train_mean = float(ctx["splits"]["train"]["target"].to_numpy(dtype="float64").mean())
+        scores = {m: METRICS.get(m)(y_true, y_pred) for m in cfg.metrics or self.task.default_metrics}
+        scores["mse_of_the_mean"] = float(np.mean((y_true - train_mean) ** 2))
+        return scores
 
-
-def fit(ctx, cfg):
-    import keras
-
-    from seqpipe.train.fit import fit_model, make_optimizer
-
-    model, encoder, splits = ctx["model"], ctx["encoder"], ctx["splits"]
-
-    def dataset(split, **kwargs):
-        frame = splits[split]
-        return token_dataset(encoder.tokenize(frame["text"].tolist()), targets(frame), cfg.batch_size, **kwargs)
-
-    train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing)
-    valid = dataset("valid") if len(splits["valid"]) else None
-    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
-                  loss=keras.losses.MeanSquaredError(), metrics=[keras.metrics.MeanAbsoluteError(name="mae")])
-    return fit_model(ctx, cfg, model, train, valid, [])
-
-
-def evaluate(ctx, cfg, metrics: list[str]):
-    """Per split: the metrics, ``<split>_mse_of_the_mean`` (always predicting the training mean), a predictions CSV."""
-    from seqpipe.metrics import METRICS
-
-    model, encoder = ctx["trained_model"], ctx["encoder"]
-    train_mean = float(ctx["splits"]["train"]["target"].to_numpy(dtype="float64").mean())
-    predictions = {}
-    for split in cfg.splits:
-        frame = ctx["splits"][split]
-        if not len(frame):
-            ctx.log.warning("evaluate: the %s split is empty; skipped", split)
-            continue
-        y_true = frame["target"].to_numpy(dtype="float64")
-        y_pred = predict_values(model, encoder, frame["text"].tolist()).astype("float64")
-        scores = {f"{split}_{m}": METRICS.get(m)(y_true, y_pred) for m in metrics}
-        scores[f"{split}_mse_of_the_mean"] = float(np.mean((y_true - train_mean) ** 2))
-        ctx.add_metrics(scores)
-        table = pd.DataFrame({"text": frame["text"], "target": y_true, "prediction": y_pred})
+    def write_report(self, ctx, cfg, split, table):
         out = ctx.path("evaluation", f"{split}_predictions.csv")
         table.to_csv(out, index=False)
         ctx.tracker.log_artifact(out, "evaluation")
-        predictions[split] = table
-        ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items() if k.startswith(split)))
-    return predictions
 
+    def serving_outputs(self, ctx, values):
+        return {"value": values[:, 0]}
 
-def export(ctx, path):
-    """Save ``serving_default(text) -> {value}`` to ``path``."""
-    import keras
+    def describe_args(self, ctx):
+        return {"outputs": "`value` (float32 [batch])", "extra": "One number per text."}
 
-    from seqpipe.export.saved_model import describe
-
-    model, encoder = ctx["trained_model"], ctx["encoder"]
-    encoder(tf.constant(["build"]))  # build before tracking
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.track(encoder)
-    archive.add_endpoint("serving_default", serving_function(model, encoder),
-                         input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    archive.write_out(str(path), verbose=False)
-    describe(path, ctx.config, "serving_default", "`value` (float32 [batch])", "One number per text.")
-    return path
-
-
-def predict_table(model, texts: list[str]) -> pd.DataFrame:
-    """The predicted value of each text."""
-    out = model.signatures["serving_default"](text=tf.constant(texts))
-    return pd.DataFrame({"text": texts, "value": out["value"].numpy()})
+    def predict_table(self, saved_model, inputs, meta):
+        """The predicted value of each text."""
+        out = saved_model.signatures["serving_default"](text=tf.constant(inputs))
+        return pd.DataFrame({"text": inputs, "value": out["value"].numpy()})

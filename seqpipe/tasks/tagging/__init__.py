@@ -10,20 +10,19 @@ from typing import Literal
 from pydantic import Field
 
 from seqpipe.cells import CellSpec
-from seqpipe.config.schema import NonEmptyStr, Schema
 from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.schema import NonEmptyStr, Schema
 from seqpipe.tasks.base import Task, register_task
 from seqpipe.tasks.keys import BucketingKeys
+from seqpipe.tasks.pooled import HeadConfig
 
 NAME = "tagging"
 
 
-class TagConfig(Schema):
+class TagConfig(HeadConfig):
     output: Literal["softmax", "crf"] = Field(
         "softmax", description="softmax: each token's tag on its own; crf: a linear-chain CRF scores tag transitions "
                                "and decodes the best sequence (Viterbi)")
-    hidden_units: int = Field(0, ge=0, description="a ReLU layer of this width before the output; 0 for none")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the output layer")
 
 
 @register_stage
@@ -38,9 +37,7 @@ class TagStage(Stage):
     Config = TagConfig
 
     def run(self, ctx):
-        from seqpipe.tasks.tagging.runtime import build_head
-
-        build_head(ctx, self.config)
+        ctx.task.runtime.build_head(ctx, self.config)
 
 
 class CharsConfig(Schema):
@@ -89,6 +86,7 @@ class Tagging(Task):
     requires = {"embed": ("splits",), "train": ("labels", "char_encoder"), "evaluate": ("labels", "char_encoder"),
                 "export": ("labels", "char_encoder")}
     provides = {"embed": ("char_ids", "char_encoder")}
+    runtime_class = "seqpipe.tasks.tagging.runtime:TaggingRuntime"
 
     def rules(self, config):
         tokenize = config.stage("tokenize")
@@ -112,28 +110,3 @@ class Tagging(Task):
                 return drop_rows(splits, unseen, report, column="tags")
             raise DataError(heldout_message(splits, "tags", unseen, tokens=True))
         return splits
-
-    def extend_embedding(self, ctx, cfg, embedded):
-        from seqpipe.tasks.tagging.runtime import add_char_features
-
-        return add_char_features(ctx, cfg.chars, embedded)
-
-    def fit(self, ctx, cfg):
-        from seqpipe.tasks.tagging.runtime import fit
-
-        return fit(ctx, cfg)
-
-    def evaluate(self, ctx, cfg):
-        from seqpipe.tasks.tagging.runtime import evaluate
-
-        return evaluate(ctx, cfg)
-
-    def export(self, ctx, cfg, target):
-        from seqpipe.tasks.tagging.runtime import export
-
-        return export(ctx, target)
-
-    def predict_table(self, saved_model, texts, meta):
-        from seqpipe.tasks.tagging.runtime import predict_table
-
-        return predict_table(saved_model, texts)

@@ -22,7 +22,7 @@ COPY = {"name": "copy", "task": "tagging", "seed": 2, "tracking": {"backend": "n
 def test_tag_accuracy_leaves_out_the_ignored_tag_ids():
     import keras
 
-    from seqpipe.tasks.tagging.runtime import TagAccuracy, ignored_tag_ids, tag_accuracy
+    from seqpipe.tasks.tagging.losses import TagAccuracy, ignored_tag_ids, tag_accuracy
 
     y = np.array([[1, 1, 2, 3, 0], [1, 3, 3, 0, 0]], "int32")  # tag i is i + 1; 0 is padding; tag "_" is id 1
     predicted = np.array([[0, 0, 1, 0, 0], [1, 2, 1, 0, 0]])  # best tag per token (0-based)

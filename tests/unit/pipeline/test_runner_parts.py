@@ -5,7 +5,7 @@ import pytest
 from seqpipe.api import load
 from seqpipe.errors import ConfigError
 from seqpipe.pipeline.context import ContractError, RunContext
-from seqpipe.pipeline.runner import is_chief
+from seqpipe.runner import is_chief
 
 DATA = {"source": {"path": "data.tsv"}}
 
@@ -96,7 +96,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
     from datetime import datetime
     from types import SimpleNamespace
 
-    import seqpipe.pipeline.runner as runner
+    import seqpipe.runner as runner
 
     class Frozen(datetime):
         @classmethod

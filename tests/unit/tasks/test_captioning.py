@@ -220,7 +220,7 @@ def test_several_references_are_scored_as_sacrebleu_and_meteor_score_them():
     import sacrebleu
 
     from seqpipe.metrics import METRICS
-    from seqpipe.tasks.captioning.runtime import corpus_score, sentence_scores
+    from seqpipe.tasks.seq2seq.scores import corpus_score, sentence_scores
 
     hyps = ["a red circle left of a blue square", "a small green triangle", "a blue square above a red circle"]
     refs = [["a blue square right of a red circle", "a red circle left of a blue square"],
@@ -278,7 +278,7 @@ def test_captioning_refuses_what_it_does_not_read(tmp_path):
     assert "task 'captioning' does not read stages.train.batch_tokens; remove it" in problems
     assert "'accuracy' scores labels, not what task 'captioning' predicts" in problems
     assert "stages[1].embed: task 'captioning' encodes images with the 'see' stage" in problems
-    assert "stages.describe.splits captions only test" in problems
+    assert "stages.describe.splits decodes only test" in problems
     assert "caption.bridge" not in problems  # units 16 = the last block's filters 16
     with pytest.raises(ConfigError) as info:
         load(pipeline(see={"blocks": [{"filters": 8}], "image_size": [32, 32]},

@@ -9,16 +9,9 @@ import tensorflow as tf
 from seqpipe.errors import DataError
 from seqpipe.layers.char_words import CharWordEncoder
 from seqpipe.layers.crf import CRF
-from seqpipe.tasks.tagging.runtime import (
-    TagAccuracy,
-    TagCrossEntropy,
-    Tagger,
-    model_inputs,
-    tag_accuracy,
-    tag_ids,
-    tagging_dataset,
-    truncate,
-)
+from seqpipe.tasks.tagging.batches import model_inputs, tag_ids, tagging_dataset, truncate
+from seqpipe.tasks.tagging.losses import TagAccuracy, TagCrossEntropy, tag_accuracy
+from seqpipe.tasks.tagging.runtime import Tagger
 from seqpipe.text.chars import CharEncoder, char_vocabulary
 from seqpipe.text.encoder import TextEncoder
 

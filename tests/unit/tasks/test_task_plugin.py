@@ -2,7 +2,7 @@
 
 The toy task is sequence regression: text in, a number out (here: a tenth of the number of "up" words).
 It brings its own head stage, keys on a generic stage, a rule, data roles, training, evaluation and a
-SavedModel export, all through the Task interface.
+SavedModel export, all through the Task and TaskRuntime interfaces (docs/architecture.md shows it).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from pydantic import Field
 
-from seqpipe.config.schema import Schema
 from seqpipe.errors import ConfigError
 from seqpipe.pipeline.stage import STAGES, Stage
-from seqpipe.tasks.base import TASKS, Task
+from seqpipe.schema import Schema
+from seqpipe.tasks.base import TASKS, Task, TaskRuntime
 
 NAME = "toy_regression"
 
@@ -47,6 +47,55 @@ class ToyTrainKeys(Schema):
     loss_scale: float = Field(1.0, gt=0, description="multiplies the squared error")
 
 
+class ToyRuntime(TaskRuntime):
+    """The toy task's TensorFlow side: training, the evaluation table and its scores, export and serving."""
+
+    @staticmethod
+    def _data(ctx, frame):
+        import tensorflow as tf
+
+        ids = ctx["encoder"](tf.constant(frame["text"].tolist()))
+        return ids, frame["target"].astype("float32").to_numpy()[:, None]
+
+    def fit(self, ctx, cfg):
+        import keras
+        import tensorflow as tf
+
+        from seqpipe.train.fit import fit_model, make_optimizer
+
+        model = ctx["model"]
+        scale = cfg.loss_scale
+        model.compile(optimizer=make_optimizer(cfg.optimizer), loss=lambda y, p: scale * keras.ops.mean((y - p) ** 2))
+        train = tf.data.Dataset.from_tensor_slices(self._data(ctx, ctx["splits"]["train"])).batch(cfg.batch_size)
+        valid = tf.data.Dataset.from_tensor_slices(self._data(ctx, ctx["splits"]["valid"])).batch(cfg.batch_size)
+        return fit_model(ctx, cfg, model, train, valid, [])
+
+    def evaluation_table(self, ctx, cfg, split):
+        table = ctx["splits"][split].reset_index(drop=True).copy()
+        ids, _ = self._data(ctx, table)
+        table["prediction"] = ctx["trained_model"].predict(ids, verbose=0)[:, 0]
+        return table
+
+    def score(self, ctx, cfg, table):
+        y, pred = table["target"].astype(float).to_numpy(), table["prediction"].to_numpy()
+        return {"mse": float(np.mean((pred - y) ** 2)), "mse_of_the_mean": float(np.mean((y.mean() - y) ** 2))}
+
+    def export(self, ctx, cfg, path):
+        from seqpipe.export.saved_model import describe, save_signatures
+
+        model, encoder = ctx["trained_model"], ctx["encoder"]
+        save_signatures(path, [model, encoder], {"serving_default": lambda text: {"value": model(encoder(text))[:, 0]}})
+        describe(path, ctx.config, "serving_default", "`value` (float32 [batch])", "")
+        return path
+
+    def predict_table(self, saved_model, inputs, meta):
+        import pandas as pd
+        import tensorflow as tf
+
+        out = saved_model.signatures["serving_default"](text=tf.constant(inputs))
+        return pd.DataFrame({"text": inputs, "value": out["value"].numpy()})
+
+
 class ToyRegression(Task):
     """Text in, a number out; mean squared error."""
 
@@ -54,67 +103,12 @@ class ToyRegression(Task):
     roles = ("text", "target")
     monitors = ("loss", "val_loss")
     stage_keys = {"train": (ToyTrainKeys,)}
+    runtime_class = ToyRuntime
 
     def rules(self, config):
         regress = config.stage("toy_regress")
         if regress is not None and regress.pooling not in ("mean", "max"):
             yield (("stages", "toy_regress", "pooling"), f"must be mean or max; got '{regress.pooling}'")
-
-    @staticmethod
-    def _data(ctx, split):
-        import tensorflow as tf
-
-        frame = ctx["splits"][split]
-        ids = ctx["encoder"](tf.constant(frame["text"].tolist()))
-        return ids, frame["target"].astype("float32").to_numpy()[:, None]
-
-    def fit(self, ctx, cfg):
-        import keras
-
-        from seqpipe.train.fit import fit_model, make_optimizer
-
-        model = ctx["model"]
-        scale = cfg.loss_scale
-        model.compile(optimizer=make_optimizer(cfg.optimizer), loss=lambda y, p: scale * keras.ops.mean((y - p) ** 2))
-        import tensorflow as tf
-
-        train = tf.data.Dataset.from_tensor_slices(self._data(ctx, "train")).batch(cfg.batch_size)
-        valid = tf.data.Dataset.from_tensor_slices(self._data(ctx, "valid")).batch(cfg.batch_size)
-        return fit_model(ctx, cfg, model, train, valid, [])
-
-    def evaluate(self, ctx, cfg):
-        predictions = {}
-        for split in cfg.splits:
-            ids, y = self._data(ctx, split)
-            pred = ctx["trained_model"].predict(ids, verbose=0)
-            ctx.add_metrics({f"{split}_mse": float(np.mean((pred - y) ** 2)),
-                             f"{split}_mse_of_the_mean": float(np.mean((y.mean() - y) ** 2))})
-            predictions[split] = pred[:, 0]
-        return predictions
-
-    def export(self, ctx, cfg, target):
-        import keras
-        import tensorflow as tf
-
-        from seqpipe.export.saved_model import describe
-
-        model, encoder = ctx["trained_model"], ctx["encoder"]
-        encoder(tf.constant(["build"]))
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.track(encoder)
-        archive.add_endpoint("serving_default", lambda text: {"value": model(encoder(text))[:, 0]},
-                             input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        archive.write_out(str(target), verbose=False)
-        describe(target, ctx.config, "serving_default", "`value` (float32 [batch])", "")
-        return target
-
-    def predict_table(self, saved_model, texts, meta):
-        import pandas as pd
-        import tensorflow as tf
-
-        out = saved_model.signatures["serving_default"](text=tf.constant(texts))
-        return pd.DataFrame({"text": texts, "value": out["value"].numpy()})
 
 
 @pytest.fixture

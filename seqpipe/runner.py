@@ -124,11 +124,11 @@ def _environment_tags(config) -> dict[str, str]:
     import keras
     import tensorflow as tf
 
-    import seqpipe
+    from seqpipe._version import __version__
 
     gpus = tf.config.list_physical_devices("GPU")
     tags = {
-        "seqpipe.version": seqpipe.__version__, "tensorflow.version": tf.__version__,
+        "seqpipe.version": __version__, "tensorflow.version": tf.__version__,
         "keras.version": keras.__version__, "python.version": platform.python_version(),
         "device": ", ".join(d.name for d in gpus) or f"CPU ({platform.processor() or platform.machine()})",
         "task": config.task, "precision": keras.mixed_precision.global_policy().name,

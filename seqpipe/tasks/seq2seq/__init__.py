@@ -1,0 +1,114 @@
+"""The sequence-to-sequence core shared by the decoder tasks (translation, captioning).
+
+A decoder task encodes its input into a memory (and final states), and an attention decoder writes the target
+text token by token: teacher forcing or scheduled sampling in training, greedy/beam/sampling search after it,
+validation BLEU after every epoch, attention maps, one string-in string-out export signature. The tasks differ
+only in their encoder and their input; each declares:
+
+- a decoder stage (:class:`DecoderStage`: ``decode`` in translation, ``caption`` in captioning) with the
+  decoder's keys (:class:`DecodeConfig`),
+- a decoding stage (:class:`DecodingStage`: ``generate``, ``describe``) with :class:`DecodingStageConfig`'s keys,
+- a task class derived from :class:`Seq2SeqTask`, whose runtime derives from
+  :class:`seqpipe.tasks.seq2seq.runtime.Seq2SeqRuntime`.
+
+Declaration only (no TensorFlow).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field
+
+from seqpipe.cells import CellSpec
+from seqpipe.decoding import BeamConfig, DecodingConfig, GreedyConfig
+from seqpipe.layers import ATTENTIONS
+from seqpipe.pipeline.stage import Stage
+from seqpipe.schema import RegistryName, Schema
+from seqpipe.tasks.base import Task
+from seqpipe.tasks.keys import ExportDecodingKeys, ScheduledSamplingKeys, TokenLossKeys
+
+
+class DecodeConfig(Schema):
+    cell: CellSpec = Field("lstm", description="recurrent cell: a name (seqpipe list cells) or "
+                                                "{kind: name, option: value, ...} (docs/cells.md)")
+    units: int = Field(256, ge=1, description="width of every decoder layer")
+    layers: int = Field(1, ge=1, description="stacked decoder layers")
+    embed_dim: int | None = Field(None, ge=1, description="target embedding width; default: stages.embed.dim")
+    attention: Annotated[str, RegistryName(ATTENTIONS)] = Field(
+        "bahdanau", description="bahdanau, luong_dot, luong_general or none")
+    attention_units: int | None = Field(None, ge=1, description="additive/bilinear attention width; default: units")
+    input_feeding: bool = Field(True, description="feed the previous attentional vector into the next step")
+    bridge: Literal["zero", "copy", "dense"] = Field(
+        "dense", description="how the encoder's final state initialises the decoder")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on target embeddings and attentional vectors")
+    residual: bool = Field(False, description="add each decoder layer's input to its output from the second layer on")
+
+
+class DecodingStageConfig(Schema):
+    decoding: DecodingConfig = Field(default_factory=lambda: BeamConfig(beam_width=5, length_penalty=0.6),
+                                     description="decoding strategy and its settings: "
+                                                 "{strategy: greedy | beam | sampling, ...}")
+    compare_greedy: bool = Field(True, description="also decode greedily and report its scores with a _greedy suffix")
+    splits: list[Literal["valid", "test"]] = Field(default_factory=lambda: ["test"], description="splits to decode")
+
+    def attention_plots(self) -> int:
+        """How many validation examples get their attention drawn (the subclass's key)."""
+        return 0
+
+
+class TrainKeys(Schema):
+    validation_subset: int = Field(200, ge=0, description="validation examples decoded after every epoch "
+                                                          "for val_bleu; 0 turns it off")
+    decoding: DecodingConfig | None = Field(None, description="decoding for val_bleu; default: the decoding "
+                                                              "stage's decoding, else greedy")
+
+
+class DecoderStage(Stage):
+    """The attention decoder over the task's encoder; publishes the training model and the ``generator``."""
+
+    order = 40
+    provides = ("model", "generator")
+    steps_cells = True  # attention needs each step's state
+
+    def run(self, ctx):
+        ctx.task.runtime.build_decoder(ctx, self.config)
+
+
+class DecodingStage(Stage):
+    """Decode held-out splits with greedy, beam search or sampling (compiled in graph mode); attention plots."""
+
+    order = 60
+    requires = ("generator", "splits")
+    provides = ("hypotheses",)
+
+    def run(self, ctx):
+        ctx.put("hypotheses", ctx.task.runtime.decode_splits(ctx, self.config))
+
+
+class Seq2SeqTask(Task):
+    """A decoder task: its decoding stage (``decoding_stage``) decodes what ``evaluate`` scores."""
+
+    decoding_stage: ClassVar[str] = ""
+    monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu")
+    predicts = "texts"
+    stage_keys = {"train": (TokenLossKeys, TrainKeys, ScheduledSamplingKeys), "export": (ExportDecodingKeys,)}
+    requires = {"train": ("generator",), "evaluate": ("hypotheses",), "export": ("generator",)}
+
+    def rules(self, config):
+        decoding, evaluate = config.stage(self.decoding_stage), config.stage("evaluate")
+        if decoding and evaluate:
+            missing = [s for s in evaluate.splits if s not in decoding.splits]
+            if missing:
+                yield (("stages", "evaluate", "splits"), f"scores {', '.join(missing)} but stages.{self.decoding_stage}"
+                                                         f".splits decodes only {', '.join(decoding.splits)}; add "
+                                                         "them there")
+
+    def resolve(self, config):
+        super().resolve(config)
+        stage = config.stage(self.decoding_stage)
+        decoding = stage.decoding if stage else GreedyConfig()
+        for name in ("train", "export"):
+            cfg = config.stage(name)
+            if cfg is not None and cfg.decoding is None:
+                cfg.decoding = decoding

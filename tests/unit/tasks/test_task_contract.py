@@ -1,0 +1,70 @@
+"""Every registered task keeps the one contract of seqpipe/tasks/base.py: each hook with its declared signature."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from seqpipe.tasks import TASKS
+from seqpipe.tasks.base import Task, TaskRuntime
+
+TASK_HOOKS = ("rules", "resolve", "check_data")
+RUNTIME_HOOKS = ("build_encoders", "extend_embedding", "fit", "evaluation_table", "score", "write_report", "export",
+                 "predict_table")
+MUST_IMPLEMENT = ("fit", "evaluation_table", "score", "export", "predict_table")  # the base raises NotImplementedError
+
+
+def shape(function) -> list[tuple[str, object, object]]:
+    """A signature without annotations: each parameter's name, kind and default."""
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+def test_the_hooks_are_declared_once_with_a_docstring():
+    for cls, hooks in ((Task, TASK_HOOKS), (TaskRuntime, RUNTIME_HOOKS)):
+        for hook in hooks:
+            assert inspect.getdoc(getattr(cls, hook)), f"{cls.__name__}.{hook} has no docstring"
+    public = {name for name, value in vars(TaskRuntime).items() if callable(value) and not name.startswith("_")}
+    assert public == set(RUNTIME_HOOKS)
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_every_task_implements_the_declared_signatures(name):
+    task = TASKS.get(name)()
+    for hook in TASK_HOOKS:
+        assert shape(getattr(type(task), hook)) == shape(getattr(Task, hook)), f"{name}: Task.{hook}"
+    runtime = task.runtime
+    assert isinstance(runtime, TaskRuntime) and runtime.task is task
+    for hook in RUNTIME_HOOKS:
+        assert shape(getattr(type(runtime), hook)) == shape(getattr(TaskRuntime, hook)), f"{name}: {hook}"
+    for hook in MUST_IMPLEMENT:
+        assert getattr(type(runtime), hook) is not getattr(TaskRuntime, hook), f"{name} does not implement {hook}"
+
+
+def test_the_runtime_is_imported_once_per_task_instance_and_only_when_asked_for():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from seqpipe.tasks import get_task\n"
+            "task = get_task('classification')\n"
+            "assert 'tensorflow' not in sys.modules\n"
+            "assert task.runtime is task.runtime\n"
+            "assert 'tensorflow' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_task_without_a_runtime_says_so():
+    class Bare(Task):
+        name = "bare"
+
+    with pytest.raises(NotImplementedError, match="task 'bare' declares no runtime_class"):
+        Bare().runtime
+
+
+def test_a_signature_that_differs_is_caught():
+    class Wrong(TaskRuntime):
+        def fit(self, ctx, cfg, extra):
+            """Takes one argument too many."""
+
+    assert shape(Wrong.fit) != shape(TaskRuntime.fit)
