@@ -119,7 +119,9 @@ class CaptioningRuntime(Seq2SeqRuntime):
                 np.array([first[image] for image in images], dtype=int))
 
     def table_columns(self, rows, references):
-        table = rows.drop(columns=["caption"])
+        from seqpipe.tasks.captioning.images import DIGEST
+
+        table = rows.drop(columns=["caption", DIGEST], errors="ignore")  # the digest is for the stage cache
         table.insert(1, "references", references)
         return table
 
