@@ -154,7 +154,9 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from seqpipe.compare import compare_runs, plot_curves, render, select_runs
+    from seqpipe.compare import compare_runs, render
+    from seqpipe.compare_plots import plot_curves
+    from seqpipe.compare_store import select_runs
 
     runs = select_runs(args.run_ids, experiment=args.experiment, parent=args.parent, tracking_uri=args.tracking_uri)
     table = compare_runs(runs=runs, metric=args.metric, all_params=args.all_params, limit=args.limit)

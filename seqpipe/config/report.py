@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
 from seqpipe.config import loader
+from seqpipe.config.keypaths import _dotted, _short
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model, stage_order
 from seqpipe.errors import ConfigError, printable
 from seqpipe.registry import did_you_mean
@@ -32,7 +33,7 @@ def _display_path(loc: tuple, stage_names: list) -> tuple[str, tuple]:
         i = parts[1]
         name = stage_names[i] if i < len(stage_names) else None
         keyed = ["stages", name] + parts[3:] if name is not None else keyed
-    return loader._dotted(parts), tuple(keyed)
+    return _dotted(parts), tuple(keyed)
 
 
 # -- from pydantic's error locations to the file's key paths ----------------------------------
@@ -149,7 +150,7 @@ _CHOICES = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
 def _got(value: Any) -> str:
-    return f"; got {loader._short(value, 80)}"
+    return f"; got {_short(value, 80)}"
 
 
 @dataclass

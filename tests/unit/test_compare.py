@@ -19,12 +19,12 @@ from seqpipe.compare import (
     default_metric,
     lower_is_better,
     markdown_table,
-    plot_curves,
     render,
-    select_runs,
     short_param_names,
     sort_direction,
 )
+from seqpipe.compare_plots import plot_curves
+from seqpipe.compare_store import select_runs
 from seqpipe.errors import SeqpipeError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -386,7 +386,8 @@ def test_select_runs_returns_mlflow_runs_newest_first(store):
 
 def test_importing_compare_does_not_import_tensorflow():
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    subprocess.run([sys.executable, "-c", "import sys, seqpipe.compare; assert 'tensorflow' not in sys.modules; "
+    subprocess.run([sys.executable, "-c", "import sys, seqpipe.compare, seqpipe.compare_plots; "
+                    "assert 'tensorflow' not in sys.modules; "
                     "import seqpipe.cli; assert 'tensorflow' not in sys.modules"], check=True, env=env, cwd=REPO)
 
 
@@ -407,7 +408,7 @@ def test_an_unreachable_server_is_one_line_exit_2(capsys, monkeypatch):
 
 
 def test_few_retries_unless_the_user_chose(monkeypatch):
-    from seqpipe.compare import _few_retries
+    from seqpipe.compare_store import _few_retries
 
     monkeypatch.delenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", raising=False)
     with _few_retries():

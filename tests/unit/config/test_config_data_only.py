@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from seqpipe.cli import main
-from seqpipe.config.loader import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_FILE_BYTES, MAX_VALUES
+from seqpipe.config.loader import MAX_FILE_BYTES
 from seqpipe.config.report import load_config, load_mapping_config
+from seqpipe.config.yaml_reader import MAX_ALIAS_VALUES, MAX_DEPTH, MAX_VALUES
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -481,7 +482,7 @@ def test_shipped_pipelines_read_as_pyyaml_reads_them(path):
     """The data-only reader gives the same data as yaml.safe_load for every shipped file and fragment."""
     import yaml
 
-    from seqpipe.config.loader import read_yaml
+    from seqpipe.config.yaml_reader import read_yaml
 
     files = [path]
     while files:

@@ -440,7 +440,7 @@ def test_an_override_value_that_is_not_yaml_stays_text(layered_files, load_layer
 def test_odd_keys_are_quoted_in_key_paths(write, load_layered, problems):
     path = write("p.yaml", "name: x\ntracking:\n  tags: {'a b': 1, '': 2, 'x.y': 3}\n  tags: {}\n")
     assert problems(load_layered, path) == [f"{path}:4: tracking.tags: duplicate key"]
-    from seqpipe.config.loader import _dotted
+    from seqpipe.config.keypaths import _dotted
 
     assert _dotted(("tracking", "tags", "a b")) == "tracking.tags['a b']"
     assert _dotted(("tracking", "tags", "")) == "tracking.tags['']"
