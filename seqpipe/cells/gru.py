@@ -22,12 +22,7 @@ class GRU(Cell):
         return keras.layers.GRUCell(units, recurrent_dropout=recurrent_dropout, name=name)
 
     def layer(self, units, *, return_sequences=True, return_state=False, recurrent_dropout=0.0, name=None):
-        import keras
-
         from seqpipe.cells.keras_cells.fused_gru import FusedGRU
-        from seqpipe.cells.keras_cells.fused_lstm import MIN_UNITS, gpu_visible
 
-        fused = units >= MIN_UNITS and not recurrent_dropout and not gpu_visible()
-        return (FusedGRU if fused else keras.layers.GRU)(units, return_sequences=return_sequences,
-                                                          return_state=return_state,
-                                                          recurrent_dropout=recurrent_dropout, name=name)
+        return FusedGRU.where_faster(units, return_sequences=return_sequences, return_state=return_state,
+                                     recurrent_dropout=recurrent_dropout, name=name)

@@ -50,17 +50,13 @@ class LSTM(Cell):
         return keras.layers.LSTMCell(units, recurrent_dropout=recurrent_dropout, name=name, **self._bias())
 
     def layer(self, units, *, return_sequences=True, return_state=False, recurrent_dropout=0.0, name=None):
-        import keras
-
         if self.options.peepholes:
             return super().layer(units, return_sequences=return_sequences, return_state=return_state,
                                  recurrent_dropout=recurrent_dropout, name=name)
-        from seqpipe.cells.keras_cells.fused_lstm import MIN_UNITS, FusedLSTM, gpu_visible
+        from seqpipe.cells.keras_cells.fused_lstm import FusedLSTM
 
-        fused = units >= MIN_UNITS and not recurrent_dropout and not gpu_visible()
-        return (FusedLSTM if fused else keras.layers.LSTM)(
-            units, return_sequences=return_sequences, return_state=return_state, recurrent_dropout=recurrent_dropout,
-            name=name, **self._bias())
+        return FusedLSTM.where_faster(units, return_sequences=return_sequences, return_state=return_state,
+                                      recurrent_dropout=recurrent_dropout, name=name, **self._bias())
 
     def cudnn_eligible(self, recurrent_dropout=0.0):
         if self.options.peepholes:

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
-# Keras's RNN layer prepares the dropout masks of cells that derive from this (Keras's own cells do).
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from seqpipe.cells.keras_cells.base import StepCell
+from seqpipe.cells.keras_cells.leaky_rnn import LeakyUnits
 
 
 def reservoir(units: int, input_dim: int, *, spectral_radius: float, input_scaling: float, bias_scaling: float,
@@ -36,7 +36,7 @@ def _constant(value: np.ndarray):
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
-class EchoStateCell(keras.layers.Layer, DropoutRNNCell):
+class EchoStateCell(LeakyUnits, StepCell):
     """Cell class of an echo state network reservoir with leaky units::
 
         h_t = (1 - a) * h_{t-1} + a * tanh(W_in x_t + W h_{t-1} + b)
@@ -65,24 +65,14 @@ class EchoStateCell(keras.layers.Layer, DropoutRNNCell):
     """
 
     def __init__(self, units, spectral_radius=0.9, input_scaling=1.0, bias_scaling=None, sparsity=0.9,
-                 leak_rate=1.0, seed=None, dropout=0.0, recurrent_dropout=0.0, **kwargs):
-        if units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"got {units}.")
+                 leak_rate=1.0, seed=None, **kwargs):
         if not 0.0 < leak_rate <= 1.0 or not 0.0 <= sparsity < 1.0 or spectral_radius <= 0:
             raise ValueError(f"EchoStateCell needs 0 < leak_rate <= 1, 0 <= sparsity < 1 and spectral_radius > 0; got "
                              f"{leak_rate}, {sparsity}, {spectral_radius}")
-        super().__init__(**kwargs)
-        self.units = int(units)
+        super().__init__(units, seed=int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed), **kwargs)
         self.spectral_radius, self.input_scaling = float(spectral_radius), float(input_scaling)
         self.bias_scaling = None if bias_scaling is None else float(bias_scaling)
         self.sparsity, self.leak_rate = float(sparsity), float(leak_rate)
-        self.seed = int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
-        self.dropout = min(1.0, max(0.0, float(dropout)))
-        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed_generator = keras.random.SeedGenerator(seed=self.seed)
-        self.state_size = self.units
-        self.output_size = self.units
 
     def build(self, input_shape):
         super().build(input_shape)
@@ -90,35 +80,17 @@ class EchoStateCell(keras.layers.Layer, DropoutRNNCell):
                                input_scaling=self.input_scaling,
                                bias_scaling=self.input_scaling if self.bias_scaling is None else self.bias_scaling,
                                sparsity=self.sparsity, seed=self.seed)
-        self.kernel = self.add_weight(shape=w_in.shape, name="kernel", initializer=_constant(w_in), trainable=False)
-        self.recurrent_kernel = self.add_weight(shape=w.shape, name="recurrent_kernel", initializer=_constant(w),
-                                                trainable=False)
-        self.bias = self.add_weight(shape=b.shape, name="bias", initializer=_constant(b), trainable=False)
+        self.add_kernels(input_shape[-1], self.units, _constant(w_in), _constant(w), _constant(b), trainable=False)
 
-    def call(self, inputs, states, training=False):
-        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
-        h_in = h_tm1
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            h_in = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        candidate = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(h_in, self.recurrent_kernel) + self.bias)
-        h = candidate if self.leak_rate == 1.0 else (1.0 - self.leak_rate) * h_tm1 + self.leak_rate * candidate
-        return h, ([h] if isinstance(states, (list, tuple)) else h)
-
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+    def integrate(self, h_tm1, candidate):
+        return candidate if self.leak_rate == 1.0 else (1.0 - self.leak_rate) * h_tm1 + self.leak_rate * candidate
 
     def get_config(self):
         config = {
-            "units": self.units,
             "spectral_radius": self.spectral_radius,
             "input_scaling": self.input_scaling,
             "bias_scaling": self.bias_scaling,
             "sparsity": self.sparsity,
             "leak_rate": self.leak_rate,
-            "seed": self.seed,
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
         }
         return {**super().get_config(), **config}

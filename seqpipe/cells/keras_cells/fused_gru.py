@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import keras
 
-from seqpipe.cells.keras_cells.fused_lstm import gpu_visible
+from seqpipe.cells.keras_cells.fused_lstm import FusedLoop
 
 
 def _gru_loop(xz, h0, U, b_rec, mask):
@@ -84,55 +84,25 @@ def _gru_loop(xz, h0, U, b_rec, mask):
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
-class GRU(keras.layers.GRU):
+class GRU(FusedLoop, keras.layers.GRU):
     """``keras.layers.GRU`` whose CPU loop projects all inputs at once and has a hand-written gradient.
 
     Named ``GRU`` so that its weights file under ``layers/gru`` like Keras's (see ``fused_lstm.LSTM``).
     """
 
-    def __init__(self, units, name=None, **kwargs):
-        if name is None:  # the name Keras would give its GRU (``gru``, ``gru_1``, ...)
-            from keras.src.utils.naming import auto_name
-
-            name = auto_name("gru")
-        super().__init__(units, name=name, **kwargs)
+    gates = 3
 
     def _fused(self, training) -> bool:
-        cell = self.cell
-        return (keras.backend.backend() == "tensorflow" and not gpu_visible() and not self.unroll
-                and not self.recurrent_dropout and not (training and self.dropout)
-                and cell.reset_after and cell.use_bias
-                and cell.activation is keras.activations.tanh
-                and cell.recurrent_activation is keras.activations.sigmoid)
+        return super()._fused(training) and self.cell.reset_after and self.cell.use_bias
 
-    def inner_loop(self, sequences, initial_state, mask, training=False):
-        if not self._fused(training):
-            return super().inner_loop(sequences, initial_state, mask, training=training)
+    def _input_bias(self):
+        return self.cell.bias[0]  # the bias is (2, 3H): input bias, recurrent bias
+
+    def _loop(self, xz, states, U, mask):
         import tensorflow as tf
 
-        if isinstance(initial_state, (list, tuple)):
-            initial_state = initial_state[0]
-        if isinstance(mask, (list, tuple)):
-            mask = mask[0]
-        cell, dtype = self.cell, sequences.dtype
-        x = tf.transpose(sequences, [1, 0, 2])  # time-major
-        if mask is not None:
-            mask = tf.transpose(tf.cast(mask, tf.bool), [1, 0])[:, :, None]
-        if self.go_backwards:
-            x = tf.reverse(x, [0])
-            mask = None if mask is None else tf.reverse(mask, [0])
-        steps, batch = tf.shape(x)[0], tf.shape(x)[1]
-        bias = tf.cast(cell.bias, dtype)  # (2, 3H): input bias, recurrent bias
-        xz = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), tf.cast(cell.kernel, dtype)) + bias[0]
-        xz = tf.reshape(xz, [steps, batch, 3 * self.units])
-        hs, h_T = _gru_loop(xz, tf.cast(initial_state, dtype), tf.cast(cell.recurrent_kernel, dtype), bias[1], mask)
-        hs = tf.ensure_shape(hs, [x.shape[0], sequences.shape[0], self.units])
-        if mask is not None:  # Keras's masked outputs, as in fused_lstm.LSTM
-            keep = mask if self.zero_output_for_mask else tf.math.cumsum(tf.cast(mask, tf.int32), axis=0) > 0
-            hs = tf.where(keep, hs, tf.zeros_like(hs))
-        last = hs[-1]
-        outputs = tf.transpose(hs, [1, 0, 2]) if self.return_sequences else last[:, None]
-        return last, outputs, [h_T]
+        hs, h_T = _gru_loop(xz, states[0], U, tf.cast(self.cell.bias[1], xz.dtype), mask)
+        return hs, [h_T]
 
 
 FusedGRU = GRU  # the name seqpipe's code and docs use

@@ -19,7 +19,7 @@ Outputs and gradients equal Keras's within float round-off (``tests/unit/cells/t
 Measured at the B2 shape (batch 64, length 100, input 256, units 512, 2 CPU cores): about 1.15x the
 training tokens/s of ``keras.layers.LSTM`` in float32 and about 1.7x under ``mixed_bfloat16``; at
 units 128-256 the per-step overhead of the two loops makes it slower than Keras's, so the ``lstm`` cell
-kind builds it only from :data:`MIN_UNITS` units on (see :meth:`seqpipe.cells.lstm.LSTM.layer`; the ``gru``
+kind builds it only from :data:`MIN_UNITS` units on (see :meth:`FusedLoop.where_faster`; the ``gru``
 kind likewise builds :class:`seqpipe.cells.keras_cells.fused_gru.FusedGRU`).
 """
 
@@ -113,20 +113,22 @@ def _lstm_loop(xz, h0, c0, U, mask):
     return loop(xz, h0, c0, U)
 
 
-@keras.saving.register_keras_serializable(package="seqpipe")
-class LSTM(keras.layers.LSTM):
-    """``keras.layers.LSTM`` whose CPU loop projects all inputs at once and has a hand-written gradient.
+class FusedLoop:
+    """What :class:`LSTM` and :class:`~seqpipe.cells.keras_cells.fused_gru.GRU` add to the Keras layer they extend
+    (listed after this class): when the fused loop runs (:meth:`_fused`, which a layer narrows to the cell options
+    its loop covers), the input projection of all time steps before it and Keras's masked outputs after it. A layer
+    sets ``gates`` (weight columns per unit) and gives ``_input_bias()``, the bias added to the input projection
+    (None: none), and ``_loop(xz, states, U, mask)``, its recurrence over the time-major projections ``xz`` with the
+    recurrent kernel ``U``, which returns ``hs`` and the final states."""
 
-    The class is named ``LSTM`` on purpose: Keras files a layer's weights under its class name in snake case
-    (``layers/lstm/cell/vars``), so a checkpoint of ``keras.layers.LSTM`` loads into this layer and back.
-    """
+    gates: int
 
-    def __init__(self, units, name=None, **kwargs):
-        if name is None:  # the name Keras would give its LSTM (``lstm``, ``lstm_1``, ...)
-            from keras.src.utils.naming import auto_name
-
-            name = auto_name("lstm")
-        super().__init__(units, name=name, **kwargs)
+    @classmethod
+    def where_faster(cls, units, recurrent_dropout=0.0, **kwargs):
+        """This layer from :data:`MIN_UNITS` units on where no GPU is visible and without recurrent dropout,
+        else the Keras layer it extends (its cuDNN kernel on a GPU)."""
+        fused = units >= MIN_UNITS and not recurrent_dropout and not gpu_visible()
+        return (cls if fused else cls.__bases__[-1])(units, recurrent_dropout=recurrent_dropout, **kwargs)
 
     def _fused(self, training) -> bool:
         cell = self.cell
@@ -142,7 +144,7 @@ class LSTM(keras.layers.LSTM):
 
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        cell, dtype = self.cell, sequences.dtype
+        dtype = sequences.dtype
         x = tf.transpose(sequences, [1, 0, 2])  # time-major
         if mask is not None:
             mask = tf.transpose(tf.cast(mask, tf.bool), [1, 0])[:, :, None]
@@ -150,12 +152,14 @@ class LSTM(keras.layers.LSTM):
             x = tf.reverse(x, [0])
             mask = None if mask is None else tf.reverse(mask, [0])
         steps, batch = tf.shape(x)[0], tf.shape(x)[1]
-        xz = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), tf.cast(cell.kernel, dtype))
-        if cell.use_bias:
-            xz = xz + tf.cast(cell.bias, dtype)
-        xz = tf.reshape(xz, [steps, batch, 4 * self.units])
-        h0, c0 = (tf.cast(s, dtype) for s in initial_state)
-        hs, h_T, c_T = _lstm_loop(xz, h0, c0, tf.cast(cell.recurrent_kernel, dtype), mask)
+        xz = tf.matmul(tf.reshape(x, [-1, x.shape[-1]]), tf.cast(self.cell.kernel, dtype))
+        bias = self._input_bias()
+        if bias is not None:
+            xz = xz + tf.cast(bias, dtype)
+        xz = tf.reshape(xz, [steps, batch, self.gates * self.units])
+        states = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+        hs, states = self._loop(xz, [tf.cast(s, dtype) for s in states], tf.cast(self.cell.recurrent_kernel, dtype),
+                                mask)
         hs = tf.ensure_shape(hs, [x.shape[0], sequences.shape[0], self.units])  # the static shape Keras keeps
         # Keras's masked outputs: the previous step's output (zeros before the first unmasked step), or
         # zeros at every masked step with ``zero_output_for_mask`` (what Bidirectional asks for)
@@ -164,7 +168,26 @@ class LSTM(keras.layers.LSTM):
             hs = tf.where(keep, hs, tf.zeros_like(hs))
         last = hs[-1]
         outputs = tf.transpose(hs, [1, 0, 2]) if self.return_sequences else last[:, None]
-        return last, outputs, [h_T, c_T]
+        return last, outputs, states
+
+
+@keras.saving.register_keras_serializable(package="seqpipe")
+class LSTM(FusedLoop, keras.layers.LSTM):
+    """``keras.layers.LSTM`` whose CPU loop projects all inputs at once and has a hand-written gradient.
+
+    The class is named ``LSTM`` on purpose: Keras files a layer's weights under its class name in snake case
+    (``layers/lstm/cell/vars``), so a checkpoint of ``keras.layers.LSTM`` loads into this layer and back; the
+    name Keras gives it by default is that of its LSTM (``lstm``, ``lstm_1``, ...).
+    """
+
+    gates = 4
+
+    def _input_bias(self):
+        return self.cell.bias if self.cell.use_bias else None
+
+    def _loop(self, xz, states, U, mask):
+        hs, h_T, c_T = _lstm_loop(xz, *states, U, mask)
+        return hs, [h_T, c_T]
 
 
 FusedLSTM = LSTM  # the name seqpipe's code and docs use (the class keeps Keras's, see its docstring)

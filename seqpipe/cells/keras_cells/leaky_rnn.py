@@ -7,8 +7,7 @@ import keras
 import numpy as np
 from keras import ops
 
-# Keras's RNN layer prepares the dropout masks of cells that derive from this (Keras's own cells do).
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
+from seqpipe.cells.keras_cells.base import KernelCell
 
 MIN_LEARNED_OFFSET = 1e-3  # a learned tau starts at least this far above 1 (softplus^-1(0) is -inf)
 
@@ -30,8 +29,28 @@ def softplus_inverse(y: np.ndarray) -> np.ndarray:
     return y + np.log(-np.expm1(-y))
 
 
+class LeakyUnits:
+    """Mixed into step cells of leaky units with one state ``h`` (the leaky RNN, the echo state network)::
+
+        h_t = integrate(h_{t-1}, tanh(W x_t + U h_{t-1} + b))
+
+    ``kernel`` W, ``recurrent_kernel`` U and ``bias`` b are the cell's; recurrent dropout applies inside the ``tanh``
+    only. A cell gives :meth:`integrate`."""
+
+    def integrate(self, h_tm1, candidate):
+        """The new state from the previous one and the candidate ``tanh(...)``."""
+        raise NotImplementedError
+
+    def call(self, inputs, states, training=False):
+        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
+        inputs, h_in = self.dropped(inputs, h_tm1, training)
+        candidate = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(h_in, self.recurrent_kernel) + self.bias)
+        h = self.integrate(h_tm1, candidate)
+        return h, ([h] if isinstance(states, (list, tuple)) else h)
+
+
 @keras.saving.register_keras_serializable(package="seqpipe")
-class LeakyRNNCell(keras.layers.Layer, DropoutRNNCell):
+class LeakyRNNCell(LeakyUnits, KernelCell):
     """Cell class of leaky-integrator units: every unit keeps a share of its previous value::
 
         h_t = (1 - 1/tau) * h_{t-1} + (1/tau) * tanh(W x_t + U h_{t-1} + b)
@@ -57,35 +76,18 @@ class LeakyRNNCell(keras.layers.Layer, DropoutRNNCell):
         training: Python boolean; only dropout depends on it.
     """
 
-    def __init__(self, units, time_constants=10.0, learn_time_constants=False, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
-        if units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"got {units}.")
-        super().__init__(**kwargs)
-        self.units = int(units)
+    def __init__(self, units, time_constants=10.0, learn_time_constants=False, **kwargs):
+        super().__init__(units, **kwargs)
         if isinstance(time_constants, (list, tuple)):
             time_constants = [float(v) for v in time_constants]
             time_constants = time_constants[0] if len(time_constants) == 1 else time_constants
         self.time_constants = time_constants if isinstance(time_constants, list) else float(time_constants)
         self.initial_taus = unit_time_constants(self.time_constants, self.units)
         self.learn_time_constants = bool(learn_time_constants)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.dropout = min(1.0, max(0.0, float(dropout)))
-        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
-        self.state_size = self.units
-        self.output_size = self.units
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), name="kernel",
-                                      initializer=self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight(shape=(self.units, self.units), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer)
-        self.bias = self.add_weight(shape=(self.units,), name="bias", initializer="zeros")
+        self.add_kernels(input_shape[-1], self.units, self.kernel_initializer, self.recurrent_initializer, "zeros")
         if self.learn_time_constants:
             logits = softplus_inverse(np.maximum(self.initial_taus - 1.0, MIN_LEARNED_OFFSET))
             self.time_constant_logit = self.add_weight(
@@ -98,30 +100,10 @@ class LeakyRNNCell(keras.layers.Layer, DropoutRNNCell):
             return 1.0 + ops.softplus(ops.cast(self.time_constant_logit, "float32"))
         return ops.convert_to_tensor(self.initial_taus, "float32")
 
-    def call(self, inputs, states, training=False):
-        h_tm1 = states[0] if isinstance(states, (list, tuple)) else states
-        h_in = h_tm1
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            h_in = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        candidate = ops.tanh(ops.matmul(inputs, self.kernel) + ops.matmul(h_in, self.recurrent_kernel) + self.bias)
+    def integrate(self, h_tm1, candidate):
         leak = ops.cast(1.0 / self.unit_time_constants(), candidate.dtype)
-        h = (1.0 - leak) * h_tm1 + leak * candidate
-        return h, ([h] if isinstance(states, (list, tuple)) else h)
-
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, self.units), dtype=self.compute_dtype)]
+        return (1.0 - leak) * h_tm1 + leak * candidate
 
     def get_config(self):
-        config = {
-            "units": self.units,
-            "time_constants": self.time_constants,
-            "learn_time_constants": self.learn_time_constants,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-        }
+        config = {"time_constants": self.time_constants, "learn_time_constants": self.learn_time_constants}
         return {**super().get_config(), **config}

@@ -1,18 +1,16 @@
-"""What seqpipe's LSTM variants share: the weights of Keras's LSTMCell (gate order i, f, c, o), dropout masks,
-states and config. Each variant implements one step in :meth:`LSTMLikeCell.step`."""
+"""What seqpipe's LSTM variants share: the weights of Keras's LSTMCell (gate order i, f, c, o), states and config
+(initializers and dropout: :mod:`seqpipe.cells.keras_cells.base`). Each variant implements one step in
+:meth:`LSTMLikeCell.step`."""
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
-# Keras's RNN layer prepares the dropout masks of cells that derive from this (Keras's own cells do).
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
+from seqpipe.cells.keras_cells.base import KernelCell
 from seqpipe.cells.keras_cells.initializers import ForgetBias
 
 
-class LSTMLikeCell(keras.layers.Layer, DropoutRNNCell):
+class LSTMLikeCell(KernelCell):
     """Base of LSTM step cells: ``kernel`` ``(input_dim, 4 * units)``, ``recurrent_kernel`` ``(units, 4 * units)``
     and ``bias`` ``(4 * units,)`` in Keras's gate order (input, forget, cell candidate, output), states ``[h, c]``.
 
@@ -34,46 +32,24 @@ class LSTMLikeCell(keras.layers.Layer, DropoutRNNCell):
         ``(h, [h, c])``, the output and the new states.
     """
 
-    def __init__(self, units, forget_bias=1.0, kernel_initializer="glorot_uniform",
-                 recurrent_initializer="orthogonal", dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
-        if units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"got {units}.")
-        super().__init__(**kwargs)
-        self.units = int(units)
+    def __init__(self, units, forget_bias=1.0, **kwargs):
+        super().__init__(units, **kwargs)
         self.forget_bias = float(forget_bias)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.dropout = min(1.0, max(0.0, float(dropout)))
-        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self.state_size = [self.units, self.units]
-        self.output_size = self.units
 
     def build(self, input_shape):
         super().build(input_shape)
-        self.kernel = self.add_weight(shape=(input_shape[-1], 4 * self.units), name="kernel",
-                                      initializer=self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight(shape=(self.units, 4 * self.units), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer)
-        self.bias = self.add_weight(shape=(4 * self.units,), name="bias", initializer=ForgetBias(self.forget_bias))
+        self.add_kernels(input_shape[-1], 4 * self.units, self.kernel_initializer, self.recurrent_initializer,
+                         ForgetBias(self.forget_bias))
 
     def step(self, inputs, h_tm1, c_tm1, training=False):
         """One step on (dropped-out) inputs: returns ``(h, c, gates)``, ``gates`` the post-sigmoid
         ``{"input", "forget", "output"}``."""
         raise NotImplementedError
 
-    def _dropped(self, inputs, h_tm1, training):
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        if training and 0.0 < self.recurrent_dropout < 1.0:
-            h_tm1 = h_tm1 * self.get_recurrent_dropout_mask(h_tm1)
-        return inputs, h_tm1
-
     def call(self, inputs, states, training=False):
         h_tm1, c_tm1 = states[0], states[1]
-        inputs, h_tm1 = self._dropped(inputs, h_tm1, training)
+        inputs, h_tm1 = self.dropped(inputs, h_tm1, training)
         h, c, _ = self.step(inputs, h_tm1, c_tm1, training=training)
         return h, [h, c]
 
@@ -85,17 +61,5 @@ class LSTMLikeCell(keras.layers.Layer, DropoutRNNCell):
         h_tm1, c_tm1 = (ops.convert_to_tensor(s, dtype) for s in states)
         return self.step(inputs, h_tm1, c_tm1, training=False)[2]
 
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, d), dtype=self.compute_dtype) for d in self.state_size]
-
     def get_config(self):
-        config = {
-            "units": self.units,
-            "forget_bias": self.forget_bias,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
-        }
-        return {**super().get_config(), **config}
+        return {**super().get_config(), "forget_bias": self.forget_bias}

@@ -13,9 +13,7 @@ import keras
 import numpy as np
 from keras import ops
 
-# Keras's RNN layer prepares the dropout masks of cells that derive from this (Keras's own cells do).
-from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
-
+from seqpipe.cells.keras_cells.base import StepCell
 from seqpipe.cells.keras_cells.initializers import ForgetBias
 
 MEMORY_INIT = 1e-6  # every memory entry starts here (Collier & Beel 2018: a small constant converges best)
@@ -59,7 +57,7 @@ def address(memory, previous, key, beta, gate, shift, gamma, shift_range: int):
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
-class NTMCell(keras.layers.Layer, DropoutRNNCell):
+class NTMCell(StepCell):
     """Cell class of a Neural Turing Machine: a controller (LSTM or dense) reads the step's input and the previous
     read vectors, and emits the parameters of ``read_heads`` read heads and ``write_heads`` write heads over a
     memory of ``memory_size`` rows of ``word_size``. Per step (heads address the previous memory ``M_{t-1}``)::
@@ -91,26 +89,17 @@ class NTMCell(keras.layers.Layer, DropoutRNNCell):
     """
 
     def __init__(self, units, memory_size=128, word_size=20, read_heads=1, write_heads=1, shift_range=1,
-                 controller="lstm", controller_units=None, clip=20.0, dropout=0.0, recurrent_dropout=0.0, seed=None,
-                 **kwargs):
-        if units <= 0:
-            raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, "
-                             f"got {units}.")
+                 controller="lstm", controller_units=None, clip=20.0, **kwargs):
         if controller not in ("lstm", "dense"):
             raise ValueError(f"controller must be 'lstm' or 'dense'; got {controller!r}")
         if 2 * shift_range + 1 > memory_size:
             raise ValueError(f"shift_range {shift_range} needs memory_size >= {2 * shift_range + 1}")
-        super().__init__(**kwargs)
-        self.units = int(units)
+        super().__init__(units, **kwargs)
         self.memory_size, self.word_size = int(memory_size), int(word_size)
         self.read_heads, self.write_heads, self.shift_range = int(read_heads), int(write_heads), int(shift_range)
         self.controller = controller
         self.controller_units = None if controller_units is None else int(controller_units)
         self.clip = float(clip)
-        self.dropout = min(1.0, max(0.0, float(dropout)))
-        self.recurrent_dropout = min(1.0, max(0.0, float(recurrent_dropout)))
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed=seed)
         self._cu = self.controller_units or self.units
         self.heads = self.read_heads + self.write_heads
         controller_states = [self._cu, self._cu] if controller == "lstm" else []
@@ -182,19 +171,15 @@ class NTMCell(keras.layers.Layer, DropoutRNNCell):
     def call(self, inputs, states, training=False):
         was_list = isinstance(states, (list, tuple))
         previous = self.split_states(states)
-        reads_in = previous["reads"]
-        if training and 0.0 < self.dropout < 1.0:
-            inputs = inputs * self.get_dropout_mask(inputs)
-        recurrent_drop = training and 0.0 < self.recurrent_dropout < 1.0
-        if self.controller == "dense" and recurrent_drop:
-            reads_in = reads_in * self.get_recurrent_dropout_mask(reads_in)
+        # the controller's recurrent input, dropped out: its h_{t-1}, or a dense controller's previous read vectors
+        recurrent = previous["h"] if self.controller == "lstm" else previous["reads"]
+        inputs, recurrent = self.dropped(inputs, recurrent, training)
+        reads_in = previous["reads"] if self.controller == "lstm" else recurrent
         x = ops.concatenate([inputs, ops.cast(reads_in, inputs.dtype)], axis=-1)
         if self.controller == "lstm":
-            h_tm1, c_tm1 = previous["h"], previous["c"]
-            h_in = h_tm1 * self.get_recurrent_dropout_mask(h_tm1) if recurrent_drop else h_tm1
-            z = ops.matmul(x, self.controller_kernel) + ops.matmul(h_in, self.controller_recurrent_kernel)
+            z = ops.matmul(x, self.controller_kernel) + ops.matmul(recurrent, self.controller_recurrent_kernel)
             z_i, z_f, z_c, z_o = ops.split(z + self.controller_bias, 4, axis=-1)
-            c = ops.sigmoid(z_f) * c_tm1 + ops.sigmoid(z_i) * ops.tanh(z_c)
+            c = ops.sigmoid(z_f) * previous["c"] + ops.sigmoid(z_i) * ops.tanh(z_c)
             control = ops.sigmoid(z_o) * ops.tanh(c)
             controller_states = [control, c]
         else:
@@ -229,9 +214,6 @@ class NTMCell(keras.layers.Layer, DropoutRNNCell):
         width = self._cu if self.controller == "lstm" else self.read_heads * self.word_size
         return super().get_recurrent_dropout_mask(ops.zeros((ops.shape(step_input)[0], width), step_input.dtype))
 
-    def get_initial_state(self, batch_size=None):
-        return [ops.zeros((batch_size, size), dtype=self.compute_dtype) for size in self.state_size]
-
     # -- diagnostics -------------------------------------------------------------------------
     def trace(self, sequence) -> dict[str, np.ndarray]:
         """Run the cell over one sequence ``(time, features)`` from its initial state; per head, its weightings
@@ -248,7 +230,6 @@ class NTMCell(keras.layers.Layer, DropoutRNNCell):
 
     def get_config(self):
         config = {
-            "units": self.units,
             "memory_size": self.memory_size,
             "word_size": self.word_size,
             "read_heads": self.read_heads,
@@ -257,8 +238,5 @@ class NTMCell(keras.layers.Layer, DropoutRNNCell):
             "controller": self.controller,
             "controller_units": self.controller_units,
             "clip": self.clip,
-            "dropout": self.dropout,
-            "recurrent_dropout": self.recurrent_dropout,
-            "seed": self.seed,
         }
         return {**super().get_config(), **config}

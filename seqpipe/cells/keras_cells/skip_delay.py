@@ -9,10 +9,7 @@ from keras import ops
 # Keras's RNN layer prepares the dropout masks of cells that derive from this (Keras's own cells do).
 from keras.src.layers.rnn.dropout_rnn_cell import DropoutRNNCell
 
-
-def _sizes(cell) -> list[int]:
-    size = cell.state_size
-    return [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)]
+from seqpipe.cells.keras_cells.base import state_sizes
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
@@ -43,7 +40,7 @@ class SkipDelayCell(keras.layers.Layer, DropoutRNNCell):
         super().__init__(**kwargs)
         self.cell = cell
         self.delay = int(delay)
-        inner = _sizes(cell)
+        inner = state_sizes(cell)
         self.output_size = int(getattr(cell, "output_size", None) or inner[0])
         self.inner_state_count = len(inner)
         self.state_size = [*inner, self.delay * self.output_size]

@@ -131,6 +131,21 @@ def test_peephole_lstm_step_by_hand():
         close(gate_activations(cell, X, [H0, C0])[name], value)
 
 
+@pytest.mark.parametrize("make", [PeepholeLSTMCell, LayerNormLSTMCell])
+def test_lstm_variants_start_where_keras_lstm_starts_under_a_global_seed(make):
+    # unseeded initializers and dropout seed generators draw their seeds from Python's generator: in Keras's order
+    # (kernel, recurrent kernel, then dropout), so a seeded run starts from the same weights and dropout masks
+    keras.utils.set_random_seed(5)
+    theirs = keras.layers.LSTMCell(U, dropout=0.2)
+    theirs.build((None, F))
+    keras.utils.set_random_seed(5)
+    ours = make(U, dropout=0.2)
+    ours.build((None, F))
+    for a, b in ((ours.kernel, theirs.kernel), (ours.recurrent_kernel, theirs.recurrent_kernel),
+                 (ours.seed_generator.state, theirs.seed_generator.state)):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
 def test_peephole_lstm_with_zero_peepholes_is_keras_lstm():
     ours = PeepholeLSTMCell(U)  # the peephole weights start at 0
     ours.build((None, F))
@@ -183,6 +198,19 @@ def test_leaky_units_split_into_time_scales_step_by_hand():
     close(h, (1 - 1 / taus) * H0 + (1 / taus) * candidate)
     close(state, (1 - 1 / taus) * H0 + (1 / taus) * candidate)
     assert not any("time_constant" in v.name for v in cell.weights)  # fixed taus are not weights
+
+
+def test_leaky_rnn_draws_its_initializers_seeds_before_its_dropout_seed():
+    # as the LSTM variants do (above), so a seeded run starts from the same weights and dropout masks
+    keras.utils.set_random_seed(5)
+    kernel, recurrent = keras.initializers.get("glorot_uniform"), keras.initializers.get("orthogonal")
+    dropout_seed = keras.random.SeedGenerator()
+    keras.utils.set_random_seed(5)
+    cell = LeakyRNNCell(U, recurrent_dropout=0.2)
+    cell.build((None, F))
+    close(cell.kernel, keras.ops.convert_to_numpy(kernel((F, U))), atol=0)
+    close(cell.recurrent_kernel, keras.ops.convert_to_numpy(recurrent((U, U))), atol=0)
+    close(cell.seed_generator.state, keras.ops.convert_to_numpy(dropout_seed.state), atol=0)
 
 
 def test_leaky_rnn_with_tau_1_is_the_elman_rnn():
