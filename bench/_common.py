@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.suite import ROOT
 
 CACHE = Path(os.environ.get("SEQPIPE_BENCH_CACHE", Path.home() / ".cache" / "seqpipe-bench"))
-TORCH_VERSION = "2.13.0"  # the CPU build that lies on this machine's disk (see /work/.library/env/machines/python.md)
+TORCH_VERSION = "2.13.0"  # the PyTorch CPU build B2 compares against (installed for the benchmarks only)
 
 
 def quiet_env(**extra: str) -> dict[str, str]:
@@ -83,8 +83,8 @@ def torch_site() -> tuple[str | None, str]:
     """A folder to put on ``sys.path`` for ``import torch`` (PyTorch 2.13.0, CPU), and how it was found.
 
     PyTorch is never a dependency of seqpipe: when the running Python does not have it, it is installed for
-    the benchmarks only, with ``pip install --target`` into ``~/.cache/seqpipe-bench/torch-2.13.0`` (pip
-    takes the CPU wheel from this machine's disk). Returns ``(None, reason)`` when that fails.
+    the benchmarks only, with ``pip install --target`` into ``~/.cache/seqpipe-bench/torch-2.13.0`` (from the
+    package index pip is configured with). Returns ``(None, reason)`` when that fails.
     """
     probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"], capture_output=True,
                            text=True)

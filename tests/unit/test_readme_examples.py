@@ -1,4 +1,4 @@
-"""The README's "Adding a task / a cell / a stage" examples run as written; ruff keeps the house style."""
+"""docs/architecture.md's "Adding a task / a cell / a stage" examples run as written; ruff keeps the house style."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def example(heading: str) -> str:
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    section = text.split(f"### {heading}", 1)[1].split("\n#", 1)[0]
+    """The first python block under the heading ``### {heading}`` of docs/architecture.md."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert f"\n### {heading}\n" in text, f"docs/architecture.md has no section '### {heading}'"
+    section = re.split(r"\n#{1,3} ", text.split(f"\n### {heading}\n", 1)[1], maxsplit=1)[0]
     return re.search(r"```python\n(.+?)\n```", section, flags=re.S).group(1)
 
 
@@ -56,6 +58,8 @@ def test_adding_a_stage(restore_registries, tmp_path):
 
 
 def test_adding_a_task(restore_registries, tmp_path, monkeypatch):
+    import numpy as np
+
     rows = ["text\ttarget"] + [f"{' '.join(['up'] * n + ['flat'] * 2)}\t{n}" for n in range(8) for _ in range(12)]
     (tmp_path / "counts.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
@@ -63,6 +67,7 @@ def test_adding_a_task(restore_registries, tmp_path, monkeypatch):
     exec(example("Adding a task"), scope)
     runs = list((tmp_path / "runs").iterdir())
     assert len(runs) == 1 and (runs[0] / "history.csv").exists()
+    assert np.isfinite(scope["result"].metrics["test_mse"])
 
 
 def test_ruff_keeps_the_house_style():
