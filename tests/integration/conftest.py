@@ -11,11 +11,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def seqpipe(*args, cwd, check=True, stdin=None):
+def seqpipe(*args, cwd, check=True, stdin=None, timeout=900):
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.run([sys.executable, "-m", "seqpipe", *args], cwd=cwd, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"seqpipe {' '.join(args)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
     return proc

@@ -11,6 +11,8 @@ import pytest
 
 from tests.integration.conftest import seqpipe
 
+pytestmark = pytest.mark.apt  # the parallel Bible comes from Debian's sword packages
+
 
 def translations(run):
     return pd.read_csv(Path(run["result"]["run_dir"]) / "evaluation" / "test_translations.tsv", sep="\t",

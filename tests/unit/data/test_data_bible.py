@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import time
 import zlib
 from types import SimpleNamespace
 
 import pytest
 
 from seqpipe.data.readers import read_table
-from seqpipe.data.recipes import DATASETS, fetch, prepare_recipe
+from seqpipe.data.recipes import DATASETS, fetch
 from seqpipe.data.recipes.bible_en_es import BibleEnEs, truecase
 from seqpipe.data.recipes.fetch import apt_install
 from seqpipe.errors import DataError
@@ -224,17 +223,3 @@ def test_failed_apt_get_says_what_to_run(missing, monkeypatch):
         f"apt-get failed (E: Failed to fetch the package lists); run it by hand as root: {INSTALL}")
 
 
-@pytest.mark.network
-def test_bible_en_es_for_real(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
-    start = time.perf_counter()
-    df = read_table(prepare_recipe("bible-en-es"), roles=["source", "target"])
-    print(f"bible-en-es prepared in {time.perf_counter() - start:.1f} s")
-    assert len(df) == 31084
-    assert df.iloc[0].to_dict() == {
-        "source": "In the beginning God created the heaven and the earth.",
-        "target": "En el principio crió Dios los cielos y la tierra."}
-    assert df.iloc[-1].to_dict() == {
-        "source": "The grace of our Lord Jesus Christ be with you all. Amen.",
-        "target": "La gracia de nuestro Señor Jesucristo sea con todos vosotros. Amén."}
-    assert not df["source"].str.contains("¶|\\\\", regex=True).any()

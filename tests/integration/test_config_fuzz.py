@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 from seqpipe.cli import main
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 PIPELINES = sorted((REPO / "pipelines").glob("*.yaml")) + sorted((REPO / "pipelines" / "smoke").glob("*.yaml"))
 EXAMPLES = int(os.environ.get("SEQPIPE_FUZZ_EXAMPLES", "0")) or None
 
