@@ -175,3 +175,22 @@ def test_number_scores_agree_with_sklearn():
     assert METRICS.get("r2")([1.0, 1.0], [1.0, 1.0]) == 1.0 and METRICS.get("r2")([1.0, 1.0], [1.0, 2.0]) == 0.0
     with pytest.raises(ValueError, match="2 true values but 3 predictions"):
         METRICS.get("mse")([1, 2], [1, 2, 3])
+
+
+ONE_HOT = {"name": "x", "task": "regression", "data": {"source": {"path": "x.tsv"}},
+           "stages": ["tokenize", {"embed": {"kind": "one_hot"}}, "encode", "regress", "train"]}
+
+
+def test_a_one_hot_model_is_as_wide_as_the_vocabulary(tmp_path, monkeypatch):
+    import seqpipe
+    write_counts(tmp_path / "x.tsv", rows=60)
+    monkeypatch.chdir(tmp_path)
+    result = seqpipe.run({**ONE_HOT, "tracking": {"backend": "none"},
+                          "stages": [{"tokenize": {"kind": "whitespace"}}, {"embed": {"kind": "one_hot"}},
+                                     {"encode": {"units": 3}}, "regress", {"train": {"epochs": 1}}]},
+                         base_dir=tmp_path, progress=False)
+    vocabulary = (result.run_dir / "vocab.txt").read_text().splitlines()
+    assert len(vocabulary) == 6  # [PAD] [UNK] [START] [END] up flat
+    log = (result.run_dir / "run.log").read_text()
+    # LSTM(3) over 6 one-hot inputs: 4 * 3 * (6 + 3 + 1) = 120 weights, plus the output layer's 3 + 1
+    assert "model: 124 parameters" in log

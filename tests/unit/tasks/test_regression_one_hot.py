@@ -71,20 +71,3 @@ def test_dim_is_refused_with_one_hot_and_one_hot_reads_no_dim(tmp_path):
     with pytest.raises(ConfigError, match=r"stages\[1\].embed.kind: must be one of learned, one_hot; got 'onehot' "
                                           r"\(did you mean 'one_hot'\?\)"):
         load(PIPELINE, ["embed.kind=onehot"], base_dir=tmp_path)
-
-
-def test_a_one_hot_model_is_as_wide_as_the_vocabulary(tmp_path, monkeypatch):
-    import seqpipe
-    from tests.unit.tasks.test_regression import write_counts
-
-    write_counts(tmp_path / "x.tsv", rows=60)
-    monkeypatch.chdir(tmp_path)
-    result = seqpipe.run({**PIPELINE, "tracking": {"backend": "none"},
-                          "stages": [{"tokenize": {"kind": "whitespace"}}, {"embed": {"kind": "one_hot"}},
-                                     {"encode": {"units": 3}}, "regress", {"train": {"epochs": 1}}]},
-                         base_dir=tmp_path, progress=False)
-    vocabulary = (result.run_dir / "vocab.txt").read_text().splitlines()
-    assert len(vocabulary) == 6  # [PAD] [UNK] [START] [END] up flat
-    log = (result.run_dir / "run.log").read_text()
-    # LSTM(3) over 6 one-hot inputs: 4 * 3 * (6 + 3 + 1) = 120 weights, plus the output layer's 3 + 1
-    assert "model: 124 parameters" in log
