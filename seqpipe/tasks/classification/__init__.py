@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.pipeline.stage import register_stage
 from seqpipe.tasks.base import register_task
-from seqpipe.tasks.pooled import POOLING, HeadConfig, PooledTask
+from seqpipe.tasks.pooled import POOLING, HeadConfig, HeadStage, PooledTask
 
 NAME = "classification"
 
@@ -21,18 +21,14 @@ class ClassifyConfig(HeadConfig):
 
 
 @register_stage
-class ClassifyStage(Stage):
+class ClassifyStage(HeadStage):
     """Sequence classification head: masked pooling, optional hidden layer, softmax."""
 
     name = "classify"
-    order = 40
     requires = ("splits", "token_ids", "encoded", "encoder_layout")
     provides = ("labels", "model")
     tasks = (NAME,)
     Config = ClassifyConfig
-
-    def run(self, ctx):
-        ctx.task.runtime.build_head(ctx, self.config)
 
 
 @register_task

@@ -1,5 +1,6 @@
 """The shared core of the tasks that read a whole sequence and predict one thing about it (classification,
-regression): the head's keys, its validation rule and the keys those tasks add to generic stages.
+regression): the head's keys and stage (also the tagger's), its validation rule and the keys those tasks add to
+generic stages.
 
 Declaration only (no TensorFlow); the shared model code is in :mod:`seqpipe.tasks.pooled.runtime`.
 """
@@ -10,6 +11,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from seqpipe.pipeline.stage import Stage
 from seqpipe.schema import Schema
 from seqpipe.tasks.base import Task
 from seqpipe.tasks.keys import BucketingKeys, TreeKeys
@@ -22,6 +24,15 @@ class HeadConfig(Schema):
 
     hidden_units: int = Field(0, ge=0, description="a ReLU layer of this width before the output; 0 for none")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout before the output layer")
+
+
+class HeadStage(Stage):
+    """A task's output layers over the encoder (classify, regress, tag): its runtime's ``build_head``."""
+
+    order = 40
+
+    def run(self, ctx):
+        ctx.task.runtime.build_head(ctx, self.config)
 
 
 class PooledTask(Task):

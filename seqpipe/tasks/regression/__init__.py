@@ -9,9 +9,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.pipeline.stage import register_stage
 from seqpipe.tasks.base import register_task
-from seqpipe.tasks.pooled import POOLING, HeadConfig, PooledTask
+from seqpipe.tasks.pooled import POOLING, HeadConfig, HeadStage, PooledTask
 
 NAME = "regression"
 
@@ -23,18 +23,14 @@ class RegressConfig(HeadConfig):
 
 
 @register_stage
-class RegressStage(Stage):
+class RegressStage(HeadStage):
     """Regression head: masked pooling, optional hidden layer, one linear float32 output in the target's units."""
 
     name = "regress"
-    order = 40
     requires = ("splits", "token_ids", "encoded", "encoder_layout")
     provides = ("model",)
     tasks = (NAME,)
     Config = RegressConfig
-
-    def run(self, ctx):
-        ctx.task.runtime.build_head(ctx, self.config)
 
 
 @register_task

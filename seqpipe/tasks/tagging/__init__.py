@@ -10,11 +10,11 @@ from typing import Literal
 from pydantic import Field
 
 from seqpipe.cells import CellSpec
-from seqpipe.pipeline.stage import Stage, register_stage
+from seqpipe.pipeline.stage import register_stage
 from seqpipe.schema import NonEmptyStr, Schema
 from seqpipe.tasks.base import Task, register_task
 from seqpipe.tasks.keys import BucketingKeys
-from seqpipe.tasks.pooled import HeadConfig
+from seqpipe.tasks.pooled import HeadConfig, HeadStage
 
 NAME = "tagging"
 
@@ -26,18 +26,14 @@ class TagConfig(HeadConfig):
 
 
 @register_stage
-class TagStage(Stage):
+class TagStage(HeadStage):
     """Sequence labelling head: per-token scores over the training split's tags, optionally through a CRF."""
 
     name = "tag"
-    order = 40
     requires = ("splits", "token_ids", "char_ids", "encoded")
     provides = ("labels", "model")
     tasks = (NAME,)
     Config = TagConfig
-
-    def run(self, ctx):
-        ctx.task.runtime.build_head(ctx, self.config)
 
 
 class CharsConfig(Schema):
