@@ -62,12 +62,6 @@ class Captioner(Generator):
         memory, summary = self.encoder_model(pixels, training=False)
         return memory, None, [summary]
 
-    def caption(self, pixels: np.ndarray, decoding: dict, batch_size: int = 64) -> dict[str, list]:
-        """:meth:`Generator.run` on pixels (from :func:`read_images`) with the texts under ``captions``."""
-        out = self.run(pixels, decoding, batch_size)
-        out["captions"] = out["texts"]
-        return out
-
 
 class CaptioningRuntime(Seq2SeqRuntime):
     """Images in: the convolutional encoder of the see stage; one row per image in evaluation, its captions the

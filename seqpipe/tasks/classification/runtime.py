@@ -23,6 +23,12 @@ def label_ids(frame: pd.DataFrame, labels: list[str], split: str) -> np.ndarray:
     return ids.to_numpy(dtype="int32")
 
 
+def true_and_predicted(table: pd.DataFrame, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The label ids of an evaluation table's ``label`` and ``predicted`` columns."""
+    index = {label: i for i, label in enumerate(labels)}
+    return table["label"].map(index).to_numpy(), table["predicted"].map(index).to_numpy()
+
+
 class ClassificationRuntime(PooledRuntime):
     """Softmax over the training split's labels; accuracy/F1, a per-class report and a confusion matrix."""
 
@@ -64,8 +70,7 @@ class ClassificationRuntime(PooledRuntime):
         from seqpipe.metrics import METRICS
 
         labels = ctx["labels"]
-        index = {label: i for i, label in enumerate(labels)}
-        y_true, y_pred = table["label"].map(index).to_numpy(), table["predicted"].map(index).to_numpy()
+        y_true, y_pred = true_and_predicted(table, labels)
         return {m: METRICS.get(m)(y_true, y_pred, len(labels)) for m in cfg.metrics or self.task.default_metrics}
 
     def write_report(self, ctx, cfg, split, table):
@@ -74,8 +79,7 @@ class ClassificationRuntime(PooledRuntime):
         from seqpipe.metrics.per_label import log_per_label, with_metric_keys
 
         labels = ctx["labels"]
-        index = {label: i for i, label in enumerate(labels)}
-        y_true, y_pred = table["label"].map(index).to_numpy(), table["predicted"].map(index).to_numpy()
+        y_true, y_pred = true_and_predicted(table, labels)
         out = ctx.path("evaluation", f"{split}_predictions.csv")
         table.to_csv(out, index=False)
         report = ctx.path("evaluation", f"{split}_report.csv")

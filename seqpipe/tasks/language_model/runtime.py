@@ -23,9 +23,15 @@ from seqpipe.text import END_ID, PAD_ID, START_ID, UNK_ID
 
 def stream(encoder, texts: list[str]) -> np.ndarray:
     """One int32 stream: ``[START] + ids(text)`` for every text, untruncated."""
+    return stream_and_lengths(encoder, texts)[0]
+
+
+def stream_and_lengths(encoder, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stream` and each text's share of it (``1 + its token count``)."""
     ids = encoder.tokenize(tf.constant(texts), truncate=False)
     starts = tf.fill([ids.nrows(), 1], tf.constant(START_ID, tf.int64))
-    return tf.concat([starts, ids], axis=1).flat_values.numpy().astype("int32")
+    joined = tf.concat([starts, ids], axis=1)
+    return joined.flat_values.numpy().astype("int32"), joined.row_lengths().numpy()
 
 
 def window_dataset(tokens: np.ndarray, window: int, batch_size: int, *, shuffle: bool = False, seed: int = 0):
@@ -242,8 +248,7 @@ def token_log_probs(model, encoder, texts: list[str], window: int, batch_size: i
     """Each text's log-probability (nats) and token count, read as training reads: one stream of
     ``[START] + tokens`` for all the texts, in windows of ``window`` tokens that each start from a zero state
     (the last window is padded; its padding is not scored). A token counts for the text it belongs to."""
-    tokens = stream(encoder, texts)
-    lengths = encoder.tokenize(tf.constant(texts), truncate=False).row_lengths().numpy() + 1  # [START] + ids
+    tokens, lengths = stream_and_lengths(encoder, texts)
     rows = np.repeat(np.arange(len(texts)), lengths)[1:]  # the text of every predicted token
     n = len(tokens) - 1
     size = -(-n // window) * window

@@ -31,12 +31,6 @@ class Translator(Generator):
     def order(self, inputs):
         return np.argsort([len(t) for t in inputs], kind="stable")  # batches of similar length: less padding
 
-    def translate(self, texts: list[str], decoding: dict, batch_size: int = 64) -> dict[str, list]:
-        """:meth:`Generator.run` with the texts under ``translations``."""
-        out = self.run(texts, decoding, batch_size)
-        out["translations"] = out["texts"]
-        return out
-
 
 class TranslationRuntime(Seq2SeqRuntime):
     """Source text in: the recurrent encoder built by the embed/encode stages, a source and a target vocabulary."""
