@@ -164,8 +164,9 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
     from seqpipe._quiet import import_tensorflow
     import_tensorflow()
     import keras
+    import pandas as pd
 
-    from seqpipe.data import load_data
+    from seqpipe.data import load_data, should_stream
     from seqpipe.tracking import TRACKERS
 
     log = _logger(run_dir)
@@ -222,11 +223,15 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
             tracker.log_artifact(run_dir / "resolved.yaml")
             started = time.perf_counter()
             keep = [c for name in config.stage_names() for c in STAGES.get(name)(config.stage(name)).data_columns()]
+            stream, why = should_stream(config.data, task.streams, base_dir)
+            log.info("%s: %s", why, "streaming the training split" if stream else "reading it into memory")
             splits, report = load_data(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir,
-                                       keep=keep)
+                                       keep=keep, stream=stream)
             splits = task.check_data(splits, config.data, report)
             ctx.put("splits", splits)
-            sizes = {f"{k}_examples": len(v) for k, v in splits.items()}
+            sizes = {f"{k}_examples": len(v) for k, v in splits.items() if isinstance(v, pd.DataFrame)}
+            if stream:
+                log.info("train: streamed from %s", splits["train"].describe())
             tracker.log_metrics({**sizes, **report.metrics()})
             log.info("data: %s", ", ".join(f"{k} {v}" for k, v in sizes.items()))
             for line in (report.lines() if report else []):

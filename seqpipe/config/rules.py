@@ -112,10 +112,27 @@ def stage_chain(config) -> Iterator[Problem]:
         have.update(stage.provides + task.stage_provides(name))
 
 
+def streaming_fits(config) -> Iterator[Problem]:
+    """data.streaming: true needs a task that streams and a data section that can be streamed."""
+    if config.data.streaming is not True:
+        return
+    task = _task(config)
+    if not task.streams:
+        from seqpipe.tasks.base import TASKS
+
+        streaming = [name for name in TASKS.names() if TASKS.get(name).streams]
+        yield (("data", "streaming"), f"task '{config.task}' reads its training split whole; tasks that stream: "
+                                      f"{', '.join(streaming)}; set data.streaming: false")
+        return
+    refusal = config.data.stream_refusal()
+    if refusal:
+        yield (("data", "streaming"), f"cannot stream the training split: {refusal}")
+
+
 INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
 
 RULES = [stages_serve_the_task, keys_belong_to_the_task, metrics_fit_the_task, needs_validation_split,
-         monitor_is_known, evaluated_splits_exist, clip_once]
+         monitor_is_known, evaluated_splits_exist, clip_once, streaming_fits]
 
 
 def check_rules(config) -> list[Problem]:

@@ -19,8 +19,44 @@ HELDOUT = ("valid", "test")
 _POSITION = "\x00seqpipe.position"  # a frame's row positions in the file's table, while splitting
 
 
+def should_stream(cfg: DataConfig, streams: bool, base_dir: Path) -> tuple[bool, str]:
+    """Whether to stream the training split (``data.streaming``) and why, for the log: ``true`` streams (the
+    validation rules have checked it can), ``false`` does not, ``auto`` streams training files larger than
+    ``STREAM_ABOVE_MB`` on disk when the task streams and the data section can be streamed."""
+    from seqpipe.data.config import STREAM_ABOVE_MB
+
+    if cfg.streaming is True:
+        return True, "data.streaming: true"
+    if cfg.streaming is False:
+        return False, "data.streaming: false"
+    if cfg.source.train is None:
+        return False, "data.streaming: auto: the source is not source.train files"
+    from seqpipe.data.files import resolve_files
+
+    files = resolve_files(cfg.source.train, Path(base_dir), "data.source.train").files()
+    size = sum(path.stat().st_size for path in files if path.is_file()) / 2**20
+    if size <= STREAM_ABOVE_MB:
+        return False, f"data.streaming: auto: {size:,.1f} MiB of training files, at most {STREAM_ABOVE_MB} MiB"
+    refusal = ("the task reads its training split whole" if not streams else cfg.stream_refusal())
+    if refusal:
+        return False, (f"data.streaming: auto: {size:,.0f} MiB of training files would stream, but {refusal}; "
+                       "reading them into memory")
+    return True, f"data.streaming: auto: {size:,.0f} MiB of training files, more than {STREAM_ABOVE_MB} MiB"
+
+
+def streamed_train(cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path):
+    """The training split of ``cfg.source.train`` as a :class:`seqpipe.data.stream.StreamedSplit`."""
+    from seqpipe.data.files import resolve_files
+    from seqpipe.data.stream import StreamedSplit
+
+    files = resolve_files(cfg.source.train, Path(base_dir), "data.source.train")
+    return StreamedSplit(files.kind, files.shards, list(roles), seed, columns=cfg.source.columns,
+                         header=cfg.source.header, on_error=cfg.on_error, max_tokens=cfg.max_tokens,
+                         shuffle_buffer=cfg.shuffle_buffer)
+
+
 def load_data(
-    cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path, keep: list[str] = ()
+    cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Path, keep: list[str] = (), stream: bool = False
 ) -> tuple[dict[str, pd.DataFrame], DataReport]:
     """Read and check the configured source; return its ``train`` / ``valid`` / ``test`` frames and
     a :class:`~seqpipe.data.checks.DataReport` of the rows ``data.on_error: skip`` dropped.
@@ -43,6 +79,9 @@ def load_data(
 
     ``keep`` names columns beyond the roles that stages read (``evaluate.by``): read from every file
     like a role and kept in the frames.
+
+    With ``stream``, the train split is a :class:`seqpipe.data.stream.StreamedSplit` over the training files
+    (see :func:`should_stream`), read only as training goes; the valid and test files are read into frames.
 
     Every file is checked before anything trains (see :mod:`seqpipe.data.readers`): with
     ``data.on_error: fail`` a bad row stops here with one line naming the file and rows; with
@@ -88,6 +127,12 @@ def load_data(
         carving = True
         pool = own_file(source.path, roles + keep + extra)
         pool_file = str(pool.attrs[ORIGIN].file)
+    elif stream:
+        parts = {"train": streamed_train(cfg, roles=roles + keep, seed=seed, base_dir=base_dir)}
+        for name in HELDOUT:
+            parts[name] = (_settle(own_file(files[name], roles + keep), []) if files[name] is not None
+                           else _empty(parts, roles + keep))
+        return parts, report
     else:
         carving = any(files[name] is None for name in HELDOUT)
         fixed["train"] = own_file(files["train"], roles + keep + (extra if carving else []))
@@ -149,6 +194,13 @@ def _by_split_column(
                             f"each of {', '.join(splits)} (the splits of recipe {recipe})")
         parts[name] = part
     return parts
+
+
+def _empty(parts: dict, columns: list[str]) -> pd.DataFrame:
+    """A held-out split with no rows (data.split gives it 0 and no file does), with the split's columns."""
+    import pandas as pd
+
+    return pd.DataFrame({column: pd.Series(dtype=object) for column in columns})
 
 
 def _settle(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:

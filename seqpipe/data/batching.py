@@ -10,7 +10,7 @@ Batches hold ``batch_size`` examples, or, with a token budget (``train.batch_tok
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -45,8 +45,10 @@ class EpochData:
     """
 
     epoch: Callable[[tf.Tensor], tf.data.Dataset]
-    steps: int
+    steps: int | None  # None: not known before a first pass (a stream); fit_model counts it then
     batch_tokens: int | None = None  # the token budget of every batch, when batches are made by tokens
+    callbacks: list = field(default_factory=list)  # Keras callbacks the data needs during fit (a stream's counters)
+    bad_row: Callable[[BaseException], Exception | None] | None = None  # a stream's error -> one-line DataError
 
     def stream(self, first: int, last: int) -> tf.data.Dataset:
         """Epochs ``first`` .. ``last - 1`` one after the other (for ``fit(steps_per_epoch=steps)``)."""
@@ -223,3 +225,53 @@ def pair_dataset(
         steps = bucket_count(lengths[2].numpy(), batch_size) if bucketing else -(-n // batch_size)
         return EpochData(by_epoch(rows, n, batch, seed=seed), steps)
     return batch(tf.data.Dataset.range(n).map(rows)).prefetch(tf.data.AUTOTUNE)
+
+
+def _dense(t):
+    """One example's ids from an unbatched ragged batch (a ragged row of rank 0) as a plain tensor."""
+    return t.flat_values if isinstance(t, tf.RaggedTensor) else t
+
+
+def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: int, *, bucketing: bool,
+                  batch_tokens: int | None, longest: int, ctx) -> EpochData:
+    """Training batches of a :class:`seqpipe.data.stream.StreamedSplit`, made in the stream.
+
+    Epoch ``e`` reads the split's rows in its seeded order (:meth:`StreamedSplit.rows`), tokenizes them inside
+    the tf.data graph with ``tokenize`` (a batch of rows ``{role: strings}`` -> the examples' ragged tensors, the
+    same in-graph tokenizers the exported model holds), then batches by length bucket (boundaries at the length
+    quantiles of the first rows of epoch 0), by token budget (``batch_tokens``: each bucket's batch holds as many
+    examples as fit in the budget at the bucket's longest length) or in plain ``batch_size`` batches. The number
+    of batches per epoch is not known before the first pass (``steps`` is None; :func:`seqpipe.train.fit.fit_model`
+    counts it then). Bad rows stop the stream or are counted (:class:`seqpipe.data.stream.SkipCounter`).
+    """
+    from seqpipe.data.stream import SkipCounter
+
+    counter = SkipCounter(split, ctx) if split.on_error == "skip" else None
+
+    def examples(e):
+        rows = split.rows(e, counter.counts if counter is not None else None)
+        examples = rows.batch(1024).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+        return examples.map(lambda *x: tf.nest.map_structure(_dense, x if len(x) > 1 else x[0]))
+
+    try:
+        lengths = np.array([int(length_fn(*x)) for x in examples(0).take(4096)])
+    except tf.errors.OpError as exc:
+        raise (split.bad_row(exc) or exc) from None
+    boundaries = length_boundaries(lengths)
+    uppers = [*boundaries, max(longest, *(lengths.tolist() or [1])) + 1]
+
+    def epoch(e):
+        ds = examples(e)
+        if batch_tokens is not None:
+            sizes = [max(1, batch_tokens // max(upper - 1, 1)) for upper in uppers]
+            ds = ds.bucket_by_sequence_length(length_fn, boundaries, sizes)
+        elif bucketing:
+            ds = ds.bucket_by_sequence_length(length_fn, boundaries, [batch_size] * len(uppers))
+        else:
+            ds = ds.padded_batch(batch_size)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    if counter is not None:
+        counter.counts.assign(tf.zeros_like(counter.counts))  # the length sample above counted some rows
+    return EpochData(epoch, None, batch_tokens=batch_tokens, callbacks=[counter] if counter is not None else [],
+                     bad_row=split.bad_row)

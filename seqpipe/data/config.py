@@ -12,6 +12,7 @@ from seqpipe.schema import NonEmptyStr, PathStr, RegistryName, Schema
 
 SOURCES = ("recipe", "path", "train")  # exactly one is given
 SPLITS = ("train", "valid", "test")
+STREAM_ABOVE_MB = 256  # data.streaming: auto streams training files larger than this on disk
 
 
 class SourceConfig(Schema):
@@ -218,6 +219,40 @@ class DataConfig(Schema):
         "text, source or tokens) may hold, in every split; a longer row is a bad row (see on_error). "
         "null: no limit.",
     )
+
+    streaming: bool | Literal["auto"] = Field(
+        "auto",
+        description="Read the training split as a stream (a tf.data pipeline over its files, tokenized in the graph, "
+        "never held whole in memory) instead of into memory: true, false, or 'auto' (the default), which streams "
+        f"when the training files hold more than {STREAM_ABOVE_MB} MiB on disk and the run can stream (the log says "
+        "which). Streaming needs a task that streams (translation), source.train with its own valid and test files "
+        "(kept in memory), TSV shards or parallel text files, and no source.limit; see docs/data.md.",
+    )
+    shuffle_buffer: int = Field(
+        50_000, ge=1,
+        description="Streamed training split: rows held in the shuffle buffer (shards are also read in a seeded "
+        "order and interleaved). Larger mixes better and holds more rows in memory.",
+    )
+
+    def stream_refusal(self) -> str | None:
+        """Why this data section cannot be streamed (None: it can)."""
+        source = self.source
+        if source.train is None:
+            return "it needs source.train with valid and test files of their own (got source." + (
+                "recipe" if source.recipe is not None else "path") + ")"
+        missing = [name for name in ("valid", "test") if getattr(source, name) is None and getattr(self.split, name)]
+        if missing:
+            return f"data.split would carve {' and '.join(missing)} from the training rows; give source." + \
+                " and source.".join(missing) + " files (or set data.split." + "/".join(missing) + ": 0)"
+        if source.limit is not None:
+            return "source.limit samples the whole table; remove it"
+        if self.split.group_by is not None:
+            return "split.group_by carves whole groups; remove it"
+        if source.tagset != "original":
+            return "source.tagset maps a recipe's tags"
+        if not isinstance(source.train, dict) and source.format not in ("auto", "tsv"):
+            return f"a stream reads TSV shards or parallel text files; got source.format: {source.format}"
+        return None
 
     def holds(self, split: str) -> bool:
         """Whether ``split`` (train, valid or test) will have rows: a file or the recipe gives it, or

@@ -56,6 +56,9 @@ def data_digest(splits: dict) -> str:
     digest = hashlib.sha256()
     for name in sorted(splits):
         frame = splits[name]
+        if not isinstance(frame, pd.DataFrame):  # a streamed split: its files' names, sizes and times
+            digest.update(f"{name}:stream:{frame.digest()}".encode())
+            continue
         digest.update(f"{name}:{len(frame)}:{list(frame.columns)}".encode())
         if len(frame):
             digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())

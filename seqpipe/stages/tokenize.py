@@ -11,6 +11,8 @@ from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.schema import RegistryName, Schema
 from seqpipe.text import TOKENIZERS
 
+SAMPLE_LINES = 200_000  # rows a vocabulary is built from at most (tokenize.sample_lines)
+
 
 class TokenizeConfig(Schema):
     kind: Annotated[str, RegistryName(TOKENIZERS)] | None = Field(
@@ -21,6 +23,13 @@ class TokenizeConfig(Schema):
     lowercase: bool = Field(True, description="lowercase before splitting")
     max_length: int = Field(64, ge=1, description="keep at most this many tokens per example (for training; a task may "
                                                   "read whole inputs when predicting)")
+    sample_lines: int = Field(
+        SAMPLE_LINES, ge=1,
+        description="build vocabularies (and SentencePiece/BPE/WordPiece models) from a seeded sample of at most this "
+                    "many training rows, so a corpus of any size needs the memory of this many rows (a streamed "
+                    "split is sampled as it is read). The default keeps every row of the shipped data sets and "
+                    "covers 99.9%+ of the tokens of the Bible corpus's sample; the sample size and the "
+                    "vocabulary's coverage of it are logged (metrics vocab_sample_rows, <vocab>_coverage)")
 
     def side(self) -> dict:
         """The settings of one encoder: kind, vocab_size, min_frequency, lowercase, max_length."""
@@ -41,8 +50,14 @@ class TokenizeStage(Stage):
     cacheable = True
 
     def run(self, ctx):
+        from seqpipe.data.sample import training_sample
+
         check_texts(ctx, self.config)
-        ctx.task.runtime.build_encoders(ctx, self.config, partial(build_encoder, ctx))
+        train, total = training_sample(ctx["splits"]["train"], self.config.sample_lines, ctx.config.seed)
+        ctx.log.info("vocabulary sample: %s of %s training rows (tokenize.sample_lines %s, seed %d)",
+                     f"{len(train):,}", f"{total:,}", f"{self.config.sample_lines:,}", ctx.config.seed)
+        ctx.tracker.log_metrics({"vocab_sample_rows": len(train)})
+        ctx.task.runtime.build_encoders(ctx, self.config, partial(build_encoder, ctx), train)
 
     def cache_save(self, ctx, folder):
         import json
@@ -85,7 +100,7 @@ def check_texts(ctx, cfg, problem=None, hint: str | None = None) -> None:
     lowercase, max_length = (cfg.lowercase, cfg.max_length) if cfg is not None else (False, 1 << 30)
     column, problems = ctx.task.roles[0], []
     for split, frame in ctx["splits"].items():
-        if column not in frame.columns:
+        if column not in getattr(frame, "columns", ()):  # a streamed split is checked as it is read
             continue
         for row, text in enumerate(frame[column].astype(str).tolist()):
             why = problem(text, lowercase, max_length)
@@ -111,6 +126,21 @@ def build_encoder(ctx, side: dict, texts: list[str], name: str):
     vocab_file = ctx.path(f"{name}.txt")
     vocab_file.write_text("\n".join(vocabulary) + "\n", encoding="utf-8")
     ctx.tracker.log_artifact(vocab_file)
-    ctx.tracker.log_metrics({f"{name}_size": len(vocabulary)})
-    ctx.log.info("%s: %d %s tokens", name.replace("_", " "), len(vocabulary), side["kind"])
+    coverage = sample_coverage(encoder, texts)
+    ctx.tracker.log_metrics({f"{name}_size": len(vocabulary), f"{name}_coverage": coverage})
+    ctx.log.info("%s: %d %s tokens, covering %.2f%% of the sample's tokens", name.replace("_", " "), len(vocabulary),
+                 side["kind"], 100 * coverage)
     return encoder
+
+
+def sample_coverage(encoder, texts: list[str]) -> float:
+    """The share of the tokens of ``texts`` that the encoder maps to a vocabulary entry (not ``[UNK]``)."""
+    import numpy as np
+
+    from seqpipe.text import UNK_ID
+
+    unknown = total = 0
+    for start in range(0, len(texts), 4096):
+        ids = encoder.tokenize(texts[start:start + 4096], truncate=False).flat_values.numpy()
+        unknown, total = unknown + int(np.count_nonzero(ids == UNK_ID)), total + len(ids)
+    return 1.0 - unknown / total if total else 1.0

@@ -63,6 +63,10 @@ class Task:
     ``commands``
         the dotted name of a module with ``add_commands(subparsers)`` adding ``seqpipe`` subcommands (e.g.
         ``generate`` for language models); the CLI imports it. None: no commands of its own.
+    ``streams``
+        whether the runtime can train from a streamed training split (``data.streaming``): its ``fit`` takes a
+        :class:`seqpipe.data.stream.StreamedSplit` in ``ctx["splits"]["train"]`` and its ``build_encoders``
+        reads only the sample it is given.
     """
 
     name: ClassVar[str] = ""
@@ -78,6 +82,7 @@ class Task:
     provides: ClassVar[dict[str, tuple[str, ...]]] = {}
     runtime_class: ClassVar[str | type[TaskRuntime]] = ""
     commands: ClassVar[str | None] = None
+    streams: ClassVar[bool] = False
 
     # -- validation (no TensorFlow) ----------------------------------------------------------
     def rules(self, config) -> Iterable[Problem]:
@@ -133,9 +138,11 @@ class TaskRuntime:
         self.task = task
 
     # -- tokenize / embed ---------------------------------------------------------------------------
-    def build_encoders(self, ctx: RunContext, cfg, build: Callable[..., Any]) -> None:
-        """tokenize: publish the text encoder(s); ``build(side_settings, texts, name)`` builds one."""
-        ctx.put("encoder", build(cfg.side(), ctx["splits"]["train"][self.task.roles[0]].tolist(), "vocab"))
+    def build_encoders(self, ctx: RunContext, cfg, build: Callable[..., Any], train: pd.DataFrame) -> None:
+        """tokenize: publish the text encoder(s); ``build(side_settings, texts, name)`` builds one from ``texts``
+        of ``train``, the training rows to build vocabularies from (a seeded sample of at most
+        ``tokenize.sample_lines`` rows of the training split)."""
+        ctx.put("encoder", build(cfg.side(), train[self.task.roles[0]].tolist(), "vocab"))
 
     def extend_embedding(self, ctx: RunContext, cfg, embedded):
         """embed: add task-specific input features to the embedded tokens; return the result."""

@@ -202,9 +202,10 @@ class Checkpointer(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.batch += 1
-        if self.every and self.batch % self.every == 0 and self.batch < self.steps:
+        within = self.steps is None or self.batch < self.steps  # None: a stream's first pass, length not known yet
+        if self.every and self.batch % self.every == 0 and within:
             self.state.save(self.model, self.snapshot())
-        if stop_requested() and self.batch < self.steps:
+        if stop_requested() and within:
             self.state.save(self.model, self.snapshot())
             raise Interrupted(stop_requested())
 
@@ -216,6 +217,8 @@ class Checkpointer(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
+        if self.steps is None and not self.model.stop_training:  # a stream's first whole pass: its length
+            self.steps = self.batch
         self.epoch, self.batch, self.last_epoch_batches = epoch + 1, 0, self.batch
         self.state.save(self.model, self.snapshot())
         if stop_requested():

@@ -9,6 +9,7 @@ import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from seqpipe.train.multi_worker import prepare_multi_worker
 from seqpipe.train.plots import plot_history
@@ -77,7 +78,13 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         TrainingClock,
         TrainingState,
     )
-    from seqpipe.train.schedules import LearningRateLog, ResumablePlateau, bind_budget, bind_total_steps
+    from seqpipe.train.schedules import (
+        NEEDS_TOTAL,
+        LearningRateLog,
+        ResumablePlateau,
+        bind_budget,
+        bind_total_steps,
+    )
 
     train = train if isinstance(train, EpochData) else EpochData.fixed(train)
     batch_tokens = getattr(cfg, "batch_tokens", None)
@@ -88,7 +95,12 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         ctx.log.info("token-budget batches: at most %d padded tokens each, %d batches per epoch", train.batch_tokens,
                      train.steps)
     schedule = getattr(cfg.optimizer, "schedule", None)
-    bind_total_steps(model.optimizer, cfg.epochs, train.steps, ctx.log)
+    if train.steps is not None:
+        bind_total_steps(model.optimizer, cfg.epochs, train.steps, ctx.log)
+    elif schedule is not None and schedule.kind in NEEDS_TOTAL and getattr(cfg, "max_minutes", None) is None:
+        raise SeqpipeError(f"train.optimizer.schedule.kind: {schedule.kind} decays over the training's steps, unknown "
+                           "for a streamed training split before its first pass; give train.max_minutes (the decay "
+                           "then follows the budget) or use inverse_sqrt or reduce_on_plateau")
     max_minutes = getattr(cfg, "max_minutes", None)
     average_last = getattr(cfg, "average_last", None) or 0
     best_file = ctx.path("checkpoints", "best.weights.h5")
@@ -109,7 +121,9 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
     last_epoch_batches = train.steps
     if ctx.resume and state.exists():
         saved = state.restore(model)
-        if saved["steps_per_epoch"] != train.steps:
+        if train.steps is None:  # a stream: its batches per epoch are known once a first pass has ended
+            train.steps = saved["steps_per_epoch"]
+        elif saved["steps_per_epoch"] != train.steps:
             raise SeqpipeError(f"{state.meta}: the checkpoint has {saved['steps_per_epoch']} batches per epoch, this "
                                f"run {train.steps}; resume with the same data, train.batch_size and train.batch_tokens")
         epoch, batch, history = saved["epoch"], saved["batch"], saved["history"]
@@ -133,7 +147,8 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
             ctx.log.info("training is complete in the checkpoint (%d epochs): nothing to fit (stopped by %s)",
                          epoch, stopped_by)
         else:
-            ctx.log.info("resuming training at epoch %d, batch %d of %d", epoch + 1, batch, train.steps)
+            ctx.log.info("resuming training at epoch %d, batch %d of %s", epoch + 1, batch,
+                         train.steps if train.steps is not None else "the stream's (first pass: not counted yet)")
     elif ctx.resume:
         ctx.log.info("no training checkpoint in %s: training from the start", state.folder)
     clock = TrainingClock(seconds, max_minutes * 60 if max_minutes is not None else None)
@@ -155,31 +170,48 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         kept.append(EpochWeights(state.folder / "epochs", average_last, cfg.monitor, mode, cfg.restore_best,
                                  checkpointer.history))
     rates = [plateau] if plateau is not None else [LearningRateLog()] if schedule is not None else []
+    history_csv = keras.callbacks.CSVLogger(str(ctx.path("history.csv")), append=epoch > 0 or batch > 0)
     callbacks = [
         StopOnNonFinite(),
         clock,
         *diagnostics,
+        *train.callbacks,
         *first_callbacks,
         *rates,
         TrackerCallback(ctx.tracker),
         best,
-        keras.callbacks.CSVLogger(str(ctx.path("history.csv")), append=epoch > 0 or batch > 0),
+        history_csv,
         *([early] if early is not None else []),
         *kept,
         checkpointer,
     ]
     verbose = 1 if ctx.progress else 2
     prepare_multi_worker(model, train.epoch(epoch))
+    def fit(data, first: int, last: int, steps: int | None):
+        try:
+            model.fit(data, validation_data=valid, initial_epoch=first, epochs=last, steps_per_epoch=steps,
+                      callbacks=callbacks, shuffle=False, verbose=verbose)
+        except tf.errors.OpError as exc:  # a stream stopped by a bad row: keep what was trained, say where
+            error = train.bad_row(exc) if train.bad_row is not None else None
+            if error is None:
+                raise
+            state.save(model, checkpointer.snapshot())
+            raise error from None
+        history_csv.append = True  # the next fit call continues history.csv
+
     with warnings.catch_warnings(), deferred():
         # a dataset with steps_per_epoch has no known length; Keras warns at the end of every first epoch
         warnings.filterwarnings("ignore", message="Your input ran out of data")
         if batch and epoch < cfg.epochs and not completed:  # finish the interrupted epoch: the batches not seen yet
-            model.fit(train.epoch(epoch).skip(batch), validation_data=valid, initial_epoch=epoch, epochs=epoch + 1,
-                      steps_per_epoch=train.steps - batch, callbacks=callbacks, shuffle=False, verbose=verbose)
+            fit(train.epoch(epoch).skip(batch), epoch, epoch + 1, train.steps - batch if train.steps else None)
             epoch += 1
+        elif train.steps is None and epoch < cfg.epochs and not completed:  # a stream's first pass counts its batches
+            fit(train.epoch(epoch), epoch, epoch + 1, None)
+            epoch += 1
+        if train.steps is None:
+            train.steps = checkpointer.steps
         if epoch < cfg.epochs and not model.stop_training and not completed:
-            model.fit(train.stream(epoch, cfg.epochs), validation_data=valid, initial_epoch=epoch, epochs=cfg.epochs,
-                      steps_per_epoch=train.steps, callbacks=callbacks, shuffle=False, verbose=verbose)
+            fit(train.stream(epoch, cfg.epochs), epoch, cfg.epochs, train.steps)
         if not completed:
             stopped_by = ("max_minutes" if clock.stopped else
                           "early_stopping" if early is not None and early.stopped else "epochs")

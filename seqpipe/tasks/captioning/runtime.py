@@ -71,9 +71,9 @@ class CaptioningRuntime(Seq2SeqRuntime):
     signature, input_name, output_name = "caption", "image", "caption"
     target_input, encoder_model_name = "caption_in", "image_encoder_model"
 
-    def build_encoders(self, ctx, cfg, build) -> None:
+    def build_encoders(self, ctx, cfg, build, train) -> None:
         """The captions' vocabulary (the images need no tokenizer)."""
-        ctx.put("encoder", build(cfg.side(), ctx["splits"]["train"]["caption"].tolist(), "caption_vocab"))
+        ctx.put("encoder", build(cfg.side(), train["caption"].tolist(), "caption_vocab"))
 
     def build_image_encoder(self, ctx, cfg) -> None:
         """The see stage: the image input and the convolutional encoder's memory and summary."""

@@ -26,7 +26,7 @@ from seqpipe.text import END_ID, START_ID
 
 def target_ids(encoder, texts: list[str]) -> tuple[tf.RaggedTensor, tf.RaggedTensor]:
     """``([START] y, y [END])`` with y truncated so both fit ``encoder.max_length``."""
-    ids = encoder.tokenize(tf.constant(texts))[:, : encoder.max_length - 1]
+    ids = encoder.tokenize(texts)[:, : encoder.max_length - 1]
     rows = ids.nrows()
     start = tf.fill([rows, 1], tf.constant(START_ID, tf.int64))
     end = tf.fill([rows, 1], tf.constant(END_ID, tf.int64))

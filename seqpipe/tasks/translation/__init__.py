@@ -75,6 +75,7 @@ class Translation(Seq2SeqTask):
                   "export": Seq2SeqTask.stage_keys["export"]}
     provides = {"tokenize": ("target_encoder",)}
     runtime_class = "seqpipe.tasks.translation.runtime:TranslationRuntime"
+    streams = True
 
     def resolve(self, config):
         super().resolve(config)

@@ -38,9 +38,8 @@ class TranslationRuntime(Seq2SeqRuntime):
     table_file = "{split}_translations.tsv"
     signature, input_name, output_name = "translate", "text", "translation"
 
-    def build_encoders(self, ctx, cfg, build) -> None:
+    def build_encoders(self, ctx, cfg, build, train) -> None:
         """Source and target encoders: separate vocabularies, or one shared by both sides (``tokenize.shared``)."""
-        train = ctx["splits"]["train"]
         side = cfg.side()
         target = {**side, **{k: v for k, v in cfg.target.model_dump().items() if v is not None}}
         if cfg.shared:
@@ -66,6 +65,16 @@ class TranslationRuntime(Seq2SeqRuntime):
         from seqpipe.data.batching import pair_dataset
 
         frame, translator = ctx["splits"][split], ctx["generator"]
+        if not isinstance(frame, pd.DataFrame):  # a streamed training split: tokenized in the tf.data graph
+            from seqpipe.data.batching import stream_epochs
+
+            def tokenize(rows):
+                target_in, target_out = target_ids(translator.target_encoder, rows["target"])
+                return (translator.source_encoder.tokenize(rows["source"]), target_in), target_out
+
+            return stream_epochs(frame, tokenize, lambda x, y: tf.shape(y)[0], cfg.batch_size,
+                                 bucketing=cfg.bucketing, batch_tokens=cfg.batch_tokens,
+                                 longest=translator.target_encoder.max_length, ctx=ctx)
         source = translator.source_encoder.tokenize(frame["source"].tolist())
         target_in, target_out = target_ids(translator.target_encoder, frame["target"].tolist())
         if kwargs.get("shuffle"):
