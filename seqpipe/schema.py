@@ -6,7 +6,8 @@ so the place that consumes a YAML key is one hop from its schema.
 Besides :class:`Schema` (the strict base) and :class:`RegistryName`, this module holds the
 string types of the pipeline schema: :data:`NonEmptyStr`, :data:`NameStr` (names that become
 folder and run names), :data:`LabelStr` (names shown to people, spaces allowed),
-:data:`PathStr` and :data:`ModuleName` (the entries of ``plugins:``).
+:data:`PathStr` (relative to the pipeline file), :data:`CwdPathStr` (relative to the working directory)
+and :data:`ModuleName` (the entries of ``plugins:``).
 """
 
 from __future__ import annotations
@@ -139,8 +140,24 @@ LabelStr = _checked(_not_empty, _no_control, _trimmed, minLength=1)
 """A name shown to people (an MLflow experiment): spaces inside are fine; not empty, no control characters,
 no spaces at the ends."""
 
-PathStr = NonEmptyStr
-"""A file or folder path: not empty, no control characters."""
+class FileRelative:
+    """Marks a path field whose relative paths are taken from the pipeline file's folder. A relative path
+    typed in an ``-o`` override of such a field is taken from the working directory instead (the loader
+    makes it absolute as it applies the override; see :mod:`seqpipe.config.paths`)."""
+
+    def __repr__(self) -> str:
+        return "FileRelative()"
+
+
+FILE_RELATIVE = FileRelative()
+
+PathStr = Annotated[NonEmptyStr, FILE_RELATIVE]
+"""A file path, relative to the pipeline file's folder (from the working directory when typed in ``-o``):
+not empty, no control characters."""
+
+CwdPathStr = NonEmptyStr
+"""A file or folder path taken from the working directory (in a file and in ``-o`` alike): not empty, no
+control characters."""
 
 ModuleName = _checked(_module, pattern=f"^{MODULE_PATTERN.pattern}$")
 """A Python module name for ``plugins:``: dotted identifiers."""

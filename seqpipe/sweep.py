@@ -138,6 +138,7 @@ def run_sweep(pipeline: str | Path, overrides: list[str] = (), *, grid: dict[str
               print_line=print) -> SweepResult:
     """Run the sweep of ``pipeline`` (its ``sweep:`` section, with ``grid`` replacing/adding values)."""
     from seqpipe.api import load
+    from seqpipe.config.paths import from_folder
 
     pipeline = Path(pipeline).resolve()
     overrides = list(overrides)
@@ -152,6 +153,10 @@ def run_sweep(pipeline: str | Path, overrides: list[str] = (), *, grid: dict[str
         raise SeqpipeError(f"{pipeline}: nothing to sweep; add a sweep: {{params: ...}} section or --grid key=v1,v2")
     metric = metric or spec.metric or (config.stage("train").monitor if config.stage("train") else None)
     trials = make_trials(spec, config.seed)
+    written = set(config.sweep.params if config.sweep else ()) - set(grid or ())  # from the file, not --grid
+    for trial in trials:  # a relative path the sweep file gives is taken from its folder, as in the file
+        trial.settings = {key: from_folder(key, value, pipeline.parent) if key in written else value
+                          for key, value in trial.settings.items()}
     validate_trials(pipeline, overrides, trials)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = Path(config.output_dir).resolve() / f"{config.name}-sweep-{stamp}"

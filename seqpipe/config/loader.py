@@ -29,6 +29,7 @@ from seqpipe.config.keypaths import Path_, _dotted, _short
 from seqpipe.config.yaml_reader import MAX_DEPTH, read_yaml
 from seqpipe.errors import ConfigError, printable
 
+Rewrite = Callable[[Path_, Any], Any]  # the value an override sets, from its key path and typed value
 MAX_FILE_BYTES = 2_000_000
 """Largest pipeline file or fragment read, in bytes. Shipped pipelines are under 2 kB; a file this big is a
 data file named by mistake (and reading it still takes well under two seconds)."""
@@ -315,6 +316,7 @@ def load_mapping(
     *,
     top_level: set[str] = frozenset(),
     stage_order: Callable[[str], int] = lambda name: 0,
+    rewrite: Rewrite | None = None,
 ) -> Layered:
     """Like :func:`load` for a config given as data: ``extends`` are found relative to ``base_dir`` and
     problems are located at ``<dict>`` (with their key path)."""
@@ -325,7 +327,7 @@ def load_mapping(
     _locate(data, (), locs, problems)
     data = copy.deepcopy(data)
     layered = _with_extends(data, locs, DICT_ORIGIN, Path(base_dir).resolve(), (), problems)
-    return _finish(layered, overrides, problems, top_level, stage_order)
+    return _finish(layered, overrides, problems, top_level, stage_order, rewrite)
 
 
 def load(
@@ -334,11 +336,13 @@ def load(
     *,
     top_level: set[str] = frozenset(),
     stage_order: Callable[[str], int] = lambda name: 0,
+    rewrite: Rewrite | None = None,
 ) -> Layered:
     """Read ``path`` with its ``extends`` chain, then import ``plugins`` and apply ``overrides``.
 
     Stages are finally ordered by ``stage_order`` (their canonical place in a pipeline),
-    keeping the written order between stages of equal rank.
+    keeping the written order between stages of equal rank. ``rewrite(key path, value)`` gives the
+    value an override sets (the config makes relative paths absolute from the working directory).
     """
     try:
         path = Path(path).resolve()
@@ -348,16 +352,17 @@ def load(
     layered = _read_file(path, (), problems)
     if layered is None:
         raise ConfigError(problems)
-    return _finish(layered, overrides, problems, top_level, stage_order)
+    return _finish(layered, overrides, problems, top_level, stage_order, rewrite)
 
 
-def _finish(layered: Layered, overrides, problems: list, top_level, stage_order) -> Layered:
+def _finish(layered: Layered, overrides, problems: list, top_level, stage_order, rewrite=None) -> Layered:
     # `plugins` (with its overrides) first: `-o stages[i]...` and the stage order count the plugins' stages
     first = [text for text in overrides if (m := _SEGMENT.match(text.split("=", 1)[0].strip())) and
              m.group(1) == "plugins"]
-    _apply_overrides(layered, first, problems, top_level, stage_order)
+    _apply_overrides(layered, first, problems, top_level, stage_order, rewrite)
     import_plugins(layered, problems)
-    _apply_overrides(layered, [text for text in overrides if text not in first], problems, top_level, stage_order)
+    _apply_overrides(layered, [text for text in overrides if text not in first], problems, top_level, stage_order,
+                     rewrite)
     if problems:
         raise ConfigError(list(dict.fromkeys(problems)))
     stages = layered.data.get("stages")
@@ -366,7 +371,7 @@ def _finish(layered: Layered, overrides, problems: list, top_level, stage_order)
     return layered
 
 
-def _apply_overrides(layered: Layered, overrides, problems: list, top_level, stage_order) -> None:
+def _apply_overrides(layered: Layered, overrides, problems: list, top_level, stage_order, rewrite=None) -> None:
     for text in overrides:
         stages = layered.data.get("stages")
         names = list(stages) if isinstance(stages, dict) else [next(iter(e)) for e in stages if isinstance(e, dict)
@@ -374,6 +379,7 @@ def _apply_overrides(layered: Layered, overrides, problems: list, top_level, sta
         stage_names = sorted((n for n in names if isinstance(n, str)), key=stage_order)
         try:
             keypath, value = parse_override(text, set(top_level), stage_names)
+            value = rewrite(keypath, value) if rewrite is not None else value
             apply_override(layered, keypath, value, override_origin(text))
         except ConfigError as exc:
             problems += exc.problems

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Discriminator, Field, Tag, create_model
 
-from seqpipe.schema import LabelStr, ModuleName, NameStr, NonEmptyStr, PathStr, RegistryName, Schema
+from seqpipe.schema import CwdPathStr, LabelStr, ModuleName, NameStr, NonEmptyStr, RegistryName, Schema
 
 TOP_LEVEL = {"name", "description", "extends", "plugins", "seed", "task", "tracking", "data", "runtime", "output_dir",
              "stages", "sweep"}
@@ -121,7 +121,7 @@ def _build_model() -> type[Schema]:
         data: DataConfig = Field(description="where the examples come from and how they are split")
         runtime: RuntimeConfig = Field(default_factory=RuntimeConfig,
                                        description="precision, distribution, determinism")
-        output_dir: PathStr = Field("runs", description="run folders are created under this directory "
+        output_dir: CwdPathStr = Field("runs", description="run folders are created under this directory "
                                                     "(relative to the working directory)")
         stages: list[StageEntry] = Field(min_length=1, description="the pipeline's stages, in order")
         sweep: SweepConfig | None = Field(None, description="a family of runs for seqpipe sweep "

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Discriminator, Tag, ValidationError
 
 from seqpipe.config import loader
 from seqpipe.config.keypaths import _dotted, _short
+from seqpipe.config.paths import absolute_paths
 from seqpipe.config.pipeline import TOP_LEVEL, pipeline_model, stage_order
 from seqpipe.errors import ConfigError, printable
 from seqpipe.registry import did_you_mean
@@ -287,9 +288,11 @@ def shown_path(config, path: tuple) -> str:
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[BaseModel, loader.Layered]:
-    """Read, layer, override and validate a pipeline file."""
+    """Read, layer, override and validate a pipeline file (relative paths typed in ``overrides`` are taken
+    from the working directory)."""
     with _one_line_each(path):
-        layered = loader.load(path, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order)
+        layered = loader.load(path, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order,
+                              rewrite=absolute_paths)
         return validate(layered), layered
 
 
@@ -297,7 +300,8 @@ def load_mapping_config(data: dict[str, Any], base_dir: str | Path, overrides: l
                         ) -> tuple[BaseModel, loader.Layered]:
     """Layer, override and validate a pipeline given as data (``extends`` relative to ``base_dir``)."""
     with _one_line_each(loader.DICT_ORIGIN):
-        layered = loader.load_mapping(data, base_dir, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order)
+        layered = loader.load_mapping(data, base_dir, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order,
+                                      rewrite=absolute_paths)
         return validate(layered), layered
 
 

@@ -129,10 +129,33 @@ def streaming_fits(config) -> Iterator[Problem]:
         yield (("data", "streaming"), f"cannot stream the training split: {refusal}")
 
 
+def parallel_files_are_roles(config) -> Iterator[Problem]:
+    """The keys of parallel files (``data.source.train: {source: ..., target: ...}``) are the roles the task
+    reads, the columns its stages keep, or split.group_by; every role the task reads has a file."""
+    from seqpipe.pipeline.stage import STAGES
+
+    task, data = _task(config), config.data
+    keep = [c for name in config.stage_names() for c in STAGES.get(name)(config.stage(name)).data_columns()]
+    known = list(dict.fromkeys([*task.roles, *keep, *([data.split.group_by] if data.split.group_by else [])]))
+    for key in ("path", "train", "valid", "test"):
+        files = getattr(data.source, key)
+        if not isinstance(files, dict):
+            continue
+        for role in files:
+            if role not in known:
+                yield (("data", "source", key, role),
+                       f"unknown role '{role}'; parallel files are given per role, one of {', '.join(known)} "
+                       f"(what task '{config.task}' reads){did_you_mean(role, known)}")
+        missing = [role for role in task.roles if role not in files]
+        if missing:
+            yield (("data", "source", key), f"no file for {', '.join(missing)}; parallel files give one file per "
+                                            f"role that task '{config.task}' reads: {', '.join(task.roles)}")
+
+
 INITIAL_ARTIFACTS = ("splits",)  # published by the runner from the ``data:`` section
 
 RULES = [stages_serve_the_task, keys_belong_to_the_task, metrics_fit_the_task, needs_validation_split,
-         monitor_is_known, evaluated_splits_exist, clip_once, streaming_fits]
+         monitor_is_known, evaluated_splits_exist, clip_once, parallel_files_are_roles, streaming_fits]
 
 
 def check_rules(config) -> list[Problem]:

@@ -50,6 +50,14 @@ def streamed_train(cfg: DataConfig, *, roles: list[str], seed: int, base_dir: Pa
     from seqpipe.data.stream import StreamedSplit
 
     files = resolve_files(cfg.source.train, Path(base_dir), "data.source.train")
+    if files.kind == "table":
+        from seqpipe.data.files import table_format
+        from seqpipe.errors import DataError
+
+        for path in files.files():
+            if table_format(path, cfg.source.format) != "tsv":
+                raise DataError(f"{path}: a streamed training split reads TSV shards or parallel text files; got "
+                                f"{table_format(path, cfg.source.format)} (data.streaming: true)")
     return StreamedSplit(files.kind, files.shards, list(roles), seed, columns=cfg.source.columns,
                          header=cfg.source.header, on_error=cfg.on_error, max_tokens=cfg.max_tokens,
                          shuffle_buffer=cfg.shuffle_buffer)
@@ -64,7 +72,10 @@ def load_data(
     Sources: a recipe is prepared in the cache (with ``source.options`` for a recipe that takes
     them, e.g. a generated one) and its table (TSV, or JSONL for multi-line texts) read; a ``path``
     or fixed ``train`` / ``valid`` / ``test`` files are taken relative to ``base_dir`` (the pipeline
-    file's folder), all read with the same format, columns and header.
+    file's folder), all read with the same format, columns and header. Each of those may be shards
+    (a list or a glob), ``.gz`` files, or line-aligned parallel files, one per role
+    (:mod:`seqpipe.data.files`, :mod:`seqpipe.data.layouts`); a parallel file's role must be one of
+    ``roles``, ``keep`` or ``split.group_by``.
     A recipe that declares its own splits (``Recipe.splits``) names each row's split in its
     ``split`` column. A split that no file or recipe gives is carved from the train rows (or from
     the one table) by ``data.split``; ``split.group_by`` and ``split.stratify`` apply to that
@@ -89,7 +100,8 @@ def load_data(
     each of its rows came from (:func:`seqpipe.data.checks.origin`), for later messages.
     """
     from seqpipe.data.checks import ORIGIN, DataReport
-    from seqpipe.data.readers import read_table
+    from seqpipe.data.files import TABLE, FileSet, resolve_files
+    from seqpipe.data.layouts import read_files
     from seqpipe.data.recipes import DATASETS, SPLIT_COLUMN, prepare_recipe
     from seqpipe.data.split import shuffle_limit, split_frame
 
@@ -101,15 +113,16 @@ def load_data(
     extra = [group_by] if group_by is not None and group_by not in roles + keep else []
     report = DataReport()
 
-    def read(path: Path, columns: list[str], fmt: str, mapping: dict | None, header: bool) -> pd.DataFrame:
-        df = read_table(path, format=fmt, roles=columns, columns=mapping, header=header,
+    def read(files, columns: list[str], fmt: str, mapping: dict | None, header: bool) -> pd.DataFrame:
+        df = read_files(files, format=fmt, roles=columns, columns=mapping, header=header,
                         on_error=on_error, max_tokens=max_tokens, report=report)
         df[_POSITION] = range(len(df))
         return df
 
-    def own_file(name: str, columns: list[str]) -> pd.DataFrame:
-        return read(Path(base_dir) / Path(name).expanduser(), columns, source.format, source.columns,
-                    source.header)
+    def own_file(key: str, columns: list[str]) -> pd.DataFrame:
+        files = resolve_files(getattr(source, key), Path(base_dir), f"data.source.{key}")
+        _known_roles(files, roles + keep + ([group_by] if group_by else []))
+        return read(files, columns, source.format, source.columns, source.header)
 
     fixed: dict[str, pd.DataFrame] = {}
     if source.recipe is not None:
@@ -119,27 +132,27 @@ def load_data(
         recipe_splits = recipe.splits_for(source.options)
         carving = any(name not in recipe_splits for name in HELDOUT)
         columns = roles + keep + (extra if carving else []) + ([SPLIT_COLUMN] if recipe_splits else [])
-        pool = read(table, columns, recipe.format, None, True)
+        pool = read(FileSet(TABLE, ({TABLE: Path(table)},)), columns, recipe.format, None, True)
         pool_file = str(table)
         if recipe_splits:
             fixed = _by_split_column(pool, source.recipe, recipe_splits, SPLIT_COLUMN)
     elif source.path is not None:
         carving = True
-        pool = own_file(source.path, roles + keep + extra)
+        pool = own_file("path", roles + keep + extra)
         pool_file = str(pool.attrs[ORIGIN].file)
     elif stream:
-        parts = {"train": streamed_train(cfg, roles=roles + keep, seed=seed, base_dir=base_dir)}
+        parts = {"train": streamed_train(cfg, roles=roles, seed=seed, base_dir=base_dir)}
         for name in HELDOUT:
-            parts[name] = (_settle(own_file(files[name], roles + keep), []) if files[name] is not None
+            parts[name] = (_settle(own_file(name, roles + keep), []) if files[name] is not None
                            else _empty(parts, roles + keep))
         return parts, report
     else:
         carving = any(files[name] is None for name in HELDOUT)
-        fixed["train"] = own_file(files["train"], roles + keep + (extra if carving else []))
+        fixed["train"] = own_file("train", roles + keep + (extra if carving else []))
         pool_file = str(fixed["train"].attrs[ORIGIN].file)
         for name in HELDOUT:
             if files[name] is not None:
-                fixed[name] = own_file(files[name], roles + keep)
+                fixed[name] = own_file(name, roles + keep)
     frames = fixed or {"pool": pool}
     if source.tagset != "original":
         from seqpipe.data.tagsets import map_tags
@@ -167,6 +180,17 @@ def load_splits(
 ) -> dict[str, pd.DataFrame]:
     """The ``train`` / ``valid`` / ``test`` frames of :func:`load_data`, without its report."""
     return load_data(cfg, roles=roles, seed=seed, base_dir=base_dir)[0]
+
+
+def _known_roles(files, known: list[str]) -> None:
+    """Refuse a parallel file for a role that nothing reads (one line naming the roles that are read)."""
+    from seqpipe.errors import DataError
+    from seqpipe.registry import did_you_mean
+
+    for role in files.roles():
+        if role not in known:
+            raise DataError(f"{files.where}.{role}: unknown role '{role}'; parallel files are given per role, one "
+                            f"of {', '.join(known)}{did_you_mean(role, known)}")
 
 
 def _by_split_column(

@@ -90,6 +90,21 @@ def problem_message(problems: Sequence[RowProblem], *, hint: str = SKIP_HINT) ->
     return line
 
 
+def on_problems(problems: Sequence[RowProblem], on_error: str, kept: bool, report: DataReport | None) -> None:
+    """What ``data.on_error`` does with a file's row problems: ``fail`` raises one DataError for them all;
+    ``skip`` adds them to ``report``, or raises when no row is ``kept``."""
+    from seqpipe.errors import DataError
+
+    if not problems:
+        return
+    if on_error == "fail":
+        raise DataError(problem_message(problems))
+    if not kept:
+        raise DataError(problem_message(problems, hint="data.on_error: skip would drop every row and leave none"))
+    if report is not None:
+        report.add(problems)
+
+
 @dataclass
 class DataReport:
     """What ``data.on_error: skip`` dropped while the data was read.
@@ -146,20 +161,39 @@ class Origin:
 
     Kept in ``frame.attrs[ORIGIN]``; pandas copies ``attrs`` to derived frames and this object
     copies as itself, so it costs nothing. Row ``i`` of the frame is ``unit numbers[i]`` of
-    ``file``; ``columns`` maps a role to how messages name its column (``column 'stars'``).
+    ``file_of(i)``: ``file``, or ``files[i]`` for rows read from several files (shards); ``file``
+    is then the first. ``columns`` maps a role to how messages name its column (``column 'stars'``).
     """
 
-    __slots__ = ("file", "unit", "numbers", "columns")
+    __slots__ = ("file", "unit", "numbers", "columns", "files")
 
-    def __init__(self, file: str, unit: str, numbers: Sequence[int], columns: dict[str, str]):
+    def __init__(self, file: str, unit: str, numbers: Sequence[int], columns: dict[str, str],
+                 files: Sequence[str] | None = None):
+        files = tuple(files) if files is not None else None
+        if files is not None and len(set(files)) == 1:
+            file, files = files[0], None
         self.file, self.unit, self.numbers, self.columns = file, unit, tuple(numbers), dict(columns)
+        self.files = files or None
 
     def __deepcopy__(self, memo) -> Origin:
         return self
 
+    def file_of(self, row: int) -> str:
+        """The file of the 0-based ``row``."""
+        return self.files[row] if self.files is not None else self.file
+
     def take(self, positions: Iterable[int]) -> Origin:
         """The origin of the rows at ``positions`` (in that order)."""
-        return Origin(self.file, self.unit, [self.numbers[int(i)] for i in positions], self.columns)
+        positions = [int(i) for i in positions]
+        files = [self.files[i] for i in positions] if self.files is not None else None
+        return Origin(self.file, self.unit, [self.numbers[i] for i in positions], self.columns, files)
+
+    @staticmethod
+    def join(origins: Sequence[Origin]) -> Origin:
+        """The origin of frames read one after the other (shards), each row keeping its file."""
+        first = origins[0]
+        files = [o.file_of(i) for o in origins for i in range(len(o.numbers))]
+        return Origin(first.file, first.unit, [n for o in origins for n in o.numbers], first.columns, files)
 
 
 def origin(frame: pd.DataFrame) -> Origin | None:
@@ -174,7 +208,7 @@ def locate(frame: pd.DataFrame, split: str, row: int) -> Location:
     known = origin(frame)
     if known is None:
         return (f"{split} split", "row", row + 1)
-    return (known.file, known.unit, known.numbers[row])
+    return (known.file_of(row), known.unit, known.numbers[row])
 
 
 def column_label(frame: pd.DataFrame, column: str) -> str:

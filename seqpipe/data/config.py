@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, ValidationError, model_serializer, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from seqpipe.data.recipes import DATASETS
@@ -14,6 +14,34 @@ SOURCES = ("recipe", "path", "train")  # exactly one is given
 SPLITS = ("train", "valid", "test")
 STREAM_ABOVE_MB = 256  # data.streaming: auto streams training files larger than this on disk
 
+def _some(value: Any) -> Any:
+    if not value:
+        kind = "list" if isinstance(value, list) else "mapping"
+        raise PydanticCustomError("empty_files", f"must be a non-empty {kind}")
+    return value
+
+
+def _kind(value: Any) -> str | None:
+    return {str: "path", list: "shards", dict: "parallel"}.get(type(value))
+
+
+def _one_of(*members: tuple[Any, str], message: str) -> Any:
+    """A union told apart by the value's type (so a problem is reported at the member that fits)."""
+    return Annotated[Union[tuple(Annotated[m, Tag(tag)] for m, tag in members)],
+                     Discriminator(_kind, custom_error_type="files_kind", custom_error_message=message)]
+
+
+Shards = Annotated[list[PathStr], AfterValidator(_some)]
+PathOrShards = _one_of((PathStr, "path"), (Shards, "shards"), message="must be a path or a list of paths")
+Files = _one_of((PathStr, "path"), (Shards, "shards"),
+                (Annotated[dict[NonEmptyStr, PathOrShards], AfterValidator(_some)], "parallel"),
+                message="must be a path, a list of paths or a mapping of role to path (parallel files)")
+"""One split's files: a path or glob, a list of shards, or ``{role: path, glob or list}`` (parallel files)."""
+_LAYOUT = ("a file, a glob (corpus/train-*.tsv) or a list of files, read one after the other, .gz files "
+           "included; or line-aligned parallel files, one text file per role ({source: train.en, target: "
+           "train.es}, each a file, glob or list); relative paths are taken from the pipeline file's folder "
+           "(from the working directory when typed in -o)")
+
 
 class SourceConfig(Schema):
     """Where the examples come from: a named recipe, one file of your own that data.split divides,
@@ -22,39 +50,40 @@ class SourceConfig(Schema):
     recipe: Annotated[str, RegistryName(DATASETS)] | None = Field(
         None, description="Name of a built-in dataset that seqpipe downloads and caches."
     )
-    path: PathStr | None = Field(
+    path: Files | None = Field(
         None,
-        description="Data file to read and split by data.split; a relative path is taken from the "
-        "pipeline file's folder.",
+        description=f"Data to read and split by data.split: {_LAYOUT}.",
     )
-    train: PathStr | None = Field(
+    train: Files | None = Field(
         None,
-        description="Training file, for fixed splits (instead of path); read like path. Give valid and "
-        "test files too, or leave one out to have data.split carve it from this file.",
+        description="Training data, for fixed splits (instead of path); given like path. Give valid and "
+        "test too, or leave one out to have data.split carve it from the train rows.",
     )
-    valid: PathStr | None = Field(
+    valid: Files | None = Field(
         None,
-        description="Validation file (with train); data.split.valid then does not apply.",
+        description="Validation data (with train), given like path; data.split.valid then does not apply.",
     )
-    test: PathStr | None = Field(
+    test: Files | None = Field(
         None,
-        description="Test file (with train); data.split.test then does not apply.",
+        description="Test data (with train), given like path; data.split.test then does not apply.",
     )
     format: Literal["auto", "csv", "tsv", "jsonl", "text", "conll", "wordtag"] = Field(
         "auto",
         description="File format; 'auto' picks it from the suffix (.csv, .tsv/.tab, "
         ".jsonl/.ndjson, .txt, .conll/.conllu/.bio/.iob). 'text' holds one example per line. "
         "For tagged sentences: 'conll' holds one token per line in tab-separated columns with a blank "
-        "line between sentences; 'wordtag' holds one sentence per line of word/TAG items.",
+        "line between sentences; 'wordtag' holds one sentence per line of word/TAG items. A .gz suffix is "
+        "looked past (train.tsv.gz is tsv). Applies to tables, not to parallel files (always one value per line).",
     )
     columns: dict[str, NonEmptyStr | int] | None = Field(
         None,
         description="Maps a role (such as text or label) to the file's column name, or to "
         "a 0-based column index for files without a header row. Unmapped roles are "
         "looked up under their own name. For conll files give column numbers; by default "
-        "tokens are column 0 and tags the last column.",
+        "tokens are column 0 and tags the last column. Not for parallel files (their keys are the roles).",
     )
-    header: bool = Field(True, description="Whether a CSV or TSV file starts with a header row.")
+    header: bool = Field(True, description="Whether a CSV or TSV file starts with a header row (not for "
+                                           "parallel files).")
     limit: int | None = Field(
         None, ge=1,
         description="Keep only the first N rows after a seeded shuffle (quick runs): of the whole table "
@@ -86,6 +115,18 @@ class SourceConfig(Schema):
                 f"{' and '.join(held_out)} go with source.train (fixed split files); with {given[0]}, "
                 "data.split carves the valid and test splits, so use source.train instead"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _table_keys_need_a_table(self) -> SourceConfig:
+        given = [getattr(self, key) for key in ("path", *SPLITS) if getattr(self, key) is not None]
+        if given and all(isinstance(files, dict) for files in given):
+            table_keys = [f"source.{key}" for key in ("format", "columns", "header") if key in self.model_fields_set
+                          and not (key == "format" and self.format in ("auto", "text"))]
+            if table_keys:
+                verb = "apply" if len(table_keys) > 1 else "applies"
+                raise ValueError(f"{' and '.join(table_keys)} {verb} to table files; parallel files (a mapping of "
+                                 "role to file) hold one value per line, so remove them")
         return self
 
     @model_validator(mode="wrap")

@@ -41,15 +41,13 @@ from typing import Any
 
 import pandas as pd
 
-from seqpipe.data.checks import ORIGIN, DataReport, Origin, RowProblem, problem_message
+from seqpipe.data.checks import ORIGIN, DataReport, Origin, RowProblem, on_problems
+from seqpipe.data.files import FORMATS, SUFFIXES, is_gzip, read_bytes, table_format
 from seqpipe.data.reader_items import _count, _Item
 from seqpipe.data.tagged_readers import _check_tagging_roles, _conll, _wordtag
 from seqpipe.errors import DataError
 
-FORMATS = ("csv", "tsv", "jsonl", "text", "conll", "wordtag")
-SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
-            ".txt": "text", ".conll": "conll", ".conllu": "conll", ".bio": "conll",
-            ".iob": "conll"}
+__all__ = ["FORMATS", "SUFFIXES", "read_table"]
 JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "a number",
               float: "a number", bool: "a boolean", type(None): "null"}
 LAYOUT = {  # what a file of each format holds, for "expected ..."
@@ -108,7 +106,7 @@ def read_table(
         raise DataError(f"{path}: file not found")
     if not path.is_file():
         raise DataError(f"{path}: not a file")
-    fmt = _format(path, format)
+    fmt = table_format(path, format)
     if fmt == "text" and roles != ["text"]:
         raise DataError(
             f"{path}: the text format holds one example per line (role 'text' only); "
@@ -116,7 +114,7 @@ def read_table(
         )
     if fmt in ("conll", "wordtag"):
         _check_tagging_roles(path, fmt, roles, columns)
-    text, bad = _decode(path, path.read_bytes())
+    text, bad = _decode(path, read_bytes(path))
     if not text.strip():
         layout = "one example per row" if fmt in ("csv", "tsv") and not header else LAYOUT[fmt]
         raise DataError(f"{path}: empty file; expected {layout}")
@@ -153,13 +151,7 @@ def read_table(
                 continue
             number, (what, kind) = item.number, checked
         problems.append(RowProblem(file, unit, number, what, kind))
-    if problems:
-        if on_error == "fail":
-            raise DataError(problem_message(problems))
-        if not records:
-            raise DataError(problem_message(problems, hint="data.on_error: skip would drop every row and leave none"))
-        if report is not None:
-            report.add(problems)
+    on_problems(problems, on_error, bool(records), report)
     if not records:
         raise DataError(f"{path}: no examples; expected {LAYOUT[fmt]}")
     df = pd.DataFrame(records, columns=roles, dtype=str)
@@ -226,23 +218,13 @@ def _reason(exc: UnicodeDecodeError) -> str:
 
 
 def _utf8_expected(path: Path) -> str:
+    if is_gzip(path):
+        inner = path.with_suffix("")
+        converted = path.with_name(f"{inner.stem}.utf8{inner.suffix}.gz")
+        return (f"expected UTF-8 text (convert a Latin-1 file with: zcat {path} | iconv -f latin1 -t utf-8 | "
+                f"gzip > {converted})")
     converted = path.with_name(f"{path.stem}.utf8{path.suffix}")
     return f"expected UTF-8 text (convert a Latin-1 file with: iconv -f latin1 -t utf-8 {path} > {converted})"
-
-
-def _format(path: Path, format: str) -> str:
-    if format != "auto":
-        if format not in FORMATS:
-            raise ValueError(f"unknown format {format!r}; expected auto or one of {FORMATS}")
-        return format
-    fmt = SUFFIXES.get(path.suffix.lower())
-    if fmt is None:
-        suffix = f"the suffix '{path.suffix}'" if path.suffix else "a name without a suffix"
-        raise DataError(
-            f"{path}: cannot tell the format from {suffix}; set data.source.format "
-            f"to one of {', '.join(FORMATS)}"
-        )
-    return fmt
 
 
 def _expected(roles: list[str], columns: dict[str, Any], kind: str) -> str:

@@ -27,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from seqpipe.data.checks import SKIP_HINT, DataReport, RowProblem
+from seqpipe.data.files import count_lines, open_binary
 from seqpipe.errors import DataError
 
 # what a row's check code means; 0 is a good row
@@ -325,18 +326,6 @@ class StreamedSplit:
                 return error
         problem = self.problem(self.file_of(file_index), line, code)
         return DataError(f"{problem} ({SKIP_HINT}; the training so far is in the run's checkpoints/)")
-
-
-def open_binary(path: Path):
-    """``path`` opened for reading bytes, through gzip when it ends in ``.gz``."""
-    import gzip
-
-    return gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb")
-
-
-def count_lines(path: Path) -> int:
-    with open_binary(path) as handle:
-        return sum(1 for _ in handle)
 
 
 class SkipCounter(keras.callbacks.Callback):

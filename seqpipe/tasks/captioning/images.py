@@ -62,9 +62,9 @@ def check_images(splits: dict, on_error: str, report) -> dict:
     out = {}
     for split, frame in splits.items():
         known = origin(frame)
-        folder = Path(known.file).parent if known is not None and known.file else Path(".")
         problems, keep, resolved, digests = [], [], [], []
         for row, value in enumerate(frame["image"].tolist()):
+            folder = Path(known.file_of(row)).parent if known is not None and known.file else Path(".")
             path = Path(str(value)).expanduser()
             path = (path if path.is_absolute() else folder / path).resolve()
             if str(path) not in checked:
