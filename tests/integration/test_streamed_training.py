@@ -149,23 +149,24 @@ def test_a_bad_row_met_while_training_keeps_a_checkpoint(tmp_path, monkeypatch, 
     mid-epoch (the file changed under the run): one line with the file and row, the model trained so far kept."""
     from seqpipe.data import batching
 
-    write(tmp_path, epochs=2)
+    write(tmp_path, epochs=1, rows=1500)
     shard = tmp_path / "train-1.tsv"
     original = batching.stream_epochs
 
     def prepare_then_damage(*args, **kwargs):
         out = original(*args, **kwargs)
         lines = shard.read_text(encoding="utf-8").splitlines()
-        lines[200] = "a\tb\tc"  # row 201: three fields
+        lines[1400] = "a\tb\tc"  # row 1401: three fields, late in the epoch's stream
         shard.write_text("\n".join(lines) + "\n", encoding="utf-8")
         return out
 
     monkeypatch.setattr(batching, "stream_epochs", prepare_then_damage)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    assert main(["run", "p.yaml", "--no-progress", "--no-cache", "-o", "data.shuffle_buffer=1"]) == 2
+    assert main(["run", "p.yaml", "--no-progress", "--no-cache", "-o", "data.shuffle_buffer=1",
+                 "-o", "train.batch_size=64"]) == 2
     err = capsys.readouterr().err
-    assert f"{shard} row 201: wrong number of fields; expected 2" in err and "Traceback" not in err
+    assert f"{shard} row 1401: wrong number of fields; expected 2" in err and "Traceback" not in err
     (run_dir,) = (tmp_path / "runs").iterdir()
     state = json.loads((run_dir / "checkpoints" / "last.json").read_text())
     assert state["epoch"] == 0 and state["batch"] > 0  # what was trained before the bad row
@@ -180,3 +181,28 @@ def test_streaming_refuses_what_it_cannot_stream(tmp_path, capsys):
     assert "data.streaming: task 'classification' reads its training split whole; tasks that stream: translation" in err
     assert "cannot stream the training split: data.split would carve test from the training rows" in err
     assert "cannot stream the training split: source.limit samples the whole table" in err
+
+
+def test_streamed_and_in_memory_runs_on_parallel_gz_shards_build_the_same_vocabulary_and_batches(tmp_path):
+    """Line-aligned gzipped shards (train-K.src.gz / train-K.tgt.gz): the stream and the in-memory reader see the
+    same rows; with every row in the vocabulary sample and in the length sample, the vocabularies and the number
+    of bucketed batches per epoch are the same."""
+    import gzip
+
+    rng = np.random.default_rng(1)
+    for shard in range(3):
+        rows = pairs(rng, 120).splitlines()[1:]
+        for side, column in (("src", 0), ("tgt", 1)):
+            with gzip.open(tmp_path / f"train-{shard}.{side}.gz", "wt", encoding="utf-8") as handle:
+                handle.write("".join(row.split("\t")[column] + "\n" for row in rows))
+    write(tmp_path, epochs=1, **{'train: "train-*.tsv"': 'train: {source: "train-*.src.gz", target: "train-*.tgt.gz"}'})
+    states, vocabularies = {}, {}
+    for streaming in ("true", "false"):
+        final(start(tmp_path, "-o", f"data.streaming={streaming}", "-o", f"name=s{streaming}"))
+        (run_dir,) = (tmp_path / "runs").glob(f"s{streaming}-*")
+        states[streaming] = json.loads((run_dir / "checkpoints" / "last.json").read_text())
+        vocabularies[streaming] = [(run_dir / f"{side}_vocab.txt").read_text() for side in ("source", "target")]
+        log = (run_dir / "run.log").read_text()
+        assert ("streaming the training split" in log) == (streaming == "true")
+    assert vocabularies["true"] == vocabularies["false"]
+    assert states["true"]["steps_per_epoch"] == states["false"]["steps_per_epoch"] > 0

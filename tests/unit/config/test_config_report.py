@@ -307,13 +307,13 @@ def test_resolved_dict_fills_every_default(write):
             "source": {"recipe": "sms-spam", "path": None, "train": None, "valid": None, "test": None,
                        "format": "auto", "columns": None, "header": True, "limit": None, "tagset": "original"},
             "split": {"valid": 0.1, "test": 0.1, "stratify": True, "group_by": None},
-            "on_error": "fail", "max_tokens": None,
+            "on_error": "fail", "max_tokens": None, "streaming": "auto", "shuffle_buffer": 50000,
         },
         "output_dir": "runs",
         "stages": [
             # tokenize.kind is the task's default; keys of other tasks are not shown
             {"tokenize": {"kind": "word", "vocab_size": 20000, "min_frequency": 1, "lowercase": True,
-                          "max_length": 64}},
+                          "max_length": 64, "sample_lines": 200000}},
             {"embed": {"kind": "learned", "dim": 128, "dropout": 0.0}},
             {"encode": {"cell": "lstm", "units": 4, "layers": 1, "bidirectional": False, "merge_mode": "concat",
                         "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0, "skip_delay": 0, "tree": None}},
