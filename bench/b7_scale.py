@@ -1,38 +1,55 @@
-"""B7: scale: peak memory and epoch time of a translation run on the corpus and on ten copies of it.
+"""B7: scale: streamed training input at 1x, 10x and 100x the translation corpus, against in-memory at 1x and 10x.
 
-The bible-en-es pairs are written as fixed split files in a scratch folder: 200 validation and 200 test
-pairs, and the rest as the 1x training file (the whole corpus; a 1,000-pair slice in ``--quick``); the
-10x training file is the 1x file's pairs repeated ten times. Each corpus runs the translation smoke
-pipeline's model and settings (``pipelines/smoke/translate_en_es.yaml`` with ``data.source`` set to the
-files, tracking off) through ``seqpipe run`` in a fresh process under ``bench._probe``:
+The bible-en-es pairs (the cached ``bible-en-es.tsv``, shuffled with seed 13) give 200 validation and 200 test
+pairs, written as small plain parallel files (``valid.en`` / ``valid.es``, ``test.en`` / ``test.es``), and the
+rest is the 1x training corpus (30,684 pairs; 3,000 in ``--quick``), written as line-aligned parallel gzipped
+shards (gzip level 1): ``train-0000K.en.gz`` / ``train-0000K.es.gz``, K = 0-3, a quarter of the pairs each, so
+that even 1x interleaves as many shards as the stream reads at once. 10x and 100x are the 1x pairs repeated: the
+same four shards listed 10 and 100 times in ``data.source.train`` (a list may name a file more than once), so
+100x (about 3.1 million pairs) is never written out or held anywhere; the files read are the same bytes a
+written-out 100x corpus would hold, only fewer of them sit in the page cache (which is not part of RSS).
 
-- peak RSS of the process (``wait4``), and its resident set at the first training step (``/proc``);
-- time to the first training step (reading, the tokenizers' training, tokenizing, batching, tracing);
-- training time per step over the first steps (the intervals between step ends), and the epoch time that
-  gives at the epoch's step count. The 10x epoch is projected that way (a whole 10x epoch is far beyond
-  the suite's budget); in full mode the 1x run also trains one whole epoch and its measured time is shown
-  next to its projection.
+Each run takes the translation smoke pipeline's model and settings (``pipelines/smoke/translate_en_es.yaml``
+via ``extends``, tracking off) with ``data.streaming: true`` (streamed 1x, 10x, 100x) or ``false`` (in memory
+1x, 10x: the same files read into pandas), through ``seqpipe run`` in a fresh process under ``bench._probe``
+(``--count-tokens``), stopped after a fixed number of training steps, before any validation:
 
-Runs alternate between the corpora (1x, 10x, 10x, 1x, ...). Whether memory grows with the corpus says
-whether the data is held in memory (it is, today: the table, the token ids and the tf.data tensors).
+- peak RSS of the process (``wait4``), and its resident set at the end of the first training step (``/proc``);
+- time to the first training step: wall time from process start to the end of the first training step;
+- the vocabulary sample pass and the whole tokenize stage (sample + SentencePiece training), from the run's
+  ``run.log`` time stamps (``stage tokenize`` -> ``vocabulary sample: ...`` -> the next ``stage``), and the
+  time to the first step without the tokenize stage;
+- training throughput: non-padding target tokens (the non-zero ids of the batches' ``target_out``, counted in
+  ``train_step`` by the probe) per second over the steps after the first (steps 2 to N+1).
+
+Runs rotate through the five configurations, a different starting point each round.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import sys
 import tempfile
+from datetime import datetime
 from pathlib import Path
 
-from bench._common import check, child, load_average, median, spread_fmt
+from bench._common import check, child, load_average, median, ratios, rotate, spread_fmt
 from bench.suite import ROOT, main_module
 
-ID, TITLE = "B7", "scale: memory and epoch time at 1x and 10x the translation corpus"
+ID, TITLE = "B7", "scale: streamed training input at 1x, 10x and 100x the translation corpus, in memory at 1x and 10x"
 HELD_OUT = 200
+SHARDS = 4  # shards of the 1x corpus (the stream interleaves 4 at once: seqpipe.data.stream.SHARD_CYCLE)
+SCALES = {"1x": 1, "10x": 10, "100x": 100}
+RUNS = [("streamed", "1x"), ("streamed", "10x"), ("streamed", "100x"), ("in memory", "1x"), ("in memory", "10x")]
 TIMED_STEPS = {True: 30, False: 150}  # steps timed per run (after the first), quick / full
+QUICK_PAIRS = 3000  # the 1x corpus in --quick (47 batches of 64: more than the timed steps, in one epoch)
+RSS_TARGET, SPEED_TARGET, FLAT_TOLERANCE = 1.5, 0.9, 0.15
 
 
-def write_corpus(folder: Path, quick: bool) -> dict[str, int]:
+def write_corpus(folder: Path, quick: bool) -> int:
+    """The shards, the held-out files and one pipeline file per run; the number of 1x training pairs."""
     import pandas as pd
 
     frame = pd.read_csv(Path.home() / ".cache" / "seqpipe" / "datasets" / "bible-en-es.tsv", sep="\t", quoting=3,
@@ -40,81 +57,138 @@ def write_corpus(folder: Path, quick: bool) -> dict[str, int]:
     frame = frame.sample(frac=1.0, random_state=13).reset_index(drop=True)
     valid, test, train = frame[:HELD_OUT], frame[HELD_OUT:2 * HELD_OUT], frame[2 * HELD_OUT:]
     if quick:
-        train = train[:1000]
-    for name, part in (("valid", valid), ("test", test), ("train_1x", train),
-                       ("train_10x", pd.concat([train] * 10, ignore_index=True))):
-        part.to_csv(folder / f"{name}.tsv", sep="\t", index=False, quoting=3)
-    for scale in ("1x", "10x"):
-        (folder / f"scale_{scale}.yaml").write_text(
-            f"name: bench-scale-{scale}\n"
+        train = train[:QUICK_PAIRS]
+    for name, part in (("valid", valid), ("test", test)):
+        for role, suffix in (("source", "en"), ("target", "es")):
+            (folder / f"{name}.{suffix}").write_text("".join(f"{v}\n" for v in part[role]), encoding="utf-8")
+    per = -(-len(train) // SHARDS)
+    for k in range(SHARDS):
+        part = train[k * per:(k + 1) * per]
+        for role, suffix in (("source", "en"), ("target", "es")):
+            with gzip.open(folder / f"train-{k:05d}.{suffix}.gz", "wt", encoding="utf-8", compresslevel=1) as out:
+                out.writelines(f"{v}\n" for v in part[role])
+    for mode, scale in RUNS:
+        shards = [f"train-{k:05d}" for k in range(SHARDS)] * SCALES[scale]
+        lists = {suffix: "[" + ", ".join(f"{s}.{suffix}.gz" for s in shards) + "]" for suffix in ("en", "es")}
+        (folder / f"{slug(mode, scale)}.yaml").write_text(
+            f"name: bench-scale-{slug(mode, scale)}\n"
             f"extends: [{ROOT / 'pipelines' / 'smoke' / 'translate_en_es.yaml'}]\n"
             "tracking: {backend: none}\n"
-            f"data:\n  source: {{recipe: null, limit: null, train: train_{scale}.tsv, valid: valid.tsv, "
-            "test: test.tsv}\n", encoding="utf-8")
-    return {"1x": len(train), "10x": 10 * len(train)}
+            "data:\n"
+            f"  streaming: {'true' if mode == 'streamed' else 'false'}\n"
+            "  source:\n    recipe: null\n    limit: null\n"
+            f"    train: {{source: {lists['en']}, target: {lists['es']}}}\n"
+            "    valid: {source: valid.en, target: valid.es}\n"
+            "    test: {source: test.en, target: test.es}\n", encoding="utf-8")
+    return len(train)
 
 
-def measure(folder: Path, scale: str, n: int, whole_epoch: bool, timed_steps: int) -> dict:
-    """One run; it stops after ``timed_steps + 1`` training steps, or (``whole_epoch``) after the first epoch's last
-    step, before validation either way (so peak RSS covers the same work: data, model, training steps)."""
-    out = folder / f"probe-{n}.json"
-    stop = ["--stop-after", str(10 ** 9 if whole_epoch else timed_steps + 1)]
-    result = check(child([sys.executable, "-m", "bench._probe", str(out), *stop, "--", "seqpipe", "run",
-                          str(folder / f"scale_{scale}.yaml"), "--no-progress", "--no-cache"], cwd=folder),
-                   f"seqpipe run at {scale}")
+def slug(mode: str, scale: str) -> str:
+    return f"{mode.replace(' ', '-')}-{scale}"
+
+
+def log_times(run_dir: Path) -> dict[str, float]:
+    """Seconds of the vocabulary sample pass and of the tokenize stage, from ``run.log``'s time stamps."""
+    stamps = []
+    for line in (run_dir / "run.log").read_text(encoding="utf-8").splitlines():
+        found = re.match(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \w+ (.*)", line)
+        if found:
+            stamps.append((datetime.strptime(found[1], "%Y-%m-%d %H:%M:%S,%f").timestamp(), found[2]))
+    start = next(t for t, m in stamps if m == "stage tokenize")
+    sampled = next(t for t, m in stamps if t >= start and m.startswith("vocabulary sample:"))
+    done = next(t for t, m in stamps if t >= sampled and m.startswith("stage ") and m != "stage tokenize")
+    return {"sample_s": sampled - start, "tokenize_s": done - start}
+
+
+def measure(folder: Path, mode: str, scale: str, n: int, timed_steps: int) -> dict:
+    """One run, stopped after ``timed_steps + 1`` training steps (before any validation)."""
+    out, runs = folder / f"probe-{n}.json", folder / f"runs-{n}"
+    result = check(child([sys.executable, "-m", "bench._probe", str(out), "--stop-after", str(timed_steps + 1),
+                          "--count-tokens", "--", "seqpipe", "run", str(folder / f"{slug(mode, scale)}.yaml"),
+                          "--no-progress", "--no-cache", "-o", f"output_dir={runs}"], cwd=folder),
+                   f"seqpipe run, {mode} {scale}")
     record = json.loads(out.read_text())
-    ends = record["epochs"][0]
-    steps = record["steps_per_epoch"][0] or len(ends)
-    timed = ends[: timed_steps + 1]
-    per_step = (timed[-1] - timed[0]) / (len(timed) - 1)
+    ends = record["epochs"][0][: timed_steps + 1]
+    tokens = record["tokens"][: len(ends)]
+    if len(ends) < timed_steps + 1:
+        raise RuntimeError(f"{mode} {scale}: {len(ends)} training steps in the first epoch; expected "
+                           f"{timed_steps + 1}")
+    (run_dir,) = [p for p in runs.iterdir() if (p / "run.log").exists()]
+    times = log_times(run_dir)
+    first = record["first_step_wall"] - result["started"]
     return {"rss_mib": result["rss_mib"], "rss_first_step": record["memory_at_first_step"].get("VmRSS"),
-            "first_step_s": record["first_step_wall"] - result["started"], "per_step_s": per_step,
-            "steps_per_epoch": steps, "projected_epoch_s": per_step * steps,
-            "measured_epoch_s": (ends[-1] - ends[0]) * len(ends) / (len(ends) - 1) if whole_epoch else None}
+            "first_step_s": first, **times, "rest_s": first - times["tokenize_s"],
+            "tokens_per_s": (tokens[-1] - tokens[0]) / (ends[-1] - ends[0]),
+            "per_step_s": (ends[-1] - ends[0]) / (len(ends) - 1),
+            "tokens_per_step": (tokens[-1] - tokens[0]) / (len(ends) - 1)}
 
 
 def run(quick: bool) -> dict:
     repeats = 1 if quick else 2
     folder = Path(tempfile.mkdtemp(prefix="bench-b7-"))
-    sizes = write_corpus(folder, quick)
+    pairs = write_corpus(folder, quick)
+    shard_mib = sum(p.stat().st_size for p in folder.glob("train-*.gz")) / 2 ** 20
     load_start = load_average()
-    results: dict[str, list[dict]] = {"1x": [], "10x": []}
+    results: dict[tuple[str, str], list[dict]] = {key: [] for key in RUNS}
     n = 0
     for r in range(repeats):
-        for scale in (("1x", "10x") if r % 2 == 0 else ("10x", "1x")):
+        for key in rotate(RUNS, 2 * r):
             n += 1
-            results[scale].append(measure(folder, scale, n, scale == "1x" and not quick, TIMED_STEPS[quick]))
-            print(f"B7 {scale}: {results[scale][-1]}", file=sys.stderr, flush=True)
+            results[key].append(measure(folder, *key, n, TIMED_STEPS[quick]))
+            print(f"B7 {key}: {results[key][-1]}", file=sys.stderr, flush=True)
     rows = []
-    for scale, runs in results.items():
+    for (mode, scale), runs in results.items():
         def col(k, fmt="{:,.0f}", _runs=runs):
-            values = [m[k] for m in _runs if m[k] is not None]
-            return spread_fmt(values, fmt) if values else "-"
-        size_mb = (folder / f"train_{scale}.tsv").stat().st_size / 2 ** 20
-        rows.append([scale, f"{sizes[scale]:,} ({size_mb:.1f} MiB)", col("rss_mib"), col("rss_first_step"),
-                     col("first_step_s", "{:.1f}"), col("per_step_s", "{:.3f}"), col("steps_per_epoch"),
-                     col("projected_epoch_s", "{:.0f}"), col("measured_epoch_s", "{:.0f}")])
-    grow = median([m["rss_mib"] for m in results["10x"]]) - median([m["rss_mib"] for m in results["1x"]])
-    extra_pairs = sizes["10x"] - sizes["1x"]
-    ratio = median([m["projected_epoch_s"] for m in results["10x"]]) / median([m["projected_epoch_s"]
-                                                                              for m in results["1x"]])
+            return spread_fmt([m[k] for m in _runs], fmt)
+        rows.append([mode, scale, f"{pairs * SCALES[scale]:,} ({SHARDS * SCALES[scale]} x 2 files, "
+                     f"{shard_mib * SCALES[scale]:,.1f} MiB gz)", col("rss_mib"), col("rss_first_step"),
+                     col("first_step_s", "{:.1f}"), col("sample_s", "{:.1f}"), col("tokenize_s", "{:.1f}"),
+                     col("rest_s", "{:.1f}"), col("tokens_per_s"), col("per_step_s", "{:.3f}")])
+
+    def series(mode, scale, k):
+        return [m[k] for m in results[(mode, scale)]]
+
+    rss = median(ratios(series("streamed", "100x", "rss_mib"), series("streamed", "1x", "rss_mib")))
+    speed = median(ratios(series("streamed", "1x", "tokens_per_s"), series("in memory", "1x", "tokens_per_s")))
+    rest = {scale: median(series("streamed", scale, "rest_s")) for scale in SCALES}
+    sample = {scale: median(series("streamed", scale, "sample_s")) for scale in SCALES}
+    flat = rest["100x"] <= rest["1x"] * (1 + FLAT_TOLERANCE) + 1.0
+    grow = median(series("in memory", "10x", "rss_mib")) - median(series("in memory", "1x", "rss_mib"))
+
+    def verdict(ok):
+        return "**met**" if ok else "**not met**"
+
+    notes = [
+        f"Target: streamed peak RSS at 100x at most {RSS_TARGET}x of 1x. Measured {rss:.2f}x "
+        f"({median(series('streamed', '100x', 'rss_mib')):,.0f} / {median(series('streamed', '1x', 'rss_mib')):,.0f}"
+        f" MiB): {verdict(rss <= RSS_TARGET)}. In memory, peak RSS grows by {grow:,.0f} MiB from 1x to 10x.",
+        "Target: time to the first training batch not growing with the corpus beyond the vocabulary sample. "
+        f"Without the tokenize stage (the sample pass and the vocabularies built from it) the first step comes "
+        f"after {rest['1x']:.1f} s at 1x, {rest['10x']:.1f} s at 10x, {rest['100x']:.1f} s at 100x "
+        f"(100x / 1x = {rest['100x'] / rest['1x']:.2f}; counted as flat within {FLAT_TOLERANCE:.0%} + 1 s): "
+        f"{verdict(flat)}. The sample pass itself reads every training row (reservoir sampling): "
+        f"{sample['1x']:.1f} s at 1x, {sample['10x']:.1f} s at 10x, {sample['100x']:.1f} s at 100x.",
+        f"Target: streamed training tokens/s at least {SPEED_TARGET}x of in memory at 1x. Measured {speed:.2f}x: "
+        f"{verdict(speed >= SPEED_TARGET)}.",
+        f"Tokens/s = non-padding target tokens (non-zero ids of each batch's target_out, counted inside train_step "
+        f"by bench._probe --count-tokens) over steps 2-{TIMED_STEPS[quick] + 1}, from the end of step 1 to the end "
+        f"of step {TIMED_STEPS[quick] + 1}; time to first step = process start to the end of the first training "
+        "step (reading, vocabulary, model building, tracing, the stream's shuffle buffer); sample pass and "
+        "tokenize stage from run.log's time stamps (millisecond resolution). Every run stops before the first "
+        "validation, so peak RSS covers the same work in each. Vocabularies come from at most "
+        "tokenize.sample_lines (200,000) rows: all rows at 1x, a sample at 10x and 100x (full run).",
+        f"10x and 100x list the four 1x shards 10 and 100 times ({SHARDS} shards of about {pairs // SHARDS:,} pairs, "
+        f"{shard_mib:.1f} MiB gzipped at level 1): the same lines a written-out corpus would hold.",
+        f"Load average at the start {load_start}, at the end {load_average()}."]
+    if quick:
+        notes.append(f"Quick run: a {pairs:,}-pair 1x corpus (below tokenize.sample_lines at every scale), "
+                     f"{TIMED_STEPS[quick]} timed steps, one run per row.")
     return {"tables": [{
-        "title": f"translation smoke model on fixed split files (median (min-max) over {repeats} run(s) per corpus)",
-        "columns": ["corpus", "training pairs (file size)", "peak RSS (MiB)", "RSS at first step (MiB)",
-                    "time to first step (s)", "s per training step", "steps per epoch", "epoch time, projected (s)",
-                    "epoch time, measured (s)"], "rows": rows}],
-        "notes": [f"Peak RSS grows by {grow:,.0f} MiB from 1x to 10x ({grow * 2 ** 20 / extra_pairs:,.0f} bytes per "
-                  f"extra training pair): the whole corpus is held in memory (pandas table, token ids, tf.data "
-                  "tensors); nothing is streamed from disk." if grow > 50 else
-                  f"Peak RSS changes by {grow:,.0f} MiB from 1x to 10x: memory does not grow materially with the "
-                  "corpus at this size.",
-                  f"Projected epoch time grows {ratio:.1f}x for 10x the pairs (same batches per step).",
-                  f"Projected epoch time = steps per epoch x the mean step time over steps 2-{TIMED_STEPS[quick] + 1} "
-                  "(or the whole epoch, when shorter); every run stops before the first validation, so peak RSS "
-                  "covers reading, tokenizers, tokenizing, model building and training steps alike; "
-                  "the measured 1x epoch runs from the end of its first step to the end of its last, scaled by "
-                  "steps / (steps - 1)." + (" Quick run: a 1,000-pair 1x corpus, no whole epoch." if quick else ""),
-                  f"Load average at the start {load_start}, at the end {load_average()}."]}
+        "title": f"translation smoke model on parallel gzipped shards (median (min-max) over {repeats} run(s) per row)",
+        "columns": ["input", "corpus", "training pairs (files)", "peak RSS (MiB)", "RSS at first step (MiB)",
+                    "time to first step (s)", "vocabulary sample pass (s)", "tokenize stage (s)",
+                    "first step without tokenize (s)", "target tokens/s", "s per training step"],
+        "rows": rows}], "notes": notes}
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ class EpochData:
     def stream(self, first: int, last: int) -> tf.data.Dataset:
         """Epochs ``first`` .. ``last - 1`` one after the other (for ``fit(steps_per_epoch=steps)``)."""
         epochs = tf.data.Dataset.range(first, last)
-        return epochs.flat_map(self.epoch).prefetch(tf.data.AUTOTUNE)
+        return epochs.flat_map(self.epoch).prefetch(tf.data.AUTOTUNE).with_options(data_sharding())
 
     @classmethod
     def fixed(cls, ds: tf.data.Dataset) -> EpochData:
@@ -62,6 +62,16 @@ class EpochData:
         if steps < 0:
             raise ValueError("EpochData.fixed needs a dataset of known length")
         return cls(lambda epoch: ds, steps)
+
+
+def data_sharding() -> tf.data.Options:
+    """Options that make tf.distribute shard training batches by element (DATA): under MultiWorkerMirroredStrategy
+    every worker reads the same batches and trains on its slice of each global batch, so the workers' batches add
+    up to the one-worker run's. (By file, workers would get unequal batch counts, on which the strategy cannot end
+    an epoch; a stream's tf.data graph would also make tf.distribute try that.)"""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return options
 
 
 def epoch_order(n: int, seed: int, epoch) -> tf.Tensor:
@@ -269,7 +279,7 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
             ds = ds.bucket_by_sequence_length(length_fn, boundaries, [batch_size] * len(uppers))
         else:
             ds = ds.padded_batch(batch_size)
-        return ds.prefetch(tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE).with_options(data_sharding())
 
     if counter is not None:
         counter.counts.assign(tf.zeros_like(counter.counts))  # the length sample above counted some rows

@@ -39,9 +39,11 @@ def pipeline(distribute: str, tracking: dict) -> dict:
     }
 
 
-def launch(devices: int, config: dict, cwd: Path, env: dict | None = None) -> subprocess.Popen:
+def launch(devices: int, config: dict, cwd: Path, env: dict | None = None, shard: bool = False) -> subprocess.Popen:
     cwd.mkdir(parents=True, exist_ok=True)
     reversal_data(cwd / "pairs.tsv")
+    if shard:
+        shard_files(cwd)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONPATH": str(REPO), **(env or {})}
     env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.Popen([sys.executable, str(WORKER), str(devices), json.dumps(config)], cwd=cwd, env=env,
@@ -92,3 +94,34 @@ def test_multi_worker_on_two_processes_gives_the_loss_curve_of_one_and_only_the_
     runs = mlflow.MlflowClient(tracking["uri"]).search_runs(
         [mlflow.MlflowClient(tracking["uri"]).get_experiment_by_name("dist").experiment_id])
     assert [r.info.run_id for r in runs] == [chief["run_id"]]
+
+
+def streamed(pipeline_: dict) -> dict:
+    """The same pipeline on TSV shards of the same pairs, streamed (data.streaming: true)."""
+    return {**pipeline_, "data": {"source": {"train": ["train-0.tsv", "train-1.tsv"], "valid": "valid.tsv",
+                                             "test": "test.tsv"}, "streaming": True, "shuffle_buffer": 64}}
+
+
+def shard_files(cwd: Path) -> None:
+    """pairs.tsv cut into two training shards and valid / test files (as data.split would not: fixed files)."""
+    frame = pd.read_csv(cwd / "pairs.tsv", sep="\t", dtype=str, keep_default_na=False)
+    parts = {"train-0": frame[:140], "train-1": frame[140:280], "valid": frame[280:300], "test": frame[300:]}
+    for name, part in parts.items():
+        part.to_csv(cwd / f"{name}.tsv", sep="\t", index=False)
+
+
+def test_multi_worker_streamed_input_gives_the_loss_curve_of_one_streamed_worker(tmp_path):
+    single_dir = tmp_path / "single"
+    single_dir.mkdir()
+    reversal_data(single_dir / "pairs.tsv")
+    shard_files(single_dir)
+    one = finish(launch(1, streamed(pipeline("none", {"backend": "none"})), single_dir, shard=True))
+    ports = [free_port(), free_port()]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = [launch(1, streamed(pipeline("multi_worker", {"backend": "none"})), tmp_path / f"w{i}",
+                    {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, shard=True)
+             for i in range(2)]
+    chief, worker = (finish(p) for p in procs)
+    assert "streaming the training split" in chief["stderr"]
+    np.testing.assert_allclose(chief["loss"], one["loss"], rtol=2e-3)
+    np.testing.assert_allclose(worker["loss"], chief["loss"], rtol=1e-6)
