@@ -1,8 +1,9 @@
 """The ``seqpipe`` command line: a thin layer over :mod:`seqpipe.api`.
 
 TensorFlow is imported only by commands that need it (run, predict).
-Exit codes: 0 ok, 2 bad input (config, data, usage), 3 a bug in seqpipe, 4 finished with warnings
-(tracking could not record something; every result is in the run folder), 130 interrupted.
+Exit codes: 0 ok, 2 bad input (config, data, usage; also a damaged checkpoint, a full disk), 3 a bug in
+seqpipe, 4 finished with warnings (tracking could not record something; every result is in the run folder),
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -308,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seqpipe: interrupted ({exc or 'SIGINT'}){where}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # a bug: one line here, the traceback in the log
+        from seqpipe.errors import full_disk_error
+
+        full = full_disk_error(exc)  # a full disk outside a run's stages (the runner maps those itself)
+        if full is not None:
+            print(full, file=sys.stderr)
+            return full.exit_code
         log = _crash_log(exc)
         from seqpipe.tracking.guard import one_line
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from seqpipe.errors import SeqpipeError, TrackingError
+from seqpipe.errors import SeqpipeError, TrackingError, full_disk_error
 from seqpipe.pipeline.cache import StageCache
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.signals import interruptible
@@ -108,11 +108,18 @@ def _same_config(run_dir: Path, resolved: dict[str, Any]) -> None:
                              "train.max_minutes may change)")
 
 
+class _RunLog(logging.FileHandler):
+    """The run's log file; a line it cannot write (a full disk) is dropped quietly: the terminal still shows it."""
+
+    def handleError(self, record):  # noqa: N802 -- logging's name
+        pass
+
+
 def _logger(run_dir: Path) -> logging.Logger:
     log = logging.getLogger(f"seqpipe.run.{run_dir.name}")
     log.setLevel(logging.INFO)
     log.propagate = False
-    handler = logging.FileHandler(run_dir / "run.log", encoding="utf-8")  # appends: a resumed run continues it
+    handler = _RunLog(run_dir / "run.log", encoding="utf-8")  # appends: a resumed run continues it
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     console = logging.StreamHandler()
     console.setFormatter(logging.Formatter("seqpipe: %(message)s"))
@@ -254,11 +261,15 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
         result.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,
                                               "run failed:\n%s", (traceback.format_exc(),), None))
+        full = None if isinstance(exc, (KeyboardInterrupt, SeqpipeError)) else full_disk_error(exc, run_dir)
         reason = (f"interrupted ({exc or 'SIGINT'}); continue with --resume {run_dir}"
-                  if isinstance(exc, KeyboardInterrupt) else one_line(exc))
+                  if isinstance(exc, KeyboardInterrupt) else one_line(full or exc))
         tracker.set_tags({"seqpipe.failure": reason})
         tracker.end(result.status)
         _close(log)
+        if full is not None:  # a full disk is the user's to fix: one line, exit 2
+            full.run_dir = run_dir
+            raise full from exc
         exc.run_dir = run_dir  # so the CLI can point at the log
         raise
     if tracker.warnings:

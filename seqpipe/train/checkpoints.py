@@ -1,11 +1,14 @@
 """Training state that survives a crash: written every epoch (and every N steps), read by ``--resume``.
 
-``<run>/checkpoints/last.weights.h5`` holds the model's and the optimizer's variables (the
-learning rate and the iteration counter that step schedules read among them), ``last.rng.npz`` the
-dropout seed generators, and ``last.json`` where training stands (epoch, batches done in it, the
-best monitored value, early-stopping and plateau counters, the training time spent, why training
-stopped, the history so far). Each file is replaced atomically, the JSON last, so a checkpoint
-interrupted half-way is never read.
+A checkpoint is a set of three files in ``<run>/checkpoints/``: ``last-NNNNNN.weights.h5`` holds the
+model's and the optimizer's variables (the learning rate and the iteration counter that step schedules
+read among them), ``last-NNNNNN.rng.npz`` the dropout seed generators, and ``last.json`` where training
+stands (epoch, batches done in it, the best monitored value, early-stopping and plateau counters, the
+training time spent, why training stopped, the history so far) and which weights and rng files belong
+to it. The set is written atomically: the two data files under new names (flushed to disk), then
+``last.json`` replaced in one step, and only then the previous set deleted. A process killed at any
+point leaves either the previous complete checkpoint or the new one; files of a set that never got its
+``last.json`` are deleted by the next write.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -21,8 +26,12 @@ import numpy as np
 
 from seqpipe.errors import SeqpipeError
 from seqpipe.pipeline.signals import Interrupted, stop_requested
+from seqpipe.tracking.guard import one_line
 
-FORMAT = 1
+FORMAT = 2  # 1: last.weights.h5, last.rng.npz and last.json, replaced one by one (still read)
+REQUIRED = ("epoch", "batch", "steps_per_epoch", "completed", "best", "early_stopping", "history")
+SET_FILE = re.compile(r"last-(\d+)\.(?:weights\.h5|rng\.npz)")
+OLD_FILES = ("last.weights.h5", "last.rng.npz", "last.partial.weights.h5", "last.partial.npz", "last.partial.json")
 
 
 class TrainingDiverged(SeqpipeError):
@@ -34,45 +43,119 @@ def _seed_states(model) -> list:
 
 
 class TrainingState:
-    """Reads and writes one run's resumable training state."""
+    """Reads and writes one run's resumable training state (see the module's docstring for the layout)."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.weights, self.rng, self.meta = folder / "last.weights.h5", folder / "last.rng.npz", folder / "last.json"
+        self.meta = folder / "last.json"
+        self._serial: int | None = None
 
     def exists(self) -> bool:
-        return self.meta.is_file() and self.weights.is_file()
+        return self.meta.is_file()
+
+    def _damaged(self, path: Path, why: str) -> SeqpipeError:
+        run = self.folder.parent
+        return SeqpipeError(f"{path}: the training checkpoint is damaged ({why}); start a new run (without --resume), "
+                            f"or delete {self.folder} and --resume {run} to train this run from the start")
 
     def read(self) -> dict:
-        state = json.loads(self.meta.read_text(encoding="utf-8"))
-        if state.get("format") != FORMAT:
+        """The JSON state, with ``weights`` and ``rng``: the paths of the set's data files (checked to exist)."""
+        try:
+            state = json.loads(self.meta.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise self._damaged(self.meta, "not text") from None
+        except json.JSONDecodeError as exc:
+            where = f"{exc.msg}: line {exc.lineno} column {exc.colno}"
+            raise self._damaged(self.meta, f"invalid JSON, cut short? {where}") from None
+        except OSError as exc:
+            raise self._damaged(self.meta, f"cannot be read: {exc.strerror or one_line(exc)}") from None
+        if not isinstance(state, dict):
+            raise self._damaged(self.meta, "not a JSON object")
+        if state.get("format") not in (1, FORMAT):
             raise SeqpipeError(f"{self.meta}: a checkpoint of another seqpipe version (format {state.get('format')}); "
                                "start a new run")
+        if state["format"] == 1:  # one fixed name per file, replaced one by one
+            state["weights"], state["rng"] = "last.weights.h5", "last.rng.npz"
+        missing = [key for key in REQUIRED if key not in state]
+        if missing:
+            raise self._damaged(self.meta, f"no {', '.join(missing)}")
+        for key in ("weights", "rng"):
+            path = self.folder / Path(str(state[key])).name
+            if not path.is_file():
+                raise self._damaged(path, f"missing; {self.meta.name} names it")
+            state[key] = path
         return state
 
+    def _next_serial(self) -> int:
+        if self._serial is None:
+            serials = [int(m.group(1)) for p in self.folder.glob("last-*") if (m := SET_FILE.fullmatch(p.name))]
+            self._serial = max(serials, default=0)
+        self._serial += 1
+        return self._serial
+
     def save(self, model, state: dict) -> None:
+        """Write a new checkpoint set, then make it the current one in one step, then delete the previous one."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        partial = self.folder / "last.partial.weights.h5"
-        model.save_weights(partial, overwrite=True)
-        os.replace(partial, self.weights)
-        with open(self.folder / "last.partial.npz", "wb") as handle:
+        stem = f"last-{self._next_serial():06d}"
+        weights, rng = self.folder / f"{stem}.weights.h5", self.folder / f"{stem}.rng.npz"
+        model.save_weights(weights, overwrite=True)
+        _fsync(weights)
+        with open(rng, "wb") as handle:
             np.savez(handle, *[np.asarray(v) for v in _seed_states(model)])
-        os.replace(self.folder / "last.partial.npz", self.rng)
-        text = json.dumps({"format": FORMAT, **state}, indent=1, default=float)
-        (self.folder / "last.partial.json").write_text(text, encoding="utf-8")
-        os.replace(self.folder / "last.partial.json", self.meta)
+            handle.flush()
+            os.fsync(handle.fileno())
+        text = json.dumps({"format": FORMAT, "weights": weights.name, "rng": rng.name, **state}, indent=1,
+                          default=float)
+        partial = self.folder / "last.json.partial"
+        with open(partial, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, self.meta)  # the commit point
+        _fsync_folder(self.folder)
+        for path in self.folder.iterdir():  # the previous set, sets never committed, format-1 files
+            if path.name not in (weights.name, rng.name) and (SET_FILE.fullmatch(path.name) or path.name in OLD_FILES):
+                path.unlink(missing_ok=True)
 
     def restore(self, model) -> dict:
         """Load the variables into ``model`` (compiled, so the optimizer's too); return the JSON state."""
         state = self.read()
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(self.weights)
-        with np.load(self.rng) as saved:
-            values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
-        for variable, value in zip(_seed_states(model), values):
+        try:
+            model.load_weights(state["weights"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise self._damaged(state["weights"], f"cannot be loaded: {one_line(exc, 120)}") from None
+        try:
+            with np.load(state["rng"]) as saved:
+                values = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            raise self._damaged(state["rng"], f"cannot be loaded: {one_line(exc, 120)}") from None
+        seeds = _seed_states(model)
+        if len(values) != len(seeds):
+            raise self._damaged(state["rng"], f"{len(values)} seed states for the model's {len(seeds)}")
+        for variable, value in zip(seeds, values):
             variable.assign(value)
         return state
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
