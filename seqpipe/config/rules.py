@@ -127,6 +127,13 @@ def streaming_fits(config) -> Iterator[Problem]:
     refusal = config.data.stream_refusal()
     if refusal:
         yield (("data", "streaming"), f"cannot stream the training split: {refusal}")
+    train = config.stage("train")
+    schedule = getattr(getattr(train, "optimizer", None), "schedule", None)
+    if getattr(schedule, "over_total_steps", False) and train.max_minutes is None:
+        yield (("stages", "train", "optimizer", "schedule", "kind"),
+               f"{schedule.kind} decays over the training's steps, unknown for a streamed training split before its "
+               "first pass (data.streaming: true); give train.max_minutes (the decay then follows the budget) or use "
+               "inverse_sqrt or reduce_on_plateau")
 
 
 def parallel_files_are_roles(config) -> Iterator[Problem]:

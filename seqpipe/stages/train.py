@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, ClassVar, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -34,6 +34,7 @@ class CosineSchedule(Schema):
     """Linear warmup, then a half cosine from learning_rate down to min_lr x learning_rate at the last step."""
 
     kind: Literal["warmup_cosine"] = Field("warmup_cosine", description="learning-rate schedule")
+    over_total_steps: ClassVar[bool] = True  # decays over the training's total steps
     warmup_steps: int = Field(0, ge=0, description=WARMUP)
     min_lr: float = Field(0.0, ge=0, le=1, description=MIN_LR)
 
@@ -42,6 +43,7 @@ class LinearSchedule(Schema):
     """Linear warmup, then a straight line from learning_rate down to min_lr x learning_rate at the last step."""
 
     kind: Literal["warmup_linear"] = Field("warmup_linear", description="learning-rate schedule")
+    over_total_steps: ClassVar[bool] = True  # decays over the training's total steps
     warmup_steps: int = Field(0, ge=0, description=WARMUP)
     min_lr: float = Field(0.0, ge=0, le=1, description=MIN_LR)
 

@@ -206,3 +206,12 @@ def test_streamed_and_in_memory_runs_on_parallel_gz_shards_build_the_same_vocabu
         assert ("streaming the training split" in log) == (streaming == "true")
     assert vocabularies["true"] == vocabularies["false"]
     assert states["true"]["steps_per_epoch"] == states["false"]["steps_per_epoch"] > 0
+
+
+def test_a_decay_over_the_total_steps_needs_a_budget_when_streaming(tmp_path, capsys):
+    write(tmp_path)
+    schedule = "train.optimizer={learning_rate: 0.01, schedule: {kind: warmup_cosine}}"
+    assert main(["validate", str(tmp_path / "p.yaml"), "-o", schedule]) == 2
+    assert "warmup_cosine decays over the training's steps, unknown for a streamed training split" in \
+        capsys.readouterr().err
+    assert main(["validate", str(tmp_path / "p.yaml"), "-o", schedule, "-o", "train.max_minutes=1"]) == 0

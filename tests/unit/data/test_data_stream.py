@@ -191,3 +191,55 @@ def test_skipped_rows_are_logged_per_file_after_the_first_epoch(tmp_path):
     assert _Ctx.tracker.metrics["data_skipped_rows.bad.tsv"] == 3.0
     assert any(f"skip dropped 3 rows: {tmp_path / 'bad.tsv'} 3" in line for line in _Ctx.log.lines)
     assert np.array_equal(counter.counts.numpy()[0, :4], [0, 1, 1, 1])
+
+
+def _data_config(**data):
+    from seqpipe.data.config import DataConfig
+
+    return DataConfig.model_validate(data)
+
+
+def test_auto_streams_large_training_files_of_a_task_that_streams(tmp_path, monkeypatch):
+    from seqpipe.data import should_stream
+
+    parallel(tmp_path, shards=2, rows=30)
+    source = {"train": {"source": "train-*.en.gz", "target": "train-*.es.gz"}, "valid": "v.tsv", "test": "t.tsv"}
+    auto = _data_config(source=source)
+    assert auto.streaming == "auto"
+    stream, why = should_stream(auto, True, tmp_path)
+    assert not stream and why.startswith("data.streaming: auto: 0.0 MiB of training files, at most 256 MiB")
+    monkeypatch.setattr("seqpipe.data.config.STREAM_ABOVE_MB", 0)
+    assert should_stream(auto, True, tmp_path) == (True, "data.streaming: auto: 0 MiB of training files, more "
+                                                         "than 0 MiB")
+    stream, why = should_stream(auto, False, tmp_path)
+    assert not stream and "but the task reads its training split whole; reading them into memory" in why
+    carved = _data_config(source={"train": source["train"]})
+    stream, why = should_stream(carved, True, tmp_path)
+    assert not stream and "data.split would carve valid and test from the training rows" in why
+    assert should_stream(_data_config(source=source, streaming=True), False, tmp_path) == (True, "data.streaming: true")
+    assert should_stream(_data_config(source=source, streaming=False), True, tmp_path)[0] is False
+
+
+def test_the_data_section_reaches_the_stream(tmp_path):
+    from seqpipe.data import load_data
+
+    parallel(tmp_path, shards=2, rows=30, gz=False)
+    for name in ("valid", "test"):
+        (tmp_path / f"{name}.tsv").write_text("source\ttarget\na b\tb a\n", encoding="utf-8")
+    cfg = _data_config(source={"train": {"source": "train-*.en", "target": "train-*.es"}, "valid": "valid.tsv",
+                               "test": "test.tsv"}, streaming=True, shuffle_buffer=3, on_error="skip", max_tokens=9)
+    splits, report = load_data(cfg, roles=ROLES, seed=11, base_dir=tmp_path, stream=True)
+    train = splits["train"]
+    assert isinstance(train, StreamedSplit) and not report
+    assert (train.kind, train.seed, train.shuffle_buffer, train.on_error, train.max_tokens) == (
+        "parallel", 11, 3, "skip", 9)
+    assert [s["source"].name for s in train.shards] == ["train-0.en", "train-1.en"]
+    assert len(splits["valid"]) == len(splits["test"]) == 1
+    # the buffer size changes the order (a buffer of 3 mixes less than one of 1000)
+    wide = StreamedSplit("parallel", train.shards, ROLES, seed=11, shuffle_buffer=1000)
+    assert read(train.rows(0, tf.Variable(tf.zeros([2, len(PROBLEMS)], tf.int64)))) != read(wide.rows(0))
+    (tmp_path / "train.csv").write_text("source,target\na,b\n", encoding="utf-8")
+    csv = _data_config(source={"train": "train.csv", "valid": "valid.tsv", "test": "test.tsv"}, streaming=True)
+    with pytest.raises(DataError, match=r"train\.csv: a streamed training split reads TSV shards or parallel text "
+                                        r"files; got csv"):
+        load_data(csv, roles=ROLES, seed=1, base_dir=tmp_path, stream=True)
