@@ -33,6 +33,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import shutil
 import sys
 import tempfile
 from datetime import datetime
@@ -50,6 +51,7 @@ TIMED_STEPS = {True: 30, False: 150}  # steps timed per run (after the first), q
 QUICK_PAIRS = 3000  # the 1x corpus in --quick (47 batches of 64: more than the timed steps, in one epoch)
 QUICK_SAMPLE = 20_000  # tokenize.sample_lines in --quick (the default, 200,000, scaled as the corpus is)
 RSS_TARGET, SPEED_TARGET, FLAT_TOLERANCE = 1.5, 0.9, 0.15
+SHUFFLE_BUFFER = 50_000  # data.shuffle_buffer's default: rows the stream reads before its first row
 
 
 def write_corpus(folder: Path, quick: bool) -> int:
@@ -142,11 +144,12 @@ def run(quick: bool) -> dict:
             n += 1
             results[key].append(measure(folder, *key, n, quick))
             print(f"B7 {key}: {results[key][-1]}", file=sys.stderr, flush=True)
+    shutil.rmtree(folder, ignore_errors=True)
     rows = []
     for (mode, scale), runs in results.items():
         def col(k, fmt="{:,.0f}", _runs=runs):
             return spread_fmt([m[k] for m in _runs], fmt)
-        rows.append([mode, scale, f"{pairs * SCALES[scale]:,} ({SHARDS * SCALES[scale]} x 2 files, "
+        rows.append([mode, scale, f"{pairs * SCALES[scale]:,} ({SHARDS * SCALES[scale]} shards listed, "
                      f"{shard_mib * SCALES[scale]:,.1f} MiB gz)", col("rss_mib"), col("rss_first_step"),
                      col("first_step_s", "{:.1f}"), col("sample_s", "{:.1f}"), col("tokenize_s", "{:.1f}"),
                      col("rest_s", "{:.1f}"), col("tokens_per_s"), col("per_step_s", "{:.3f}")])
@@ -166,6 +169,9 @@ def run(quick: bool) -> dict:
     flat = rest["100x"] <= rest["10x"] * (1 + FLAT_TOLERANCE) + 1.0
     grow = med("in memory", "10x", "rss_mib") - med("in memory", "1x", "rss_mib")
     sample_lines = QUICK_SAMPLE if quick else 200_000
+    unfilled = [scale for scale, k in SCALES.items() if pairs * k < SHUFFLE_BUFFER]
+    unfilled = f"here {' and '.join(unfilled)} {'does' if len(unfilled) == 1 else 'do'} not" if unfilled else \
+        "every corpus here does"
 
     def verdict(ok):
         return "**met**" if ok else "**not met**"
@@ -174,16 +180,17 @@ def run(quick: bool) -> dict:
         f"Target: streamed peak RSS at 100x at most {RSS_TARGET}x of 1x. Measured {rss:.2f}x "
         f"({med('streamed', '100x', 'rss_mib'):,.0f} / {med('streamed', '1x', 'rss_mib'):,.0f} MiB): "
         f"{verdict(rss <= RSS_TARGET)}. RSS at the first step: {med('streamed', '100x', 'rss_first_step'):,.0f} / "
-        f"{med('streamed', '1x', 'rss_first_step'):,.0f} MiB (the peak comes earlier, while the vocabularies are "
-        f"built from up to {sample_lines:,} rows). In memory, peak RSS grows by {grow:,.0f} MiB from 1x to 10x.",
+        f"{med('streamed', '1x', 'rss_first_step'):,.0f} MiB (what the peak holds beyond "
+        f"that comes before training: the vocabulary sample of up to {sample_lines:,} rows and the vocabularies "
+        f"built from it). In memory, peak RSS grows by {grow:,.0f} MiB from 1x to 10x.",
         "Target: time to the first training batch not growing with the corpus beyond the vocabulary sample. "
         f"Without the tokenize stage (the sample pass and the vocabularies built from the sample) the first step "
         f"comes after {rest['1x']:.1f} s at 1x, {rest['10x']:.1f} s at 10x and {rest['100x']:.1f} s at 100x: "
         f"{rest['100x'] / rest['10x']:.2f}x from 10x to 100x (counted as flat within {FLAT_TOLERANCE:.0%} + 1 s): "
         f"{verdict(flat)}; {rest['100x'] / rest['1x']:.2f}x from 1x to 100x. Before its first batch the stream "
-        f"fills its shuffle buffer (data.shuffle_buffer, 50,000 rows) twice (the length sample for the bucket "
-        "boundaries, then the first epoch): a cost that grows with the corpus only until the corpus fills the "
-        "buffer (the full 1x corpus does not). What does grow: the sample pass reads every training row "
+        f"fills its shuffle buffer (data.shuffle_buffer, {SHUFFLE_BUFFER:,} rows) twice (the length sample for the "
+        "bucket boundaries, then the first epoch): a cost that grows with the corpus only until the corpus fills the "
+        f"buffer ({unfilled}). What does grow: the sample pass reads every training row "
         f"(reservoir sampling): {sample['1x']:.1f} s at 1x, {sample['10x']:.1f} s at 10x, {sample['100x']:.1f} s "
         f"at 100x; the whole tokenize stage {tokenize['1x']:.1f} / {tokenize['10x']:.1f} / {tokenize['100x']:.1f} s "
         f"(SentencePiece trains on all 1x rows, on {sample_lines:,} at 10x and 100x).",
@@ -196,7 +203,7 @@ def run(quick: bool) -> dict:
         "step (imports, reading, vocabularies, model building, the stream's shuffle buffer, tracing); sample pass "
         "and tokenize stage from run.log's time stamps (millisecond resolution). Every run stops before the first "
         "validation, so peak RSS covers the same work in each.",
-        f"10x and 100x list the {SHARDS} 1x shards 10 and 100 times (about {pairs // SHARDS:,} pairs and "
+        f"10x and 100x list the {SHARDS} shards of 1x 10 and 100 times (about {pairs // SHARDS:,} pairs and "
         f"{shard_mib / SHARDS:.2f} MiB per gzipped shard, level 1): the same lines a written-out corpus would hold.",
         f"Load average at the start {load_start}, at the end {load_average()}."]
     if quick:
