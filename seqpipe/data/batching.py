@@ -10,7 +10,7 @@ Batches hold ``batch_size`` examples, or, with a token budget (``train.batch_tok
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -49,6 +49,7 @@ class EpochData:
     batch_tokens: int | None = None  # the token budget of every batch, when batches are made by tokens
     callbacks: list = field(default_factory=list)  # Keras callbacks the data needs during fit (a stream's counters)
     bad_row: Callable[[BaseException], Exception | None] | None = None  # a stream's error -> one-line DataError
+    distribute: Callable | None = None  # makes a tf.distribute input of a dataset (a worker's own shards), if set
 
     def stream(self, first: int, last: int) -> tf.data.Dataset:
         """Epochs ``first`` .. ``last - 1`` one after the other (for ``fit(steps_per_epoch=steps)``)."""
@@ -256,6 +257,14 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
     """
     from seqpipe.data.stream import SkipCounter
 
+    workers, worker = worker_of(tf.distribute.get_strategy())
+    by_file = workers > 1 and len(split.shards) >= workers
+    whole = split
+    if by_file:  # this worker reads its own shards, in batches of its share of the global batch
+        groups = balance(split.count_rows(), workers)
+        split = replace(split, shards=tuple(whole.shards[i] for i in groups[worker]))
+        batch_size = max(1, batch_size // workers)
+        batch_tokens = max(1, batch_tokens // workers) if batch_tokens is not None else None
     counter = SkipCounter(split, ctx) if split.on_error == "skip" else None
 
     def examples(e):
@@ -269,19 +278,52 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
         raise (split.bad_row(exc) or exc) from None
     boundaries = length_boundaries(lengths)
     uppers = [*boundaries, max(longest, *(lengths.tolist() or [1])) + 1]
+    sizes = ([max(1, batch_tokens // max(upper - 1, 1)) for upper in uppers] if batch_tokens is not None
+             else [batch_size] * len(uppers))
+    steps = None
+    if by_file:  # every worker must run as many batches: as many as the smallest share surely gives
+        rows = whole.count_rows()
+        steps = max(1, min(sum(rows[i] for i in group) for group in groups) // max(sizes))
+        ctx.log.info("multi-worker streaming: worker %d reads %d of %d shards (by file), %s rows; %d batches of at "
+                     "most %d examples per epoch on every worker", worker, len(groups[worker]), len(whole.shards),
+                     f"{sum(rows[i] for i in groups[worker]):,}", steps, max(sizes))
 
     def epoch(e):
         ds = examples(e)
-        if batch_tokens is not None:
-            sizes = [max(1, batch_tokens // max(upper - 1, 1)) for upper in uppers]
+        if batch_tokens is not None or bucketing:
             ds = ds.bucket_by_sequence_length(length_fn, boundaries, sizes)
-        elif bucketing:
-            ds = ds.bucket_by_sequence_length(length_fn, boundaries, [batch_size] * len(uppers))
         else:
             ds = ds.padded_batch(batch_size)
+        if steps is not None:
+            return ds.take(steps).prefetch(tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE).with_options(data_sharding())
 
     if counter is not None:
         counter.counts.assign(tf.zeros_like(counter.counts))  # the length sample above counted some rows
-    return EpochData(epoch, None, batch_tokens=batch_tokens, callbacks=[counter] if counter is not None else [],
-                     bad_row=split.bad_row)
+    distribute = None
+    if by_file:
+        strategy = tf.distribute.get_strategy()
+
+        def distribute(ds):  # the worker's batches as they are: no resharding, no rebatching
+            return strategy.distribute_datasets_from_function(lambda _: ds)
+    return EpochData(epoch, steps, batch_tokens=batch_tokens, callbacks=[counter] if counter is not None else [],
+                     bad_row=split.bad_row, distribute=distribute)
+
+
+def worker_of(strategy) -> tuple[int, int]:
+    """``(workers, this worker's index)`` under MultiWorkerMirroredStrategy, else ``(1, 0)``."""
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return 1, 0
+    resolver = strategy.cluster_resolver
+    return resolver.cluster_spec().num_tasks(resolver.task_type), int(resolver.task_id)
+
+
+def balance(rows: list[int], workers: int) -> list[list[int]]:
+    """Shard indices per worker: the largest shards first, each to the worker with the fewest rows so far."""
+    groups: list[list[int]] = [[] for _ in range(workers)]
+    totals = [0] * workers
+    for shard in sorted(range(len(rows)), key=lambda i: (-rows[i], i)):
+        w = totals.index(min(totals))
+        groups[w].append(shard)
+        totals[w] += rows[shard]
+    return [sorted(group) for group in groups]

@@ -60,6 +60,7 @@ class StreamedSplit:
     shuffle_buffer: int = 50_000
     _fields: list[int] = field(default_factory=list, repr=False)  # table: the columns read, by role
     _width: int = 0  # table: fields per row
+    shard_rows: list[int] | None = field(default=None, repr=False)  # good rows per shard, once read
 
     def __post_init__(self):
         self.shards = tuple({k: Path(v) for k, v in shard.items()} for shard in self.shards)
@@ -117,15 +118,15 @@ class StreamedSplit:
 
     # -- reading rows in Python: the vocabulary sample ----------------------------------------------------------
     def _python_rows(self):
-        """``(file, line, values, code)`` for every row, read in Python with the stream's own rules."""
-        for shard in self.shards:
+        """``(shard index, file, line, values, code)`` for every row, read in Python with the stream's own rules."""
+        for index, shard in enumerate(self.shards):
             if self.kind == "table":
                 path = shard["table"]
                 with open_binary(path) as handle:
                     for number, raw in enumerate(handle, start=1):
                         if number == 1 and self.header:
                             continue
-                        yield path, number, *self._check_table(raw)
+                        yield index, path, number, *self._check_table(raw)
             else:
                 paths = [shard[role] for role in self.roles]
                 handles = [open_binary(p) for p in paths]
@@ -138,7 +139,7 @@ class StreamedSplit:
                             break
                         if not all(raws):
                             self._length_mismatch(paths, [bool(r) for r in raws], number)
-                        yield paths[0], number, *self._check_parallel(raws)
+                        yield index, paths[0], number, *self._check_parallel(raws)
                 finally:
                     for h in handles:
                         h.close()
@@ -191,11 +192,13 @@ class StreamedSplit:
         rng = random.Random(self.seed)
         kept: list[list[str]] = []
         seen = 0
-        for file, line, values, code in self._python_rows():
+        counts = [0] * len(self.shards)
+        for shard, file, line, values, code in self._python_rows():
             if code:
                 if self.on_error == "fail":
                     raise DataError(f"{self.problem(file, line, code)} ({SKIP_HINT})")
                 continue
+            counts[shard] += 1
             if seen < n:
                 kept.append(values)
             else:
@@ -205,7 +208,14 @@ class StreamedSplit:
             seen += 1
         if not seen:
             raise DataError(f"{self.describe()}: no usable training rows; expected at least one")
+        self.shard_rows = counts
         return kept, seen
+
+    def count_rows(self) -> list[int]:
+        """Good rows per shard (known after :meth:`sample`, else counted with one pass now)."""
+        if self.shard_rows is None:
+            self.sample(1)
+        return self.shard_rows
 
     # -- the tf.data stream -------------------------------------------------------------------------------------------
     def _shard_lines(self, index, files, compressions, line_start):

@@ -188,6 +188,7 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
     verbose = 1 if ctx.progress else 2
     prepare_multi_worker(model, train.epoch(epoch))
     def fit(data, first: int, last: int, steps: int | None):
+        data = train.distribute(data) if train.distribute is not None else data
         try:
             model.fit(data, validation_data=valid, initial_epoch=first, epochs=last, steps_per_epoch=steps,
                       callbacks=callbacks, shuffle=False, verbose=verbose)

@@ -96,32 +96,48 @@ def test_multi_worker_on_two_processes_gives_the_loss_curve_of_one_and_only_the_
     assert [r.info.run_id for r in runs] == [chief["run_id"]]
 
 
-def streamed(pipeline_: dict) -> dict:
+def streamed(pipeline_: dict, shards: int) -> dict:
     """The same pipeline on TSV shards of the same pairs, streamed (data.streaming: true)."""
-    return {**pipeline_, "data": {"source": {"train": ["train-0.tsv", "train-1.tsv"], "valid": "valid.tsv",
-                                             "test": "test.tsv"}, "streaming": True, "shuffle_buffer": 64}}
+    train = [f"train-{i}.tsv" for i in range(shards)]
+    return {**pipeline_, "data": {"source": {"train": train, "valid": "valid.tsv", "test": "test.tsv"},
+                                  "streaming": True, "shuffle_buffer": 64}}
 
 
 def shard_files(cwd: Path) -> None:
-    """pairs.tsv cut into two training shards and valid / test files (as data.split would not: fixed files)."""
+    """pairs.tsv cut into training shards (one of 280 rows, and four of 70) and valid / test files."""
     frame = pd.read_csv(cwd / "pairs.tsv", sep="\t", dtype=str, keep_default_na=False)
-    parts = {"train-0": frame[:140], "train-1": frame[140:280], "valid": frame[280:300], "test": frame[300:]}
-    for name, part in parts.items():
-        part.to_csv(cwd / f"{name}.tsv", sep="\t", index=False)
+    frame[:280].to_csv(cwd / "train-0.tsv", sep="\t", index=False)
+    for i in range(4):
+        frame[i * 70:(i + 1) * 70].to_csv(cwd / f"train-{i + 1}.tsv", sep="\t", index=False)
+    frame[280:300].to_csv(cwd / "valid.tsv", sep="\t", index=False)
+    frame[300:].to_csv(cwd / "test.tsv", sep="\t", index=False)
 
 
-def test_multi_worker_streamed_input_gives_the_loss_curve_of_one_streamed_worker(tmp_path):
-    single_dir = tmp_path / "single"
-    single_dir.mkdir()
-    reversal_data(single_dir / "pairs.tsv")
-    shard_files(single_dir)
-    one = finish(launch(1, streamed(pipeline("none", {"backend": "none"})), single_dir, shard=True))
-    ports = [free_port(), free_port()]
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = [launch(1, streamed(pipeline("multi_worker", {"backend": "none"})), tmp_path / f"w{i}",
-                    {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}, shard=True)
-             for i in range(2)]
+def two_workers(tmp_path: Path, config: dict) -> tuple[dict, dict]:
+    cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
+    procs = [launch(1, config, tmp_path / f"w{i}", {"TF_CONFIG": json.dumps({"cluster": cluster, "task": {
+        "type": "worker", "index": i}})}, shard=True) for i in range(2)]
     chief, worker = (finish(p) for p in procs)
-    assert "streaming the training split" in chief["stderr"]
+    return chief, worker
+
+
+def test_multi_worker_on_one_streamed_shard_gives_the_loss_curve_of_one_streamed_worker(tmp_path):
+    """Fewer shards than workers: every worker reads the stream and trains on its slice of each global batch."""
+    one = finish(launch(1, streamed(pipeline("none", {"backend": "none"}), 1), tmp_path / "single", shard=True))
+    chief, worker = two_workers(tmp_path, streamed(pipeline("multi_worker", {"backend": "none"}), 1))
+    assert "streaming the training split" in chief["stderr"] and "by file" not in chief["stderr"]
     np.testing.assert_allclose(chief["loss"], one["loss"], rtol=2e-3)
     np.testing.assert_allclose(worker["loss"], chief["loss"], rtol=1e-6)
+
+
+def test_multi_worker_on_four_streamed_shards_reads_its_own_shards(tmp_path):
+    """As many shards as workers or more: each worker reads only its shards, in batches of its share of the global
+    batch, as many per epoch as the other (the same 280 rows as above, as four files of 70)."""
+    config = streamed(pipeline("multi_worker", {"backend": "none"}), 5)
+    config["data"]["source"]["train"] = config["data"]["source"]["train"][1:]
+    chief, worker = two_workers(tmp_path, config)
+    for name, result in (("0", chief), ("1", worker)):
+        assert f"worker {name} reads 2 of 4 shards (by file), 140 rows; 8 batches of at most 16 examples per epoch" \
+            in result["stderr"]
+    np.testing.assert_allclose(worker["loss"], chief["loss"], rtol=1e-6)  # one model, losses reduced over workers
+    assert chief["loss"][-1] < chief["loss"][0] and chief["status"] == "FINISHED"
