@@ -250,12 +250,13 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
     Epoch ``e`` reads the split's rows in its seeded order (:meth:`StreamedSplit.rows`), tokenizes them inside
     the tf.data graph with ``tokenize`` (a batch of rows ``{role: strings}`` -> the examples' ragged tensors, the
     same in-graph tokenizers the exported model holds), then batches by length bucket (boundaries at the length
-    quantiles of the first rows of epoch 0), by token budget (``batch_tokens``: each bucket's batch holds as many
-    examples as fit in the budget at the bucket's longest length) or in plain ``batch_size`` batches. The number
-    of batches per epoch is not known before the first pass (``steps`` is None; :func:`seqpipe.train.fit.fit_model`
-    counts it then). Bad rows stop the stream or are counted (:class:`seqpipe.data.stream.SkipCounter`).
+    quantiles of 4,096 rows of the vocabulary sample, a uniform sample), by token budget (``batch_tokens``: each
+    bucket's batch holds as many examples as fit in the budget at the bucket's longest length) or in plain
+    ``batch_size`` batches. The number of batches per epoch is not known before the first pass (``steps`` is
+    None; :func:`seqpipe.train.fit.fit_model` counts it then), except on several workers reading their own shards
+    (see docs/data.md). Bad rows stop the stream or are counted (:class:`seqpipe.data.stream.SkipCounter`).
     """
-    from seqpipe.data.stream import SkipCounter
+    from seqpipe.data.stream import LENGTH_ROWS, SkipCounter
 
     workers, worker = worker_of(tf.distribute.get_strategy())
     by_file = workers > 1 and len(split.shards) >= workers
@@ -267,15 +268,21 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
         batch_tokens = max(1, batch_tokens // workers) if batch_tokens is not None else None
     counter = SkipCounter(split, ctx) if split.on_error == "skip" else None
 
-    def examples(e):
-        rows = split.rows(e, counter.counts if counter is not None else None)
+    def tokenized(rows: tf.data.Dataset) -> tf.data.Dataset:
         examples = rows.batch(1024).map(tokenize, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
         return examples.map(lambda *x: tf.nest.map_structure(_dense, x if len(x) > 1 else x[0]))
 
-    try:
-        lengths = np.array([int(length_fn(*x)) for x in examples(0).take(4096)])
-    except tf.errors.OpError as exc:
-        raise (split.bad_row(exc) or exc) from None
+    def examples(e):
+        return tokenized(split.rows(e, counter.counts if counter is not None else None))
+
+    if split.length_rows:  # boundaries from the vocabulary sample's rows (uniform over the split)
+        columns = {role: [row[i] for row in split.length_rows] for i, role in enumerate(split.roles)}
+        lengths = np.array([int(length_fn(*x)) for x in tokenized(tf.data.Dataset.from_tensor_slices(columns))])
+    else:  # (the vocabulary came from the stage cache) from the first rows of epoch 0
+        try:
+            lengths = np.array([int(length_fn(*x)) for x in examples(0).take(LENGTH_ROWS)])
+        except tf.errors.OpError as exc:
+            raise (split.bad_row(exc) or exc) from None
     boundaries = length_boundaries(lengths)
     uppers = [*boundaries, max(longest, *(lengths.tolist() or [1])) + 1]
     sizes = ([max(1, batch_tokens // max(upper - 1, 1)) for upper in uppers] if batch_tokens is not None

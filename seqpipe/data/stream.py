@@ -38,6 +38,7 @@ PARALLEL = len(PROBLEMS)  # the code of a line one parallel file has and another
 MARKER = "seqpipe-bad-row"
 SHARD_CYCLE = 4  # shards read at once, interleaved
 BLOCK = 16  # lines taken from a shard in turn
+LENGTH_ROWS = 4096  # rows of the vocabulary sample kept for the length buckets' boundaries
 
 
 @dataclass
@@ -61,6 +62,7 @@ class StreamedSplit:
     _fields: list[int] = field(default_factory=list, repr=False)  # table: the columns read, by role
     _width: int = 0  # table: fields per row
     shard_rows: list[int] | None = field(default=None, repr=False)  # good rows per shard, once read
+    length_rows: list[list[str]] | None = field(default=None, repr=False)  # rows whose lengths set the buckets
 
     def __post_init__(self):
         self.shards = tuple({k: Path(v) for k, v in shard.items()} for shard in self.shards)
@@ -209,6 +211,7 @@ class StreamedSplit:
         if not seen:
             raise DataError(f"{self.describe()}: no usable training rows; expected at least one")
         self.shard_rows = counts
+        self.length_rows = [list(row) for row in kept[:LENGTH_ROWS]]  # a uniform sample too (the reservoir is)
         return kept, seen
 
     def count_rows(self) -> list[int]:

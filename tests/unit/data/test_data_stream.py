@@ -155,6 +155,9 @@ def _encoder(max_length=16):
 @pytest.mark.parametrize("batching", ["bucketing", "tokens", "plain"])
 def test_stream_batches_hold_every_row_tokenized_by_the_models_encoder(tmp_path, batching):
     split = StreamedSplit("parallel", parallel(tmp_path, shards=3, rows=40), ROLES, seed=2, shuffle_buffer=16)
+    if batching == "bucketing":  # the length buckets then come from the vocabulary sample's rows
+        split.sample(50)
+        assert len(split.length_rows) == 50 and split.shard_rows == [40, 40, 40]
     encoder = _encoder()
 
     def tokenize(rows):
