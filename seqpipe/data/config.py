@@ -266,8 +266,8 @@ class DataConfig(Schema):
         description="Read the training split as a stream (a tf.data pipeline over its files, tokenized in the graph, "
         "never held whole in memory) instead of into memory: true, false, or 'auto' (the default), which streams "
         f"when the training files hold more than {STREAM_ABOVE_MB} MiB on disk and the run can stream (the log says "
-        "which). Streaming needs a task that streams (translation), source.train with its own valid and test files "
-        "(kept in memory), TSV shards or parallel text files, and no source.limit; see docs/data.md.",
+        "which). Streaming needs a task that can stream (validation names them), source.train with its own valid "
+        "and test files (kept in memory), TSV shards or parallel text files, and no source.limit; see docs/data.md.",
     )
     shuffle_buffer: int = Field(
         50_000, ge=1,
