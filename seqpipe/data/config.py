@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError, model_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from seqpipe.data.recipes import DATASETS
@@ -236,6 +245,13 @@ class SplitConfig(Schema):
         return self
 
 
+def _true_false_or_auto(value: Any) -> Any:
+    """One message for a value that is none of true, false and auto (not one per member of the union)."""
+    if isinstance(value, bool) or value == "auto":
+        return value
+    raise PydanticCustomError("true_false_or_auto", "must be true, false or auto")
+
+
 class DataConfig(Schema):
     """The ``data`` section: the source of the examples and how to split them."""
 
@@ -261,7 +277,7 @@ class DataConfig(Schema):
         "null: no limit.",
     )
 
-    streaming: bool | Literal["auto"] = Field(
+    streaming: Annotated[bool | Literal["auto"], BeforeValidator(_true_false_or_auto)] = Field(
         "auto",
         description="Read the training split as a stream (a tf.data pipeline over its files, tokenized in the graph, "
         "never held whole in memory) instead of into memory: true, false, or 'auto' (the default), which streams "

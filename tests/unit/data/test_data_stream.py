@@ -246,3 +246,13 @@ def test_the_data_section_reaches_the_stream(tmp_path):
     with pytest.raises(DataError, match=r"train\.csv: a streamed training split reads TSV shards or parallel text "
                                         r"files; got csv"):
         load_data(csv, roles=ROLES, seed=1, base_dir=tmp_path, stream=True)
+
+
+@pytest.mark.parametrize("value", ["always", 1, "yes"])
+def test_streaming_is_true_false_or_auto(value):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as raised:
+        _data_config(source={"train": "t.tsv"}, streaming=value)
+    (error,) = raised.value.errors()
+    assert error["loc"] == ("streaming",) and error["msg"] == "must be true, false or auto"
