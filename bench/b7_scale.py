@@ -139,7 +139,7 @@ def run(quick: bool) -> dict:
     repeats = 1 if quick else 2
     folder = Path(tempfile.mkdtemp(prefix="bench-b7-"))
     pairs = write_corpus(folder, quick)
-    shard_mib = sum(p.stat().st_size for p in folder.glob("train-*.gz")) / 2 ** 20
+    shard_mib = sum(p.stat().st_size for p in folder.glob("train-0????.*.gz")) / 2 ** 20  # the 1x shards
     load_start = load_average()
     results: dict[tuple[str, str], list[dict]] = {key: [] for key in RUNS}
     n = 0
@@ -192,10 +192,9 @@ def run(quick: bool) -> dict:
         f"comes after {rest['1x']:.1f} s at 1x, {rest['10x']:.1f} s at 10x and {rest['100x']:.1f} s at 100x: "
         f"{rest['100x'] / rest['10x']:.2f}x from 10x to 100x (counted as flat within {FLAT_TOLERANCE:.0%} + 1 s): "
         f"{verdict(flat)}; {rest['100x'] / rest['1x']:.2f}x from 1x to 100x. Before its first batch the stream "
-        f"fills its shuffle buffer (data.shuffle_buffer, {SHUFFLE_BUFFER:,} rows) twice (the length sample for the "
-        "bucket boundaries, then the first epoch): a cost that grows with the corpus only until the corpus fills the "
-        f"buffer ({unfilled}). What does grow: the sample pass reads every training row "
-        f"(reservoir sampling): {sample['1x']:.1f} s at 1x, {sample['10x']:.1f} s at 10x, {sample['100x']:.1f} s "
+        f"fills its shuffle buffer (data.shuffle_buffer, {SHUFFLE_BUFFER:,} rows): a cost that grows with the corpus "
+        f"only until the corpus fills the buffer ({unfilled}). What does grow: the sample pass reads every training "
+        f"row (reservoir sampling): {sample['1x']:.1f} s at 1x, {sample['10x']:.1f} s at 10x, {sample['100x']:.1f} s "
         f"at 100x; the whole tokenize stage {tokenize['1x']:.1f} / {tokenize['10x']:.1f} / {tokenize['100x']:.1f} s "
         f"(SentencePiece trains on all 1x rows, on {sample_lines:,} at 10x and 100x).",
         f"Target: streamed training tokens/s at least {SPEED_TARGET}x of in memory at 1x. Measured {speed:.2f}x: "
@@ -207,8 +206,8 @@ def run(quick: bool) -> dict:
         "step (imports, reading, vocabularies, model building, the stream's shuffle buffer, tracing); sample pass "
         "and tokenize stage from run.log's time stamps (millisecond resolution). Every run stops before the first "
         "validation, so peak RSS covers the same work in each.",
-        f"10x and 100x list the {SHARDS} shards of 1x 10 and 100 times (about {pairs // SHARDS:,} pairs and "
-        f"{shard_mib / SHARDS:.2f} MiB per gzipped shard, level 1): the same lines a written-out corpus would hold.",
+        f"10x and 100x are copies of the {SHARDS} shards of 1x on disk, 40 and 400 shards (about {pairs // SHARDS:,} "
+        f"pairs and {shard_mib / SHARDS:.2f} MiB per gzipped shard, level 1).",
         f"Load average at the start {load_start}, at the end {load_average()}."]
     if quick:
         notes.append(f"Quick run: a {pairs:,}-pair 1x corpus, tokenize.sample_lines {QUICK_SAMPLE:,}, "
