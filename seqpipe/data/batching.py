@@ -263,7 +263,7 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
     whole = split
     if by_file:  # this worker reads its own shards, in batches of its share of the global batch
         groups = balance(split.count_rows(), workers)
-        split = replace(split, shards=tuple(whole.shards[i] for i in groups[worker]))
+        split = replace(split, shards=tuple(whole.shards[i] for i in groups[worker]), shard_rows=None)
         batch_size = max(1, batch_size // workers)
         batch_tokens = max(1, batch_tokens // workers) if batch_tokens is not None else None
     counter = SkipCounter(split, ctx) if split.on_error == "skip" else None
@@ -305,8 +305,6 @@ def stream_epochs(split, tokenize: Callable, length_fn: Callable, batch_size: in
             return ds.take(steps).prefetch(tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE).with_options(data_sharding())
 
-    if counter is not None:
-        counter.counts.assign(tf.zeros_like(counter.counts))  # the length sample above counted some rows
     distribute = None
     if by_file:
         strategy = tf.distribute.get_strategy()

@@ -217,15 +217,17 @@ class StreamedSplit:
     def count_rows(self) -> list[int]:
         """Good rows per shard (known after :meth:`sample`, else counted with one pass now)."""
         if self.shard_rows is None:
+            kept = self.length_rows
             self.sample(1)
+            self.length_rows = kept  # a count is not a sample: keep the length rows of the vocabulary's
         return self.shard_rows
 
     # -- the tf.data stream -------------------------------------------------------------------------------------------
-    def _shard_lines(self, index, files, compressions, line_start):
+    def _shard_lines(self, index, files, compressions):
         """Lines of shard ``index`` (a tensor): ``(values [roles], file index, line number, check code)``."""
         if self.kind == "table":
             lines = tf.data.TextLineDataset(files[index][0], compression_type=compressions[index][0])
-            numbered = lines.enumerate(start=line_start)
+            numbered = lines.enumerate(start=1)
             if self.header:
                 numbered = numbered.skip(1)
             width, fields = self._width, tf.constant(self._fields, tf.int64)
@@ -285,7 +287,7 @@ class StreamedSplit:
         order = tf.argsort(tf.random.stateless_uniform([len(self.shards)], seed=key))
         cycle = min(SHARD_CYCLE, len(self.shards))
         lines = tf.data.Dataset.from_tensor_slices(tf.cast(order, tf.int64)).interleave(
-            lambda i: self._shard_lines(i, files, compressions, 1), cycle_length=cycle, block_length=BLOCK,
+            lambda i: self._shard_lines(i, files, compressions), cycle_length=cycle, block_length=BLOCK,
             num_parallel_calls=cycle, deterministic=True)
         lines = self._guard(lines, counter)
         buffer_seed = tf.random.stateless_uniform([], seed=key + 1, maxval=1 << 62, dtype=tf.int64)

@@ -158,6 +158,8 @@ def test_stream_batches_hold_every_row_tokenized_by_the_models_encoder(tmp_path,
     if batching == "bucketing":  # the length buckets then come from the vocabulary sample's rows
         split.sample(50)
         assert len(split.length_rows) == 50 and split.shard_rows == [40, 40, 40]
+        split.shard_rows = None  # counting again (as several workers do) keeps the sample's length rows
+        assert split.count_rows() == [40, 40, 40] and len(split.length_rows) == 50
     encoder = _encoder()
 
     def tokenize(rows):
