@@ -171,8 +171,10 @@ def cmd_compare(args) -> int:
 def cmd_predict(args) -> int:
     from seqpipe.predict import predict_table, read_lines, resolve_export
 
+    if args.n_best is not None and args.n_best < 1:
+        raise SeqpipeError(f"--n-best: must be at least 1; got {args.n_best}")
     export = resolve_export(args.model, tracking_uri=args.tracking_uri)
-    table = predict_table(export, read_lines(args.input))
+    table = predict_table(export, read_lines(args.input), n_best=args.n_best)
     if args.format == "conll":
         if "tags" not in table:
             raise SeqpipeError(f"{args.model}: --format conll is for models that tag tokens; this one predicts "
@@ -267,6 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", help="text file, one example per line (default: stdin)")
     p.add_argument("--format", choices=["tsv", "json", "conll"], default="tsv",
                    help="conll (taggers): one token<TAB>tag per line, a blank line after each sentence")
+    p.add_argument("--n-best", type=int, metavar="K", help="models that decode with beam search: the K best outputs "
+                   "per input, one row each (input, rank, output, score); K at most the export's n_best")
     p.add_argument("--tracking-uri", help="for an MLflow run id or a models:/ URI (default: $MLFLOW_TRACKING_URI, "
                    "else sqlite:///mlflow.db in the working directory)")
     p.set_defaults(func=cmd_predict)

@@ -209,8 +209,9 @@ def _aliases_text(aliases: dict[str, str]) -> str:
     return "aliases: " + ", ".join(f"@{a} (version {v})" for a, v in sorted(aliases.items())[:_MAX_LISTED])
 
 
-def predict_table(export: Path, texts: list[str]):
-    """Run the export's signature on ``texts``; one row per text (the columns are the task's)."""
+def predict_table(export: Path, texts: list[str], n_best: int | None = None):
+    """Run the export's signature on ``texts``; one row per text (the columns are the task's), or with ``n_best``
+    K one row per hypothesis: the K best per text, with their rank and score (tasks that decode text)."""
     import json
 
     from seqpipe._quiet import import_tensorflow
@@ -222,7 +223,10 @@ def predict_table(export: Path, texts: list[str]):
     task = meta.get("task")
     if task not in TASKS:
         raise SeqpipeError(f"{export}: seqpipe.json names no known task (got {task!r}); {TASKS.unknown_message(task)}")
-    return TASKS.get(task)().runtime.predict_table(model, texts, meta)
+    runtime = TASKS.get(task)().runtime
+    if n_best is None:
+        return runtime.predict_table(model, texts, meta)
+    return runtime.predict_nbest(model, texts, meta, int(n_best))
 
 
 def read_lines(path: str | None) -> list[str]:

@@ -177,6 +177,14 @@ class TaskRuntime:
         """``seqpipe predict``: one row per input line from a loaded SavedModel (``meta`` is its seqpipe.json)."""
         raise NotImplementedError(f"task '{self.task.name}' has no predict")
 
+    def predict_nbest(self, saved_model, inputs: list[str], meta: dict, n_best: int) -> pd.DataFrame:
+        """``seqpipe predict --n-best K``: the K best outputs per input line, one row each with its rank and score
+        (tasks that decode with beam search); a task without n-best lists says so in one line."""
+        from seqpipe.errors import SeqpipeError
+
+        raise SeqpipeError(f"--n-best: a {self.task.name} model has no n-best list; only models that decode text "
+                           "with beam search (decoding: {strategy: beam, n_best: K}) have one")
+
 
 TASKS: Registry[type[Task]] = Registry("task", base=Task)
 

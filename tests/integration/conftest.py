@@ -21,10 +21,11 @@ def seqpipe(*args, cwd, check=True, stdin=None, timeout=900):
     return proc
 
 
-def run_smoke(tmp_path_factory, name):
-    """`seqpipe run pipelines/smoke/<name>.yaml --json` in a fresh working directory."""
+def run_smoke(tmp_path_factory, name, *overrides):
+    """`seqpipe run pipelines/smoke/<name>.yaml --json [-o KEY=VALUE ...]` in a fresh working directory."""
     workdir = tmp_path_factory.mktemp(name)
-    proc = seqpipe("run", str(REPO / f"pipelines/smoke/{name}.yaml"), "--json", cwd=workdir)
+    options = [arg for override in overrides for arg in ("-o", override)]
+    proc = seqpipe("run", str(REPO / f"pipelines/smoke/{name}.yaml"), "--json", *options, cwd=workdir)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     return {"workdir": workdir, "result": result, "stderr": proc.stderr}
 
@@ -36,7 +37,7 @@ def smoke_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def translate_run(tmp_path_factory):
-    return run_smoke(tmp_path_factory, "translate_en_es")
+    return run_smoke(tmp_path_factory, "translate_en_es", "generate.decoding.n_best=3")  # beam_width 3
 
 
 @pytest.fixture(scope="session")

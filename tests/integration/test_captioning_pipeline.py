@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from tests.integration.conftest import run_smoke, seqpipe
 
 @pytest.fixture(scope="module")
 def captions_run(tmp_path_factory):
-    return run_smoke(tmp_path_factory, "captions_shapes")
+    return run_smoke(tmp_path_factory, "captions_shapes", "describe.decoding.n_best=2")  # beam_width 3
 
 
 def captions(run):
@@ -31,8 +32,9 @@ def test_run_scores_beam_and_greedy_against_every_caption_of_an_image(captions_r
         assert f"test_{name}" in metrics and f"test_{name}_greedy" in metrics
     assert 0 <= metrics["test_bleu"] <= 100 + 1e-9 and 0 <= metrics["test_meteor"] <= 1
     table = captions(captions_run)
-    assert list(table.columns) == ["image", "references", "hypothesis", "bleu", "chrf", "hypothesis_greedy",
-                                   "bleu_greedy", "chrf_greedy"]
+    assert list(table.columns) == ["image", "references", "hypothesis", "bleu", "chrf", "score", "hypothesis_greedy",
+                                   "bleu_greedy", "chrf_greedy", "score_greedy", "nbest_2", "nbest_score_2"]
+    assert (table["score"] >= table["nbest_score_2"]).all()
     assert table["image"].is_unique and all(Path(p).is_absolute() and p.endswith(".png") for p in table["image"])
     assert (table["references"].str.count(r" \| ") <= 1).all() and table["references"].str.contains(r" \| ").any()
 
@@ -93,6 +95,12 @@ def test_predict_captions_image_paths_one_per_line(captions_run, tmp_path):
     missing = seqpipe("predict", captions_run["result"]["run_dir"], stdin="no/such.png\n", cwd=captions_run["workdir"],
                       check=False)
     assert missing.returncode == 2 and "no/such.png: cannot read the image" in missing.stderr
+    proc = seqpipe("predict", captions_run["result"]["run_dir"], "--n-best", "2", stdin="\n".join(lines) + "\n",
+                   cwd=captions_run["workdir"])
+    ranked = pd.read_csv(io.StringIO(proc.stdout), sep="\t", keep_default_na=False, quoting=3)
+    assert list(ranked.columns) == ["image", "rank", "caption", "score"]
+    assert ranked["rank"].tolist() == [1, 2] * 4 and ranked["image"].tolist() == [x for x in lines for _ in "12"]
+    assert ranked["caption"].tolist()[:6] == [c for pair in zip(table["hypothesis"], table["nbest_2"]) for c in pair]
 
 
 def test_the_saved_keras_model_loads_in_safe_mode(captions_run):

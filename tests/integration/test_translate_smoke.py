@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -28,6 +29,17 @@ def test_run_reports_beam_and_greedy_scores_side_by_side(translate_run):
     assert len(table) == 60  # 5% of 1,200 pairs
     assert list(table.columns[:4]) == ["source", "reference", "hypothesis", "bleu"]
     assert "hypothesis_greedy" in table.columns
+    assert [c for c in table.columns if c.startswith("hypothesis")] == ["hypothesis", "hypothesis_greedy"]
+    assert list(table.columns[-4:]) == ["nbest_2", "nbest_score_2", "nbest_3", "nbest_score_3"]  # n_best: 3
+    assert {"score", "score_greedy"} <= set(table.columns)
+    for a, b in (("score", "nbest_score_2"), ("nbest_score_2", "nbest_score_3")):
+        assert (table[a] >= table[b]).all()  # best first
+
+
+def nbest(table):
+    """Each row's 3 hypotheses and their scores, best first, as the pipeline's Generator decoded them."""
+    return (table[["hypothesis", "nbest_2", "nbest_3"]].values.tolist(),
+            table[["score", "nbest_score_2", "nbest_score_3"]].to_numpy(float))
 
 
 def test_bleu_equals_the_sacrebleu_command_line_on_the_same_files(translate_run, tmp_path):
@@ -61,7 +73,9 @@ import tensorflow_text  # noqa: F401
 model = tf.saved_model.load(sys.argv[1])
 out = model.signatures["translate"](text=tf.constant(json.load(sys.stdin)))
 assert "seqpipe" not in sys.modules
-print(json.dumps([t.decode("utf-8") for t in out["translation"].numpy()]))
+print(json.dumps({"translation": [t.decode("utf-8") for t in out["translation"].numpy()],
+                  "n_best": [[t.decode("utf-8") for t in row] for row in out["n_best"].numpy()],
+                  "n_best_scores": out["n_best_scores"].numpy().tolist()}))
 """
 
 
@@ -71,7 +85,13 @@ def test_saved_model_translate_signature_matches_the_pipeline_beam_output(transl
                           input=json.dumps(table["source"].tolist()),
                           capture_output=True, text=True, timeout=600, cwd="/")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == table["hypothesis"].tolist()
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["translation"] == table["hypothesis"].tolist()
+    texts, scores = nbest(table)
+    assert out["n_best"] == texts
+    np.testing.assert_allclose(out["n_best_scores"], scores, rtol=1e-5)
+    meta = json.loads((Path(translate_run["result"]["export_path"]) / "seqpipe.json").read_text())
+    assert meta["n_best"] == 3
 
 
 def test_predict_translates_lines_from_stdin(translate_run):
@@ -82,9 +102,36 @@ def test_predict_translates_lines_from_stdin(translate_run):
     assert [r["translation"] for r in rows] == table["hypothesis"].tolist()
 
 
+def test_predict_n_best_prints_the_ranked_hypotheses_and_refuses_more_than_the_export_keeps(translate_run):
+    table = translations(translate_run).head(2)
+    proc = seqpipe("predict", translate_run["result"]["run_dir"], "--n-best", "3", "--format", "json",
+                   stdin="\n".join(table["source"]) + "\n", cwd=translate_run["workdir"])
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [(r["text"], r["rank"]) for r in rows] == [(t, k) for t in table["source"] for k in (1, 2, 3)]
+    texts, scores = nbest(table)
+    assert [r["translation"] for r in rows] == [t for row in texts for t in row]
+    np.testing.assert_allclose([r["score"] for r in rows], scores.ravel(), rtol=1e-5)
+    proc = seqpipe("predict", translate_run["result"]["run_dir"], "--n-best", "4", stdin="a\n",
+                   cwd=translate_run["workdir"], check=False)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "(n_best: 3)" in proc.stderr and "export.decoding.n_best" in proc.stderr
+
+
+def test_mlflow_pyfunc_model_returns_the_n_best_as_lists(translate_run, monkeypatch):
+    result = translate_run["result"]
+    table = translations(translate_run).head(4)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", result["tracking_uri"])  # not mlflow.set_tracking_uri: it is global
+    model = mlflow.pyfunc.load_model(f"runs:/{result['run_id']}/model")
+    out = model.predict(pd.DataFrame({"text": table["source"]}))
+    assert out["translation"].tolist() == table["hypothesis"].tolist()
+    texts, scores = nbest(table)
+    assert [list(row) for row in out["n_best"]] == texts
+    assert all(isinstance(row, list) and len(row) == 3 for row in out["n_best_scores"])
+    np.testing.assert_allclose(np.array(out["n_best_scores"].tolist()), scores, rtol=1e-5)
+
+
 def test_the_saved_keras_model_loads_in_safe_mode_and_gives_the_same_logits(translate_run):
     import keras
-    import numpy as np
 
     from seqpipe.saving import load_model
 

@@ -138,13 +138,13 @@ class CaptioningRuntime(Seq2SeqRuntime):
 
         captioner = ctx["generator"]
         describe(path, ctx.config, self.signature, outputs, extra, decoding=decoding, input="image",
-                 image_size=captioner.image_size, channels=captioner.channels)
+                 image_size=captioner.image_size, channels=captioner.channels, n_best=int(decoding.get("n_best", 1)))
         (path / "README.md").write_text(README.format(path=path.name, outputs=outputs, extra=extra,
                                                       channels=captioner.channels, height=captioner.image_size[0],
                                                       width=captioner.image_size[1]), encoding="utf-8")
 
-    def predict_table(self, saved_model, inputs, meta):
-        return predict_table(saved_model, inputs)
+    def serve(self, saved_model, inputs):
+        return serve_images(saved_model, inputs)
 
 
 README = """# seqpipe export (image captioning)
@@ -167,14 +167,15 @@ inside the graph. Outputs {outputs}.
 """
 
 
-def predict_table(model, paths: list[str], batch_size: int = 64) -> pd.DataFrame:
-    """``seqpipe predict``: one image file path per line -> its caption and score."""
+def serve_images(model, paths: list[str], batch_size: int = 64) -> tuple[list[str], dict]:
+    """``seqpipe predict``: one image file path per line -> the paths (stripped) and the ``caption`` signature's
+    outputs (numpy arrays, one row per path)."""
     from pathlib import Path
 
     from seqpipe.errors import SeqpipeError
 
     paths = [p.strip() for p in paths]
-    captions, scores = [], []
+    outputs: dict[str, list] = {}
     for start in range(0, len(paths), batch_size):
         chunk = []
         for path in paths[start:start + batch_size]:
@@ -188,6 +189,6 @@ def predict_table(model, paths: list[str], batch_size: int = 64) -> pd.DataFrame
         except tf.errors.InvalidArgumentError as exc:
             raise SeqpipeError(f"lines {start + 1}-{start + len(chunk)}: an image could not be decoded "
                                f"({exc.message.splitlines()[0]}); expected PNG, JPEG, GIF or BMP files") from None
-        captions += [b.decode("utf-8") for b in out["caption"].numpy()]
-        scores += out["score"].numpy().tolist()
-    return pd.DataFrame({"image": paths, "caption": captions, "score": scores})
+        for name, tensor in out.items():
+            outputs.setdefault(name, []).append(tensor.numpy())
+    return paths, {name: np.concatenate(arrays) for name, arrays in outputs.items()}

@@ -19,6 +19,7 @@ import pandas as pd
 import tensorflow as tf
 
 from seqpipe.decoding import decode
+from seqpipe.errors import SeqpipeError
 from seqpipe.tasks.base import TaskRuntime
 from seqpipe.tasks.seq2seq.scores import REFERENCE_SEPARATOR, corpus_score, sentence_scores, signatures
 from seqpipe.text import END_ID, START_ID
@@ -62,12 +63,16 @@ class Generator:
         return np.arange(len(inputs))
 
     def search(self, inputs: tf.Tensor, decoding: dict) -> dict:
-        """Graph-mode search on a batch; decode()'s dict plus ``texts`` and ``memory_lengths``."""
+        """Graph-mode search on a batch; decode()'s dict plus ``texts`` (string [B], the best), ``nbest_texts``
+        (string [B, n], every returned hypothesis, best first) and ``memory_lengths``."""
         memory, mask, states = self.encode(inputs)
         state = self.decoder.initial_state(memory, mask, states)
         out = decode(self.decoder.step, state, start_id=START_ID, end_id=END_ID, max_length=self.max_length,
                      **decoding)
-        out["texts"] = self.target_encoder.detokenize(out["tokens"][:, 0])
+        tokens = out["tokens"]  # [B, n, T]
+        flat = self.target_encoder.detokenize(tf.reshape(tokens, [-1, tf.shape(tokens)[2]]))
+        out["nbest_texts"] = tf.reshape(flat, tf.shape(tokens)[:2])
+        out["texts"] = out["nbest_texts"][:, 0]
         steps = tf.shape(memory)[1]
         out["memory_lengths"] = (tf.reduce_sum(tf.cast(mask, tf.int32), axis=1) if mask is not None
                                  else tf.fill([tf.shape(memory)[0]], steps))
@@ -81,17 +86,23 @@ class Generator:
         return self._compiled[key]
 
     def run(self, inputs, decoding: dict, batch_size: int = 64) -> dict[str, list]:
-        """Decode in batches; lists in input order: ``texts``, ``scores``, ``tokens`` (the generated ids, the end
-        token included) and ``attention`` (steps x memory positions)."""
+        """Decode in batches; lists in input order: ``texts`` and ``scores`` (the best hypothesis and its search
+        score), ``nbest`` and ``nbest_scores`` (a list per input of the strategy's ``n_best`` hypotheses and
+        scores, best first), ``tokens`` (the best's ids, the end token included) and ``attention`` (steps x
+        memory positions)."""
         order, fn, data = self.order(inputs), self.function(decoding), np.asarray(inputs)
-        results: dict[str, list] = {key: [None] * len(inputs) for key in ("texts", "scores", "tokens", "attention")}
+        keys = ("texts", "scores", "nbest", "nbest_scores", "tokens", "attention")
+        results: dict[str, list] = {key: [None] * len(inputs) for key in keys}
         for start in range(0, len(inputs), batch_size):
             idx = order[start : start + batch_size]
             out = fn(tf.constant(data[idx]))
             lengths, memory = out["lengths"][:, 0].numpy(), out["memory_lengths"].numpy()
+            nbest, scores = out["nbest_texts"].numpy(), out["scores"].numpy()
             for j, i in enumerate(idx):
-                results["texts"][i] = out["texts"][j].numpy().decode("utf-8")
-                results["scores"][i] = float(out["scores"][j, 0])
+                results["nbest"][i] = [t.decode("utf-8") for t in nbest[j]]
+                results["nbest_scores"][i] = [float(s) for s in scores[j]]
+                results["texts"][i] = results["nbest"][i][0]
+                results["scores"][i] = results["nbest_scores"][i][0]
                 results["tokens"][i] = out["tokens"][j, 0, : lengths[j]].numpy()
                 results["attention"][i] = out["attention"][j, : lengths[j], : memory[j]].numpy()
         return results
@@ -152,10 +163,12 @@ class Seq2SeqRuntime(TaskRuntime):
         raise NotImplementedError
 
     def describe_export(self, ctx, path, outputs: str, extra: str, decoding: dict) -> None:
-        """The export's README.md and seqpipe.json (:func:`seqpipe.export.saved_model.describe`)."""
+        """The export's README.md and seqpipe.json (:func:`seqpipe.export.saved_model.describe`; ``n_best``: the
+        hypotheses per input its signature returns)."""
         from seqpipe.export.saved_model import describe
 
-        describe(path, ctx.config, self.signature, outputs, extra, decoding=decoding)
+        describe(path, ctx.config, self.signature, outputs, extra, decoding=decoding,
+                 n_best=int(decoding.get("n_best", 1)))
 
     def serving_inputs(self, generator, x):
         """The export's input tensor as the generator reads it."""
@@ -235,7 +248,9 @@ class Seq2SeqRuntime(TaskRuntime):
 
     # -- evaluate -------------------------------------------------------------------------------------------------
     def evaluation_table(self, ctx, cfg, split):
-        """One row per example: its columns, ``hypothesis`` and sentence ``bleu``/``chrf`` per strategy suffix."""
+        """One row per example: its columns, then per strategy suffix ``hypothesis`` (the best), its sentence
+        ``bleu``/``chrf`` and ``score`` (its search score); with ``n_best`` K > 1, the chosen strategy's other
+        hypotheses last, best first: ``nbest_2``, ``nbest_score_2``, ..., ``nbest_K``, ``nbest_score_K``."""
         decoded = ctx["hypotheses"][split]
         rows = ctx["splits"][split].iloc[decoded["rows"]].reset_index(drop=True)
         table = self.table_columns(rows, decoded["references"])
@@ -244,6 +259,11 @@ class Seq2SeqRuntime(TaskRuntime):
             scores = sentence_scores(out["texts"], decoded["references"])
             for column in scores.columns:
                 table[f"{column}{suffix}"] = scores[column].to_numpy()
+            table[f"score{suffix}"] = np.asarray(out["scores"], dtype=float)
+        chosen = decoded["outputs"][""]
+        for rank in range(2, max(map(len, chosen["nbest"]), default=1) + 1):
+            table[f"nbest_{rank}"] = [texts[rank - 1] for texts in chosen["nbest"]]
+            table[f"nbest_score_{rank}"] = [scores[rank - 1] for scores in chosen["nbest_scores"]]
         return table
 
     def score(self, ctx, cfg, table):
@@ -272,20 +292,54 @@ class Seq2SeqRuntime(TaskRuntime):
 
     # -- export ---------------------------------------------------------------------------------------------------
     def export(self, ctx, cfg, path):
-        """Save ``<signature>(<input>) -> {<output>, score}`` (also as serving_default), the search in the graph."""
+        """Save ``<signature>(<input>) -> {<output>, score}`` (also as serving_default), the search in the graph;
+        with the decoding's ``n_best`` K > 1 also ``n_best`` (string [batch, K]) and ``n_best_scores``."""
         import json
 
         from seqpipe.export.saved_model import save_signatures
 
         generator, decoding = ctx["generator"], cfg.decoding.model_dump()
+        n_best = int(decoding.get("n_best", 1))
 
         def endpoint(x):
             out = generator.search(self.serving_inputs(generator, x), decoding)
-            return {self.output_name: out["texts"], "score": out["scores"][:, 0]}
+            outputs = {self.output_name: out["texts"], "score": out["scores"][:, 0]}
+            if n_best > 1:
+                outputs.update(n_best=out["nbest_texts"], n_best_scores=out["scores"])
+            return outputs
 
         save_signatures(path, [generator.encoder_model, generator.decoder, *generator.text_encoders],
                         {self.signature: endpoint, "serving_default": endpoint}, input_name=self.input_name)
         outputs = f"`{self.output_name}` (string [batch]), `score` (float32 [batch], the search's ranking score)"
+        if n_best > 1:
+            outputs += (f", `n_best` (string [batch, {n_best}], the {n_best} best hypotheses, best first) and "
+                        f"`n_best_scores` (float32 [batch, {n_best}], their scores)")
         self.describe_export(ctx, path, outputs, f"Decoding: {json.dumps(decoding)} (beam search runs inside the "
                                                  "graph).", decoding)
         return path
+
+    # -- seqpipe predict ------------------------------------------------------------------------------------------
+    def serve(self, saved_model, inputs: list[str]) -> tuple[list[str], dict]:
+        """Run the export's signature on ``inputs`` (predict's input lines); ``(the inputs as shown in the table,
+        {output name: numpy array})``."""
+        raise NotImplementedError
+
+    def predict_table(self, saved_model, inputs, meta):
+        shown, out = self.serve(saved_model, inputs)
+        return pd.DataFrame({self.input_name: shown, self.output_name: [b.decode("utf-8") for b in
+                                                                        out[self.output_name]],
+                             "score": out["score"]})
+
+    def predict_nbest(self, saved_model, inputs, meta, n_best):
+        kept = int(meta.get("n_best", 1))
+        if n_best > kept:
+            stage = self.task.decoding_stage
+            raise SeqpipeError(f"--n-best {n_best}: this export keeps {kept} per input (n_best: {kept}); export again "
+                               f"with export.decoding.n_best: {n_best} or more (beam search, beam_width >= n_best; "
+                               f"unset, export.decoding is {stage}.decoding, so {stage}.decoding.n_best sets it)")
+        shown, out = self.serve(saved_model, inputs)
+        texts, scores = ((out["n_best"], out["n_best_scores"]) if "n_best" in out
+                         else (out[self.output_name][:, None], out["score"][:, None]))
+        rows = [(x, rank + 1, texts[i, rank].decode("utf-8"), float(scores[i, rank]))
+                for i, x in enumerate(shown) for rank in range(n_best)]
+        return pd.DataFrame(rows, columns=[self.input_name, "rank", self.output_name, "score"])

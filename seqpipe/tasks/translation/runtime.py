@@ -98,7 +98,6 @@ class TranslationRuntime(Seq2SeqRuntime):
         target = [generator.target_encoder.vocabulary[t] for t in tokens]
         return plot_attention(attention, source, target, ctx.path("plots", f"attention_{index}.png"))
 
-    def predict_table(self, saved_model, inputs, meta):
+    def serve(self, saved_model, inputs):
         out = saved_model.signatures["translate"](text=tf.constant(inputs))
-        return pd.DataFrame({"text": inputs, "translation": [b.decode("utf-8") for b in out["translation"].numpy()],
-                             "score": out["score"].numpy()})
+        return inputs, {name: tensor.numpy() for name, tensor in out.items()}

@@ -11,7 +11,7 @@ from seqpipe.tasks.base import Task, TaskRuntime
 
 TASK_HOOKS = ("rules", "resolve", "check_data")
 RUNTIME_HOOKS = ("build_encoders", "extend_embedding", "fit", "evaluation_table", "score", "write_report", "export",
-                 "predict_table")
+                 "predict_table", "predict_nbest")
 MUST_IMPLEMENT = ("fit", "evaluation_table", "score", "export", "predict_table")  # the base raises NotImplementedError
 
 

@@ -27,6 +27,7 @@ def saved_model_dir(tmp_path_factory):
                 "length": length,
                 "upper": tf.strings.upper(text),
                 "scores": tf.stack([score, -score], axis=1),
+                "n_best": tf.stack([text, tf.strings.upper(text)], axis=1),  # string [batch, 2], as translators'
             }
 
     path = tmp_path_factory.mktemp("toy") / "saved_model"
@@ -82,7 +83,9 @@ def test_pyfunc_round_trip(saved_model_dir, store_uri, client, tmp_path, monkeyp
 
     predictions = model.predict(pd.DataFrame({"text": TEXTS}))
     expected = direct_outputs(saved_model_dir)
-    assert list(predictions.columns) == ["length", "scores", "upper"]
+    assert list(predictions.columns) == ["length", "n_best", "scores", "upper"]
+    assert predictions["n_best"].tolist() == [[t.decode("utf-8") for t in row] for row in expected["n_best"]]
+    assert predictions["n_best"].tolist()[0][0] == TEXTS[0]  # decoded, a list per row
     np.testing.assert_array_equal(predictions["length"], expected["length"])
     assert predictions["upper"].tolist() == [s.decode("utf-8") for s in expected["upper"]]
     assert predictions["scores"].tolist() == expected["scores"].tolist()
