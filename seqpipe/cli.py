@@ -160,7 +160,21 @@ def cmd_compare(args) -> int:
     from seqpipe.compare_store import select_runs
 
     runs = select_runs(args.run_ids, experiment=args.experiment, parent=args.parent, tracking_uri=args.tracking_uri)
-    table = compare_runs(runs=runs, metric=args.metric, all_params=args.all_params, limit=args.limit)
+    paired = "bs" if args.paired_bs else "ar" if args.paired_ar else None
+    if args.baseline and not paired:
+        raise SeqpipeError("compare: --baseline names the run the paired tests compare with; add --paired-bs")
+    table = compare_runs(runs=runs, metric=args.metric, all_params=args.all_params, limit=args.limit,
+                         tracking_uri=args.tracking_uri, paired=paired, baseline=args.baseline)
+    if paired:
+        from seqpipe.compare_significance import describe
+
+        print(describe(table.attrs["significance"]), file=sys.stderr)
+    else:
+        from seqpipe.compare_significance import different_sets_note, split_of
+
+        note = different_sets_note(runs, split_of(table.attrs["metric"]))
+        if note:
+            print(note, file=sys.stderr)
     sys.stdout.write(render(table, args.format))
     if args.plot:
         plot_curves(args.plot, runs=runs, metric=args.metric, limit=args.limit, tracking_uri=args.tracking_uri)
@@ -262,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in the working directory")
     p.add_argument("--all-params", action="store_true", help="show every param, not only those that differ")
     p.add_argument("--limit", type=int, metavar="N", help="only the best N runs")
+    paired = p.add_mutually_exclusive_group()
+    paired.add_argument("--paired-bs", action="store_true", help="paired bootstrap resampling (sacrebleu's, 1000 "
+                        "samples) of the runs' logged predictions: <metric>_mean, <metric>_ci (95%% interval) and "
+                        "<metric>_p (p-value against the baseline) for BLEU, chrF, TER, accuracy, F1, token accuracy, "
+                        "mse, mae, perplexity; runs scored on different test sets are refused")
+    paired.add_argument("--paired-ar", action="store_true", help="paired approximate randomization (sacrebleu's, "
+                        "10000 trials) instead: <metric>_p only")
+    p.add_argument("--baseline", metavar="RUN_ID", help="the run the paired tests compare with (default: the first "
+                   "row, the best by --metric)")
     p.set_defaults(func=cmd_compare)
     p = sub.add_parser("predict", help="predict raw strings (one per line) with an exported model")
     p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, an MLflow run id, or a "

@@ -9,6 +9,8 @@ pandas are imported inside functions, and TensorFlow never is.
   the 8-character short id is enough).
 - :func:`compare_runs` turns them into a table, one row per run: the params that differ between
   them, the final metrics, sorted by one metric in its natural direction (:func:`lower_is_better`).
+- :func:`seqpipe.compare_significance.significance` adds paired significance tests against a baseline run
+  (``paired="bs"`` / ``"ar"``), from the per-example predictions the runs logged.
 - :func:`seqpipe.compare_plots.plot_curves` draws the per-epoch histories, one panel per metric, one
   line per run.
 """
@@ -130,6 +132,8 @@ def compare_runs(
     all_params: bool = False,
     limit: int | None = None,
     runs: Sequence[Run] | None = None,
+    paired: str | None = None,
+    baseline: str | None = None,
 ) -> pd.DataFrame:
     """One row per run, sorted best first by ``metric``.
 
@@ -139,6 +143,11 @@ def compare_runs(
     the names), then the final (latest-step) value of ``metric``, of every ``test_*`` / ``valid_*`` metric
     that is not per label, and ``best_epoch``. The index is the full run id; ``df.attrs["metric"]`` is the
     sort metric (the default one when ``metric`` is None) and ``df.attrs["ascending"]`` its direction.
+
+    ``paired`` (``"bs"``: paired bootstrap resampling, ``"ar"``: approximate randomization) adds, after each
+    metric of the sort metric's split that can be resampled, ``<metric>_mean``, ``<metric>_ci`` and ``<metric>_p``
+    against the ``baseline`` run (default: the first row); see :func:`seqpipe.compare_significance.significance`.
+    Runs scored on different test sets are then refused (:class:`SeqpipeError`).
     """
     import pandas as pd
 
@@ -165,6 +174,12 @@ def compare_runs(
     if "best_epoch" in table and (table["best_epoch"].dropna() % 1 == 0).all():
         table["best_epoch"] = table["best_epoch"].astype("Int64")
     table.attrs.update(metric=metric, ascending=bool(metric and lower_is_better(metric)))
+    if paired is not None:
+        from seqpipe.compare_significance import add_to_table, significance
+        from seqpipe.compare_store import tracking_client
+
+        result = significance(runs, tracking_client(tracking_uri), metric, metric_keys, paired, baseline)
+        table = add_to_table(table, result)
     return table
 
 

@@ -47,6 +47,7 @@ class EvaluateStage(Stage):
             table = runtime.evaluation_table(ctx, cfg, split)
             ctx.add_metrics({f"{split}_{name}": value for name, value in runtime.score(ctx, cfg, table).items()})
             runtime.write_report(ctx, cfg, split, table)
+            log_test_set(ctx, cfg, split, table)
             ctx.log.info("%s: %s", split, ", ".join(f"{k}={v:.4f}" for k, v in ctx.metrics.items()
                                                     if k.startswith(f"{split}_")))
             if cfg.by is not None:
@@ -56,6 +57,25 @@ class EvaluateStage(Stage):
 
         plot_cell_traces(ctx, cfg.splits)
         ctx.put("predictions", tables)
+
+
+def log_test_set(ctx, cfg, split: str, table) -> None:
+    """The split's fingerprint as run tags (``seqpipe.<split>_set.sha256`` of its inputs and references, and
+    ``seqpipe.<split>_set.examples``), and the bootstrap 95% interval of the task's main metric as the metrics
+    ``<split>_<metric>_ci_low`` / ``_ci_high`` (1000 resamples of the examples, as sacrebleu draws them)."""
+    from seqpipe.metrics.resampling import interval, split_fingerprint
+
+    task = ctx.task
+    columns = [c for c in (*task.input_columns, *task.reference_columns) if c in table.columns]
+    if columns:
+        ctx.tracker.set_tags({f"seqpipe.{split}_set.sha256": split_fingerprint(table, columns),
+                              f"seqpipe.{split}_set.examples": str(len(table))})
+    metric = task.main_metric(cfg.metrics)
+    resampler = task.resampler(table, metric) if metric else None
+    if resampler is None:
+        return
+    low, high = interval(resampler)
+    ctx.add_metrics({f"{split}_{metric}_ci_low": low, f"{split}_{metric}_ci_high": high})
 
 
 def by_group(ctx, cfg, split: str, table) -> None:

@@ -63,6 +63,12 @@ class Task:
     ``commands``
         the dotted name of a module with ``add_commands(subparsers)`` adding ``seqpipe`` subcommands (e.g.
         ``generate`` for language models); the CLI imports it. None: no commands of its own.
+    ``evaluation_file``
+        the evaluation table its ``write_report`` logs under ``evaluation/`` (``{split}`` in the name), one row
+        per example; ``seqpipe compare --paired-bs`` reads it back from the tracking store.
+    ``input_columns`` / ``reference_columns``
+        the columns of that table that hold each example's input(s) and reference(s): the test set, which two
+        runs must share to be compared (see :func:`seqpipe.metrics.resampling.split_fingerprint`).
     ``streams``
         whether the runtime can train from a streamed training split (``data.streaming``): its ``fit`` takes a
         :class:`seqpipe.data.stream.StreamedSplit` in ``ctx["splits"]["train"]`` and its ``build_encoders``
@@ -83,6 +89,9 @@ class Task:
     runtime_class: ClassVar[str | type[TaskRuntime]] = ""
     commands: ClassVar[str | None] = None
     streams: ClassVar[bool] = False
+    evaluation_file: ClassVar[str | None] = None
+    input_columns: ClassVar[tuple[str, ...]] = ()
+    reference_columns: ClassVar[tuple[str, ...]] = ()
 
     # -- validation (no TensorFlow) ----------------------------------------------------------
     def rules(self, config) -> Iterable[Problem]:
@@ -106,6 +115,18 @@ class Task:
         rows instead and count them in ``report`` (see :mod:`seqpipe.data.checks`).
         """
         return splits
+
+    # -- evaluation: what is resampled (no TensorFlow; ``seqpipe compare`` calls these too) ------------------
+    def main_metric(self, metrics: list[str] | None) -> str | None:
+        """The metric whose bootstrap interval every evaluation logs: the first of ``evaluate.metrics`` (given as
+        ``metrics``), else of :attr:`default_metrics`; None: none."""
+        names = list(metrics or self.default_metrics)
+        return names[0] if names else None
+
+    def resampler(self, table: pd.DataFrame, metric: str):
+        """How ``metric`` is resampled from an evaluation table (the one in memory, or :attr:`evaluation_file` read
+        back as strings): a :class:`seqpipe.metrics.resampling.Resampler`, or None when it cannot be."""
+        return None
 
     # -- the TensorFlow side ------------------------------------------------------------------------
     @functools.cached_property

@@ -124,3 +124,15 @@ def test_bad_data_file_is_one_clear_line_and_exit_2(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert f"{data}: no column 'text'" in proc.stderr
+
+
+def test_evaluation_logs_an_accuracy_interval_and_the_test_set_fingerprint(smoke_run):
+    result = smoke_run["result"]
+    run = mlflow.MlflowClient(result["tracking_uri"]).get_run(result["run_id"])
+    metrics, tags = run.data.metrics, run.data.tags
+    assert metrics["test_accuracy_ci_low"] <= metrics["test_accuracy"] <= metrics["test_accuracy_ci_high"]
+    assert metrics["test_accuracy_ci_high"] - metrics["test_accuracy_ci_low"] > 0.05  # 90 examples: a wide interval
+    assert tags["seqpipe.test_set.examples"] == "90" and len(tags["seqpipe.test_set.sha256"]) == 64
+    proc = seqpipe("compare", result["run_id"], result["run_id"][:8], "--paired-bs", "--tracking-uri",
+                   result["tracking_uri"], cwd=smoke_run["workdir"], check=False)
+    assert proc.returncode == 2 and "at least two runs" in proc.stderr

@@ -142,3 +142,13 @@ def test_the_saved_keras_model_loads_in_safe_mode_and_gives_the_same_logits(tran
     again = keras.saving.load_model(path, compile=False, safe_mode=True)
     np.testing.assert_allclose(model([source, target]).numpy(), again([source, target]).numpy(), atol=1e-6)
     assert model.get_layer("source_mask").__class__.__name__ == "NotEqual"
+
+
+def test_evaluation_logs_a_bleu_interval_and_the_test_set_fingerprint(translate_run):
+    result = translate_run["result"]
+    run = mlflow.MlflowClient(result["tracking_uri"]).get_run(result["run_id"])
+    metrics, tags = run.data.metrics, run.data.tags
+    assert metrics["test_bleu_ci_low"] <= metrics["test_bleu"] <= metrics["test_bleu_ci_high"]
+    table = translations(translate_run)
+    assert tags["seqpipe.test_set.examples"] == str(len(table))
+    assert len(tags["seqpipe.test_set.sha256"]) == 64

@@ -133,6 +133,9 @@ class Captioning(Seq2SeqTask):
     decoding_stage = "describe"
     ignores = {"train": ("batch_tokens",)}
     runtime_class = "seqpipe.tasks.captioning.runtime:CaptioningRuntime"
+    evaluation_file = "{split}_captions.tsv"
+    input_columns, reference_columns = ("image",), ("references",)
+    several_references = True
 
     def rules(self, config):
         yield from super().rules(config)

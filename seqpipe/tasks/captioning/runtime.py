@@ -67,7 +67,6 @@ class CaptioningRuntime(Seq2SeqRuntime):
     """Images in: the convolutional encoder of the see stage; one row per image in evaluation, its captions the
     references."""
 
-    table_file = "{split}_captions.tsv"
     signature, input_name, output_name = "caption", "image", "caption"
     target_input, encoder_model_name = "caption_in", "image_encoder_model"
 

@@ -43,6 +43,21 @@ class Classification(PooledTask):
     requires = {"train": ("labels",), "evaluate": ("labels",), "export": ("labels",)}
     runtime_class = "seqpipe.tasks.classification.runtime:ClassificationRuntime"
     head_stage = "classify"
+    evaluation_file = "{split}_predictions.csv"
+    input_columns, reference_columns = ("text",), ("label",)
+
+    def resampler(self, table, metric):
+        """Class ids of ``label`` and ``predicted``; the classes are those of the ``p_<label>`` columns (every
+        training label), so macro averages count the classes a split never shows, as the logged scores do."""
+        from seqpipe.metrics import METRICS
+        from seqpipe.metrics.resampling import RESAMPLERS
+
+        if metric not in RESAMPLERS or metric not in METRICS or METRICS.get(metric).scores != "labels":
+            return None
+        true, pred = table["label"].astype(str), table["predicted"].astype(str)
+        labels = sorted({c[2:] for c in table.columns if c.startswith("p_")} | set(true) | set(pred))
+        index = {label: i for i, label in enumerate(labels)}
+        return RESAMPLERS[metric](true.map(index).to_numpy(), pred.map(index).to_numpy(), len(labels))
 
     def check_data(self, splits, data_cfg, report):
         from seqpipe.data.checks import drop_rows, heldout_message, single_value, values_only_in_heldout

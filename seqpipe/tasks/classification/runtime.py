@@ -80,7 +80,7 @@ class ClassificationRuntime(PooledRuntime):
 
         labels = ctx["labels"]
         y_true, y_pred = true_and_predicted(table, labels)
-        out = ctx.path("evaluation", f"{split}_predictions.csv")
+        out = ctx.path("evaluation", self.task.evaluation_file.format(split=split))
         table.to_csv(out, index=False)
         report = ctx.path("evaluation", f"{split}_report.csv")
         per_class = with_metric_keys(label_report(y_true, y_pred, labels), split, labels)

@@ -94,6 +94,21 @@ class LanguageModelTask(Task):
     requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
     runtime_class = "seqpipe.tasks.language_model.runtime:LanguageModelRuntime"
     commands = "seqpipe.tasks.language_model.commands"
+    evaluation_file = "{split}_scores.tsv"
+    input_columns = ("text",)
+
+    def main_metric(self, metrics):
+        """Perplexity (a language model reads no evaluate.metrics)."""
+        return "perplexity"
+
+    def resampler(self, table, metric):
+        """Perplexity with texts as the units: each text's ``log_prob`` (nats) and ``num_tokens``."""
+        from seqpipe.metrics.resampling import mean_log_prob_perplexity
+
+        if metric != "perplexity":
+            return None
+        return mean_log_prob_perplexity(table["log_prob"].astype("float64").to_numpy(),
+                                        table["num_tokens"].astype("float64").to_numpy())
 
     def rules(self, config):
         encode = config.stage("encode")

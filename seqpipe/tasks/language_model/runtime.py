@@ -327,7 +327,7 @@ class LanguageModelRuntime(TaskRuntime):
 
     def write_report(self, ctx, cfg, split, table):
         """Per-text scores, and ``real_over_shuffled``: how often a held-out line outscores a word-shuffled copy."""
-        out = ctx.path("evaluation", f"{split}_scores.tsv")
+        out = ctx.path("evaluation", self.task.evaluation_file.format(split=split))
         table.to_csv(out, sep="\t", index=False)
         ctx.tracker.log_artifact(out, "evaluation")
         if not cfg.shuffled_pairs:

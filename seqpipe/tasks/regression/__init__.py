@@ -43,6 +43,17 @@ class Regression(PooledTask):
     predicts = "numbers"
     default_metrics = ("mse", "mae")
     runtime_class = "seqpipe.tasks.regression.runtime:RegressionRuntime"
+    evaluation_file = "{split}_predictions.csv"
+    input_columns, reference_columns = ("text",), ("target",)
+
+    def resampler(self, table, metric):
+        """The errors of ``prediction`` against ``target`` (mse, mae)."""
+        from seqpipe.metrics.resampling import RESAMPLERS
+
+        if metric not in ("mse", "mae"):
+            return None
+        return RESAMPLERS[metric](table["target"].astype("float64").to_numpy(),
+                                  table["prediction"].astype("float64").to_numpy())
     head_stage = "regress"
 
     def check_data(self, splits, data_cfg, report):

@@ -62,7 +62,7 @@ class RegressionRuntime(PooledRuntime):
         return scores
 
     def write_report(self, ctx, cfg, split, table):
-        out = ctx.path("evaluation", f"{split}_predictions.csv")
+        out = ctx.path("evaluation", self.task.evaluation_file.format(split=split))
         table.to_csv(out, index=False)
         ctx.tracker.log_artifact(out, "evaluation")
 

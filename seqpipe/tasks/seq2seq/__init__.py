@@ -94,6 +94,27 @@ class Seq2SeqTask(Task):
     predicts = "texts"
     stage_keys = {"train": (TokenLossKeys, TrainKeys, ScheduledSamplingKeys), "export": (ExportDecodingKeys,)}
     requires = {"train": ("generator",), "evaluate": ("hypotheses",), "export": ("generator",)}
+    several_references: ClassVar[bool] = False  # whether the reference column joins several with " | " on disk
+
+    def references_of(self, table) -> list[list[str]]:
+        """Each row's references, from the table in memory (lists) or read back (joined by `` | ``)."""
+        from seqpipe.metrics.resampling import REFERENCE_SEPARATOR
+
+        def refs(value):
+            if isinstance(value, (list, tuple)):
+                return [str(r) for r in value]
+            return str(value).split(REFERENCE_SEPARATOR) if self.several_references else [str(value)]
+
+        return [refs(value) for value in table[self.reference_columns[0]]]
+
+    def resampler(self, table, metric):
+        """BLEU, chrF and TER of ``hypothesis`` (the chosen decoding) through sacrebleu's sufficient statistics;
+        other columns of the table (n-best lists, greedy hypotheses, sentence scores) are not read."""
+        from seqpipe.metrics.resampling import RESAMPLERS, SACREBLEU
+
+        if metric not in SACREBLEU or "hypothesis" not in table.columns:
+            return None
+        return RESAMPLERS[metric]([str(h) for h in table["hypothesis"]], self.references_of(table))
 
     def rules(self, config):
         decoding, evaluate = config.stage(self.decoding_stage), config.stage("evaluate")

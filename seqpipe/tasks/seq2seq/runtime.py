@@ -125,7 +125,6 @@ class ValidationBleu(keras.callbacks.Callback):
 class Seq2SeqRuntime(TaskRuntime):
     """Everything a decoder task does once its encoder exists; see the module docstring for what a task adds."""
 
-    table_file: ClassVar[str] = "{split}_hypotheses.tsv"  # the evaluation table, in evaluation/
     signature: ClassVar[str] = "generate"  # the export's signature (also serving_default)
     input_name: ClassVar[str] = "text"  # its input
     output_name: ClassVar[str] = "text"  # its text output (beside `score`)
@@ -277,7 +276,7 @@ class Seq2SeqRuntime(TaskRuntime):
         """The table as a TSV (several references joined by `` | ``); sacrebleu's signatures as run tags."""
         from seqpipe.metrics import text_scores
 
-        out = ctx.path("evaluation", self.table_file.format(split=split))
+        out = ctx.path("evaluation", self.task.evaluation_file.format(split=split))
         written = table.copy()
         for column in written.columns:
             if len(written) and isinstance(written[column].iloc[0], list):

@@ -83,6 +83,21 @@ class Tagging(Task):
                 "export": ("labels", "char_encoder")}
     provides = {"embed": ("char_ids", "char_encoder")}
     runtime_class = "seqpipe.tasks.tagging.runtime:TaggingRuntime"
+    evaluation_file = "{split}_tags.tsv"
+    input_columns, reference_columns = ("tokens",), ("tags",)
+
+    def resampler(self, table, metric):
+        """token_accuracy with sentences as the units: each sentence's ``scored`` tokens (those evaluate.ignore_tags
+        leaves in) and their ``errors``; a table without ``scored`` (older runs) counts every token."""
+        from seqpipe.metrics.resampling import RESAMPLERS, ratio
+
+        if metric != "token_accuracy":
+            return None
+        if {"scored", "errors"} <= set(table.columns):
+            scored = table["scored"].astype("float64").to_numpy()
+            return ratio(scored - table["errors"].astype("float64").to_numpy(), scored)
+        return RESAMPLERS[metric]([str(t).split() for t in table["tags"]],
+                                  [str(t).split() for t in table["predicted"]])
 
     def rules(self, config):
         tokenize = config.stage("tokenize")

@@ -140,7 +140,7 @@ class TaggingRuntime(TaskRuntime):
     def evaluation_table(self, ctx, cfg, split):
         """The split's rows with the ``predicted`` tags (space-separated, one per token) and the ``errors`` among
         the tokens that token-level scores read (those whose gold tag evaluate.ignore_tags does not list)."""
-        from seqpipe.tasks.tagging.scores import check_scorable, errors
+        from seqpipe.tasks.tagging.scores import check_scorable, errors, sentences
 
         tagger = Tagger(ctx["trained_model"], ctx["encoder"], ctx["char_encoder"], ctx["labels"])
         table = ctx["splits"][split].reset_index(drop=True).copy()
@@ -148,6 +148,7 @@ class TaggingRuntime(TaskRuntime):
         ignore = set(cfg.ignore_tags)
         check_scorable(table, ignore, split)
         table["errors"] = errors(table, ignore)
+        table["scored"] = [len(tags) for tags in sentences(table, ignore)[2]]  # the tokens token scores read
         return table
 
     def score(self, ctx, cfg, table):

@@ -102,7 +102,7 @@ def write_reports(ctx, split: str, table: pd.DataFrame, labels: list[str], ignor
 
     all_gold, all_pred, gold, pred, _ = sentences(table, ignore)
     scored = [label for label in labels if label not in ignore]  # the tags of the per-tag report
-    outputs = [ctx.path("evaluation", f"{split}_tags.tsv")]
+    outputs = [ctx.path("evaluation", ctx.task.evaluation_file.format(split=split))]
     table.to_csv(outputs[-1], sep="\t", index=False)
     report = with_metric_keys(tm.tag_report(gold, pred, scored), split, scored)
     outputs.append(ctx.path("evaluation", f"{split}_tag_report.csv"))

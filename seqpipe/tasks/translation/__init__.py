@@ -75,6 +75,8 @@ class Translation(Seq2SeqTask):
                   "export": Seq2SeqTask.stage_keys["export"]}
     provides = {"tokenize": ("target_encoder",)}
     runtime_class = "seqpipe.tasks.translation.runtime:TranslationRuntime"
+    evaluation_file = "{split}_translations.tsv"
+    input_columns, reference_columns = ("source",), ("reference",)
     streams = True
 
     def resolve(self, config):

@@ -35,7 +35,6 @@ class Translator(Generator):
 class TranslationRuntime(Seq2SeqRuntime):
     """Source text in: the recurrent encoder built by the embed/encode stages, a source and a target vocabulary."""
 
-    table_file = "{split}_translations.tsv"
     signature, input_name, output_name = "translate", "text", "translation"
 
     def build_encoders(self, ctx, cfg, build, train) -> None:

@@ -9,7 +9,7 @@ import pytest
 from seqpipe.tasks import TASKS
 from seqpipe.tasks.base import Task, TaskRuntime
 
-TASK_HOOKS = ("rules", "resolve", "check_data")
+TASK_HOOKS = ("rules", "resolve", "check_data", "main_metric", "resampler")
 RUNTIME_HOOKS = ("build_encoders", "extend_embedding", "fit", "evaluation_table", "score", "write_report", "export",
                  "predict_table", "predict_nbest")
 MUST_IMPLEMENT = ("fit", "evaluation_table", "score", "export", "predict_table")  # the base raises NotImplementedError
