@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.schema import Schema
 from seqpipe.tasks.base import register_task
+from seqpipe.tasks.captioning.images import DIGEST
 from seqpipe.tasks.seq2seq import DecodeConfig, DecoderStage, DecodingStage, DecodingStageConfig, Seq2SeqTask
 
 NAME = "captioning"
@@ -134,7 +135,7 @@ class Captioning(Seq2SeqTask):
     ignores = {"train": ("batch_tokens",)}
     runtime_class = "seqpipe.tasks.captioning.runtime:CaptioningRuntime"
     evaluation_file = "{split}_captions.tsv"
-    input_columns, reference_columns = ("image",), ("references",)
+    input_columns, reference_columns = (DIGEST,), ("references",)  # the digest, not the machine's path
     several_references = True
 
     def rules(self, config):

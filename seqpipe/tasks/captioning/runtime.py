@@ -112,9 +112,7 @@ class CaptioningRuntime(Seq2SeqRuntime):
                 np.array([first[image] for image in images], dtype=int))
 
     def table_columns(self, rows, references):
-        from seqpipe.tasks.captioning.images import DIGEST
-
-        table = rows.drop(columns=["caption", DIGEST], errors="ignore")  # the digest is for the stage cache
+        table = rows.drop(columns=["caption"])  # the image digest stays: it names the image on any machine
         table.insert(1, "references", references)
         return table
 

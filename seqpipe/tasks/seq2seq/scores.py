@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seqpipe.metrics.resampling import REFERENCE_SEPARATOR  # noqa: F401 (the tables' separator)
+
 SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # corpus scores that take several references
-REFERENCE_SEPARATOR = " | "  # between an example's references in a written table
 
 
 def corpus_score(name: str, hypotheses: list[str], references: list[list[str]]) -> float:
