@@ -229,7 +229,10 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
                 tracker.log_params(_params_view(resolved))
             tracker.log_artifact(run_dir / "resolved.yaml")
             started = time.perf_counter()
-            keep = [c for name in config.stage_names() for c in STAGES.get(name)(config.stage(name)).data_columns()]
+            stages = [STAGES.get(name)(config.stage(name)) for name in config.stage_names()]
+            for stage in stages:  # what stages need beyond Python (e.g. Java), before any data is read
+                stage.preflight(task)
+            keep = [c for stage in stages for c in stage.data_columns()]
             stream, why = should_stream(config.data, task.streams, base_dir)
             log.info("%s: %s", why, "streaming the training split" if stream else "reading it into memory")
             splits, report = load_data(config.data, roles=list(task.roles), seed=config.seed, base_dir=base_dir,

@@ -3,11 +3,11 @@
 Tiers: ``tests/unit`` is the inner loop (in-process, tiny data, no network, apt or Java); ``tests/integration``
 (marked ``integration`` by folder) runs pipelines, servers, subprocesses and real data. ``slow`` marks the full
 pipelines (``-m slow`` selects them; the default run leaves them out). ``apt``, ``java``, ``wordnet`` and
-``network`` say what else a test needs; such a test fails, naming what is missing, when it cannot be had.
+``network`` say what else a test needs; such a test fails, naming what is missing, when it cannot be had. Java and
+WordNet are got as the product gets them (apt-get when running as root, announced).
 """
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -32,11 +32,18 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def _needs(request):
-    """A test marked ``java`` or ``wordnet`` fails, naming what is missing, when it cannot be had (never skips)."""
-    if request.node.get_closest_marker("java") and shutil.which("java") is None:
-        pytest.fail("this test needs Java (the METEOR 1.5 jar): apt-get install -y default-jre-headless")
+    """A test marked ``java`` or ``wordnet`` gets it as the product does (``meteor_jar.ensure_java``,
+    ``wordnet.prepare_wordnet``: apt-get as root, announced), else fails naming what is missing (never skips)."""
+    from seqpipe.errors import DataError
+
+    if request.node.get_closest_marker("java"):
+        from seqpipe.metrics import meteor_jar
+
+        try:
+            meteor_jar.ensure_java()
+        except DataError as exc:
+            pytest.fail(f"this test needs Java (the METEOR 1.5 jar): {exc}")
     if request.node.get_closest_marker("wordnet"):
-        from seqpipe.errors import DataError
         from seqpipe.metrics import wordnet
 
         try:

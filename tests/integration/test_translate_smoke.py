@@ -12,7 +12,8 @@ import pytest
 
 from tests.integration.conftest import seqpipe
 
-pytestmark = pytest.mark.apt  # the parallel Bible comes from Debian's sword packages
+# the parallel Bible comes from Debian's sword packages; meteor_1.5 runs the METEOR 1.5 jar
+pytestmark = [pytest.mark.apt, pytest.mark.java]
 
 
 def translations(run):
@@ -22,9 +23,10 @@ def translations(run):
 
 def test_run_reports_beam_and_greedy_scores_side_by_side(translate_run):
     metrics = translate_run["result"]["metrics"]
-    for name in ("bleu", "chrf", "ter", "meteor"):
+    for name in ("bleu", "chrf", "ter", "meteor", "meteor_1.5"):
         assert f"test_{name}" in metrics and f"test_{name}_greedy" in metrics
     assert 0 <= metrics["test_bleu"] <= 100 and 0 <= metrics["test_meteor"] <= 1
+    assert 0 <= metrics["test_meteor_1.5"] <= 1
     table = translations(translate_run)
     assert len(table) == 60  # 5% of 1,200 pairs
     assert list(table.columns[:4]) == ["source", "reference", "hypothesis", "bleu"]
@@ -57,7 +59,8 @@ def test_mlflow_run_has_val_bleu_per_epoch_signatures_heatmaps_and_the_tsv(trans
     run = client.get_run(result["run_id"])
     assert [m.step for m in client.get_metric_history(result["run_id"], "val_bleu")] == [0, 1]
     assert run.data.tags["sacrebleu.bleu"].startswith("nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6")
-    assert run.data.tags["meteor.backend"]
+    assert run.data.tags["meteor.backend"].endswith(", Snowball spanish stemmer, no synonyms (WordNet is English)")
+    assert run.data.tags["meteor_1.5.command"] == '-l es -m "exact stem" -norm'
     assert run.data.params["stages.decode.attention"] == "bahdanau"
     assert run.data.params["stages.generate.decoding.beam_width"] == "3"
     files = {f.path for f in client.list_artifacts(result["run_id"], "plots")}

@@ -26,7 +26,13 @@ from seqpipe.layers import ATTENTIONS
 from seqpipe.pipeline.stage import Stage
 from seqpipe.schema import RegistryName, Schema
 from seqpipe.tasks.base import Task
-from seqpipe.tasks.keys import ExportDecodingKeys, ScheduledSamplingKeys, TokenLossKeys
+from seqpipe.tasks.keys import (
+    ExportDecodingKeys,
+    LanguageKeys,
+    ScheduledSamplingKeys,
+    ScoreLanguageKeys,
+    TokenLossKeys,
+)
 
 
 class DecodeConfig(Schema):
@@ -92,7 +98,8 @@ class Seq2SeqTask(Task):
     decoding_stage: ClassVar[str] = ""
     monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy", "val_bleu")
     predicts = "texts"
-    stage_keys = {"train": (TokenLossKeys, TrainKeys, ScheduledSamplingKeys), "export": (ExportDecodingKeys,)}
+    stage_keys = {"tokenize": (LanguageKeys,), "train": (TokenLossKeys, TrainKeys, ScheduledSamplingKeys),
+                  "evaluate": (ScoreLanguageKeys,), "export": (ExportDecodingKeys,)}
     requires = {"train": ("generator",), "evaluate": ("hypotheses",), "export": ("generator",)}
     several_references: ClassVar[bool] = False  # whether the reference column joins several with " | " on disk
 
@@ -127,6 +134,9 @@ class Seq2SeqTask(Task):
 
     def resolve(self, config):
         super().resolve(config)
+        tokenize, evaluate = config.stage("tokenize"), config.stage("evaluate")
+        if evaluate is not None and evaluate.language is None:
+            evaluate.language = tokenize.language if tokenize is not None else LanguageKeys().language
         stage = config.stage(self.decoding_stage)
         decoding = stage.decoding if stage else GreedyConfig()
         for name in ("train", "export"):

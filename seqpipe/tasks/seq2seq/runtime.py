@@ -266,15 +266,17 @@ class Seq2SeqRuntime(TaskRuntime):
         return table
 
     def score(self, ctx, cfg, table):
-        """Corpus scores of every strategy's hypotheses against the rows' references."""
+        """Corpus scores of every strategy's hypotheses against the rows' references, in ``evaluate.language``
+        (resolved from ``tokenize.language``)."""
         metrics, references = list(cfg.metrics or self.task.default_metrics), self.references(table)
         suffixes = [c[len("hypothesis"):] for c in table.columns if c.startswith("hypothesis")]
-        return {f"{m}{suffix}": corpus_score(m, table[f"hypothesis{suffix}"].tolist(), references)
+        return {f"{m}{suffix}": corpus_score(m, table[f"hypothesis{suffix}"].tolist(), references, cfg.language)
                 for suffix in suffixes for m in metrics}
 
     def write_report(self, ctx, cfg, split, table):
-        """The table as a TSV (several references joined by `` | ``); sacrebleu's signatures as run tags."""
-        from seqpipe.metrics import text_scores
+        """The table as a TSV (several references joined by `` | ``); as run tags, sacrebleu's signatures, how
+        ``meteor`` matched words (``meteor.backend``) and the jar's arguments (``meteor_1.5.command``)."""
+        from seqpipe.metrics import meteor_jar, text_scores
 
         out = ctx.path("evaluation", self.task.evaluation_file.format(split=split))
         written = table.copy()
@@ -286,7 +288,9 @@ class Seq2SeqRuntime(TaskRuntime):
         metrics = list(cfg.metrics or self.task.default_metrics)
         tags = signatures(metrics, self.references(table))
         if "meteor" in metrics:
-            tags["meteor.backend"] = text_scores.meteor_backend()
+            tags["meteor.backend"] = text_scores.meteor_backend(cfg.language)
+        if "meteor_1.5" in metrics:
+            tags["meteor_1.5.command"] = meteor_jar.command(cfg.language)
         ctx.tracker.set_tags(tags)
 
     # -- export ---------------------------------------------------------------------------------------------------

@@ -15,18 +15,20 @@ from seqpipe.metrics.resampling import REFERENCE_SEPARATOR  # noqa: F401 (the ta
 SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # corpus scores that take several references
 
 
-def corpus_score(name: str, hypotheses: list[str], references: list[list[str]]) -> float:
-    """Metric ``name`` of the hypotheses against every reference of their example."""
+def corpus_score(name: str, hypotheses: list[str], references: list[list[str]], language: str = "en") -> float:
+    """Metric ``name`` of the hypotheses against every reference of their example; ``language``: the ISO 639-1
+    code of the texts (``tokenize.language``), which METEOR reads."""
     from seqpipe.metrics import METRICS
 
     if all(len(refs) == 1 for refs in references):
-        return float(METRICS.get(name)(list(hypotheses), [refs[0] for refs in references]))
+        return float(METRICS.get(name)(list(hypotheses), [refs[0] for refs in references], language=language))
     if name in SACREBLEU:
         return float(_sacrebleu(name).corpus_score(list(hypotheses), _streams(references)).score)
     if name == "meteor":
         fn = METRICS.get(name)
-        return float(np.mean([max(fn([hyp], [ref]) for ref in refs) for hyp, refs in zip(hypotheses, references)]))
-    return float(METRICS.get(name)(list(hypotheses), [refs[0] for refs in references]))
+        return float(np.mean([max(fn([hyp], [ref], language=language) for ref in refs)
+                              for hyp, refs in zip(hypotheses, references)]))
+    return float(METRICS.get(name)(list(hypotheses), [refs[0] for refs in references], language=language))
 
 
 def _sacrebleu(name: str, **options):

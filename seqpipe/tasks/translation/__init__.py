@@ -71,8 +71,9 @@ class Translation(Seq2SeqTask):
     roles = ("source", "target")
     default_metrics = ("bleu", "chrf", "ter", "meteor")
     decoding_stage = "generate"
-    stage_keys = {"tokenize": (TokenizeKeys,), "train": (BucketingKeys, *Seq2SeqTask.stage_keys["train"]),
-                  "export": Seq2SeqTask.stage_keys["export"]}
+    stage_keys = {"tokenize": (TokenizeKeys, *Seq2SeqTask.stage_keys["tokenize"]),
+                  "train": (BucketingKeys, *Seq2SeqTask.stage_keys["train"]),
+                  "evaluate": Seq2SeqTask.stage_keys["evaluate"], "export": Seq2SeqTask.stage_keys["export"]}
     provides = {"tokenize": ("target_encoder",)}
     runtime_class = "seqpipe.tasks.translation.runtime:TranslationRuntime"
     evaluation_file = "{split}_translations.tsv"

@@ -516,3 +516,19 @@ def test_unknown_stage_key_lists_the_keys_the_task_reads(write, problems):
     assert problems(load_config, path) == [
         f"{path}:7: stages[0].train.epochz: unknown key 'epochz'; expected one of {', '.join(keys)} "
         "(did you mean 'epochs'?)"]
+
+
+SMOKE = Path(__file__).resolve().parents[3] / "pipelines" / "smoke"
+
+
+def test_the_language_of_the_texts_is_declared_once_and_scored_in(problems):
+    config, _ = load_config(SMOKE / "translate_en_es.yaml", [])
+    assert (config.stage("tokenize").language, config.stage("evaluate").language) == ("es", "es")
+    config, _ = load_config(SMOKE / "captions_shapes.yaml", [])
+    assert (config.stage("tokenize").language, config.stage("evaluate").language) == ("en", "en")
+    assert problems(load_config, SMOKE / "translate_en_es.yaml", ["tokenize.language=spanish"]) == [
+        "-o tokenize.language=spanish: stages[0].tokenize.language: must be one of ar, da, de, en, es, fi, fr, hu, "
+        "it, nl, no, pt, ro, ru, sv; got 'spanish'"]
+    assert problems(load_config, SMOKE / "pos_brown_bilstm.yaml", ["tokenize.language=en"]) == [
+        "-o tokenize.language=en: stages[0].tokenize.language: 'language' is a key of task captioning, translation; "
+        "task 'tagging' does not read it; remove it"]

@@ -1,4 +1,4 @@
-"""Translation metrics: sacrebleu's command line, nltk's documented METEOR values, the fallback."""
+"""Translation metrics: sacrebleu's command line, nltk's documented METEOR values, the fallback, the languages."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nltk
 import pytest
 import sacrebleu
 
@@ -16,6 +17,7 @@ from seqpipe.data.recipes import fetch
 from seqpipe.errors import DataError, SeqpipeError
 from seqpipe.metrics import (
     METRICS,
+    languages,
     meteor_backend,
     meteor_jar,
     metric_names,
@@ -23,13 +25,15 @@ from seqpipe.metrics import (
     signatures,
     wordnet,
 )
+from seqpipe.metrics.registry import prepare_metrics
 
 HYPOTHESES = ["El gato está en la alfombra.", "Dijo Dios: sea la luz, y la luz fue.",
               "en el principio creó dios el cielo y la tierra", "¿Quién eres tú?", ""]
 REFERENCES = ["El gato se sentó en la alfombra.", "Y dijo Dios: Sea la luz: y fué la luz.",
               "En el principio crió Dios los cielos y la tierra.", "¿Quién eres?", "Amén."]
 
-# nltk's documented examples: meteor_score.py docstrings and test/meteor.doctest.
+# nltk's documented examples: meteor_score.py docstrings and test/meteor.doctest. nltk computes them with its
+# default Porter stemmer; ``meteor`` stems with Snowball English (as METEOR 1.5 does) and gets the same values.
 METEOR_EXAMPLES = [
     ("It is a guide to action which ensures that the military always obeys the commands of "
      "the party",
@@ -111,7 +115,8 @@ def test_meteor_without_wordnet_falls_back_and_says_so(tmp_path, fresh_meteor, c
                                            ["The cat sat on the mat"]), 4) == 0.9654
         assert round(METRICS.get("meteor")(*SYNONYMS), 4) == 0.6389  # car != auto now
     reason = NO_WORDNET.format(tmp_path / "none")
-    assert meteor_backend() == f"nltk-exact-stem (WordNet unavailable: {reason})"
+    assert meteor_backend() == (f"nltk {nltk.__version__} meteor_score, Snowball english stemmer, "
+                                f"no synonyms (WordNet unavailable: {reason})")
     assert caplog.messages == [  # once per process, not per call
         "METEOR WITHOUT WORDNET: matching exact words and stems only; scores can be lower than, "
         f"and are not comparable with, METEOR using WordNet ({reason})"]
@@ -157,18 +162,26 @@ def test_meteor_1_5_runs_the_jar_from_the_wheel(fake_wheel, monkeypatch):
     monkeypatch.setattr(meteor_jar.subprocess, "run", java)
     assert METRICS.get("meteor_1.5")(["a  b\nc", ""], ["a b c", "d"]) == 0.503185843639056
     folder = fake_wheel / "meteor-1.5"
-    assert calls == [(["/usr/bin/java", "-Xmx2G", "-jar", str(folder / "meteor-1.5.jar"),
-                       "hyp.txt", "ref.txt", "-l", "en", "-norm"], "a b c\n\n", "a b c\nd\n")]
+    jar = ["/usr/bin/java", "-Xmx2G", "-jar", str(folder / "meteor-1.5.jar"), "hyp.txt", "ref.txt"]
+    assert calls == [([*jar, "-l", "en", "-m", "exact stem synonym paraphrase", "-norm"], "a b c\n\n", "a b c\nd\n")]
     assert (folder / "data" / "paraphrase-en.gz").read_text() == "fake data/paraphrase-en.gz"
+    calls.clear()
+    METRICS.get("meteor_1.5")(["Dijo: «sí»."], ["dijo sí"], language="es")
+    METRICS.get("meteor_1.5")(["Disse: «sì»."], ["disse sì"], language="it")  # no -norm: tokenized here
+    METRICS.get("meteor_1.5")(["قال: نعم."], ["قال نعم"], language="ar")  # -l ar is unknown to the jar
+    assert calls == [([*jar, "-l", "es", "-m", "exact stem", "-norm"], "Dijo: «sí».\n", "dijo sí\n"),
+                     ([*jar, "-l", "it", "-m", "exact stem", "-lower"], "Disse : « sì » .\n", "disse sì\n"),
+                     ([*jar, "-l", "other", "-m", "exact", "-lower"], "قال : نعم .\n", "قال نعم\n")]
 
 
 def test_meteor_1_5_errors_name_the_fix(fake_wheel, monkeypatch):
-    monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: None)
-    with pytest.raises(SeqpipeError) as info:
+    monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: None if name == "java" else f"/usr/bin/{name}")
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 1000)
+    with pytest.raises(DataError) as info:
         METRICS.get("meteor_1.5")(["a"], ["a"])
     assert str(info.value) == (
-        "meteor_1.5 needs Java 8 or later and there is no java on PATH; install it, e.g. as "
-        "root: apt-get install -y --no-install-recommends default-jre-headless")
+        "Java (for meteor_1.5, the METEOR 1.5 jar) is not installed; run as root: apt-get update && "
+        "apt-get install -y --no-install-recommends default-jre-headless")
     monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: "/usr/bin/java")
     stderr = ('Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n'
               "\tat edu.cmu.meteor.scorer.MeteorScorer.<init>(Unknown Source)\n")
@@ -190,3 +203,50 @@ def test_damaged_wheel_is_reported(fake_wheel):
         "delete the file and run again")
 
 
+
+
+def test_java_is_installed_as_root_like_wordnet(monkeypatch, capsys):
+    installed, commands = [], []
+
+    def run(command, **kwargs):
+        commands.append(command)
+        installed.append(True)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: "/usr/bin/java" if installed or name != "java"
+                        else None)
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0)
+    monkeypatch.delenv(fetch.NO_SYSTEM_INSTALL, raising=False)
+    monkeypatch.setattr(fetch.subprocess, "run", run)
+    assert meteor_jar.ensure_java() == "/usr/bin/java"
+    assert commands == [["apt-get", "install", "-y", "--no-install-recommends", "default-jre-headless"]]
+    assert capsys.readouterr().err.startswith(
+        "seqpipe: Java (for meteor_1.5, the METEOR 1.5 jar) is not installed; installing the Debian packages "
+        "default-jre-headless")
+
+
+def test_a_pipeline_prepares_the_metrics_it_reports_before_training(monkeypatch):
+    called = []
+    monkeypatch.setattr(METRICS.get("meteor_1.5"), "prepare", lambda: called.append("meteor_1.5"))
+    prepare_metrics(["bleu", "meteor", "meteor_1.5", "meteor_1.5"])
+    assert called == ["meteor_1.5"]
+    assert [name for name in METRICS if getattr(METRICS.get(name), "prepare", None)] == ["meteor_1.5"]
+
+
+def test_meteor_stems_in_the_texts_language_and_has_synonyms_in_english_only(fresh_meteor):
+    fresh_meteor.setattr(wordnet, "load_wordnet", lambda: pytest.fail("WordNet is English only"))
+    hypothesis, reference = ["Los gatos comían manzanas."], ["El gato come una manzana."]
+    assert round(METRICS.get("meteor")(hypothesis, reference, language="es"), 4) == 0.6356  # gat, com, manzan
+    assert meteor_backend("es") == (f"nltk {nltk.__version__} meteor_score, Snowball spanish stemmer, "
+                                    "no synonyms (WordNet is English)")
+    with pytest.raises(ValueError, match="^unknown language 'xx'; METEOR supports ar, da, de, en, es, fi, fr, hu, "
+                                         "it, nl, no, pt, ro, ru, sv$"):
+        METRICS.get("meteor")(hypothesis, reference, language="xx")
+
+
+def test_the_languages_are_nltks_snowball_stemmers_and_the_jar_options_what_it_has_data_for():
+    assert sorted(languages.SNOWBALL.values()) == sorted(set(nltk.stem.SnowballStemmer.languages) - {"porter"})
+    assert {code: meteor_jar.command(code) for code in ("en", "es", "fr", "de", "ru", "it", "sv", "ar")} == {
+        "en": '-l en -m "exact stem synonym paraphrase" -norm', "es": '-l es -m "exact stem" -norm',
+        "fr": '-l fr -m "exact stem" -norm', "de": '-l de -m "exact stem" -norm', "ru": '-l ru -m "exact stem" -norm',
+        "it": '-l it -m "exact stem" -lower', "sv": '-l se -m "exact stem" -lower', "ar": '-l other -m exact -lower'}

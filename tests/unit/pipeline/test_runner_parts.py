@@ -112,3 +112,21 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
     monkeypatch.undo()
     assert [f.name for f in folders] == ["p-20260102-030405-2", "p-20260102-030405-3", "p-20260102-030405-4"]
     assert all(f.is_dir() for f in folders)
+
+
+def test_a_metric_that_cannot_be_had_stops_the_run_before_any_data_is_read(tmp_path, monkeypatch):
+    """meteor_1.5 without Java (and no way to install it) fails the run first, not after training."""
+    from seqpipe.api import run
+    from seqpipe.errors import DataError
+    from seqpipe.metrics import METRICS
+
+    def no_java():
+        raise DataError("Java (for meteor_1.5, the METEOR 1.5 jar) is not installed; run as root: ...")
+
+    monkeypatch.setattr(METRICS.get("meteor_1.5"), "prepare", no_java)
+    config = {"name": "preflight", "task": "translation", "output_dir": str(tmp_path / "runs"),
+              "tracking": {"backend": "none"}, "data": {"source": {"path": "missing.tsv"}},
+              "stages": ["tokenize", "embed", "encode", "decode", "train", "generate",
+                         {"evaluate": {"metrics": ["bleu", "meteor_1.5"]}}]}
+    with pytest.raises(DataError, match="^Java .for meteor_1.5"):
+        run(config, base_dir=tmp_path)
