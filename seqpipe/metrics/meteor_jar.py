@@ -45,10 +45,10 @@ def ensure_java() -> str:
     """
     java = shutil.which("java")
     if java is None:
-        apt_install(JAVA_PACKAGES, "Java (for meteor_1.5, the METEOR 1.5 jar) is")
+        apt_install(JAVA_PACKAGES, "Java (for the METEOR 1.5 jar: meteor_1.5, meteor_coco) is")
         java = shutil.which("java")
         if java is None:
-            raise DataError(f"meteor_1.5: {' '.join(JAVA_PACKAGES)} was installed but there is still no java "
+            raise DataError(f"METEOR 1.5 jar: {' '.join(JAVA_PACKAGES)} was installed but there is still no java "
                             "on PATH; add its bin folder to PATH")
     return java
 

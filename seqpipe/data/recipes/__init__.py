@@ -65,7 +65,7 @@ for _name, _entry, _description in (
      "(options: examples, image_size, max_shapes, paraphrases, seed)"),
     ("digit-captions", "seqpipe.data.recipes.shapes_captions:DigitCaptions",
      "generated image captions: 2-3 scikit-learn 8x8 digits side by side, e.g. 'three seven one' "
-     "(options: examples, min_digits, max_digits, scale, seed)"),
+     "(options: examples, min_digits, max_digits, scale, paraphrases, seed)"),
 ):  # each class reads its description back with DATASETS.describe(name)
     DATASETS.register(_name, _entry, description=_description)
 

@@ -4,12 +4,14 @@
 a light grey background with PIL. One shape is small or large, anywhere in the image: "a small green
 triangle". Two shapes sit in the two halves of the image, side by side or one above the other, and the
 caption says where the first is relative to the second, read left to right or top to bottom: "a red circle
-left of a blue square", "a yellow triangle above a green circle". With ``paraphrases`` a two-shape image gets
-a second caption told from the other shape ("a blue square right of a red circle"): rows that share an
-image are its references (keep them in one split: ``data.split.group_by: image``).
+left of a blue square", "a yellow triangle above a green circle". With ``paraphrases`` (the default) every
+image gets a second caption: a one-shape image "a green triangle that is small", a two-shape image the one
+told from the other shape ("a blue square right of a red circle"). Rows that share an image are its
+references (keep them in one split: ``data.split.group_by: image``).
 
 ``digit-captions`` puts 2 or 3 of scikit-learn's 1,797 bundled 8x8 handwritten digits side by side (grey,
-each scaled up), captioned with their names: "three seven one".
+each scaled up), captioned with their names: "three seven one"; with ``paraphrases`` (the default) also
+"the digits three seven and one".
 
 Both write one PNG per image into ``<cache>/datasets/<name>-<digest>/`` and a TSV of ``image`` (the PNG's
 absolute path) and ``caption``; the same options always give the same images and table.
@@ -82,7 +84,8 @@ class ShapesOptions(Schema):
     image_size: int = Field(64, ge=16, le=1024, description="width and height of the square images, in pixels")
     max_shapes: int = Field(2, ge=1, le=2, description="shapes per image at most: 1, or 2 (then half of the images "
                                                        "have two)")
-    paraphrases: bool = Field(True, description="a two-shape image also gets the caption told from its other shape")
+    paraphrases: bool = Field(True, description="every image also gets a second caption: 'a green triangle that is "
+                                                "small', or a two-shape image's told from its other shape")
     seed: int = Field(0, ge=0, description="generator seed: the same options give the same images and table")
 
 
@@ -117,8 +120,11 @@ def plan_scenes(options: ShapesOptions) -> list[Scene]:
             radius = size * float(rng.uniform(0.22, 0.28) if large else rng.uniform(0.09, 0.13))
             x, y = (float(rng.uniform(radius + 1, size - radius - 1)) for _ in range(2))
             shape = Shape(kinds[0], colours[0], x, y, radius)
-            caption = f"a {'large' if large else 'small'} {colours[0]} {kinds[0]}"
-            scenes.append(Scene(background, (shape,), (caption,)))
+            size_word = "large" if large else "small"
+            captions = [f"a {size_word} {colours[0]} {kinds[0]}"]
+            if options.paraphrases:
+                captions.append(f"a {colours[0]} {kinds[0]} that is {size_word}")
+            scenes.append(Scene(background, (shape,), tuple(captions)))
             continue
         side_by_side = bool(rng.integers(0, 2))
         shapes = []
@@ -161,6 +167,7 @@ class ShapesCaptions(ImageRecipe):
     """One or two coloured shapes per image, captioned with their colour, kind and size or relative place."""
 
     name = "shapes-captions"
+    version = 2  # 2: one-shape images have a paraphrase too
     description = DATASETS.describe(name)
     Options = ShapesOptions
 
@@ -183,6 +190,8 @@ class DigitOptions(Schema):
                                                        "wide; fewer digits leave the right end blank)")
     scale: int = Field(4, ge=1, le=16, description="pixels per digit pixel: each 8 x 8 digit becomes "
                                                    "8*scale x 8*scale")
+    paraphrases: bool = Field(True, description="every image also gets a second caption: 'the digits three seven and "
+                                                "one' ('the digit three' for one digit)")
     seed: int = Field(0, ge=0, description="generator seed: the same options give the same images and table")
 
     @model_validator(mode="after")
@@ -196,6 +205,7 @@ class DigitCaptions(ImageRecipe):
     """2-3 of scikit-learn's 8x8 handwritten digits side by side, captioned with their names."""
 
     name = "digit-captions"
+    version = 2  # 2: the paraphrases
     description = DATASETS.describe(name)
     Options = DigitOptions
 
@@ -212,7 +222,15 @@ class DigitCaptions(ImageRecipe):
 
     def captions(self, options: DigitOptions) -> list[list[str]]:
         picks, _, labels = self.plan(options)
-        return [[" ".join(DIGIT_NAMES[int(labels[i])] for i in pick)] for pick in picks]
+        result = []
+        for pick in picks:
+            names = [DIGIT_NAMES[int(labels[i])] for i in pick]
+            captions = [" ".join(names)]
+            if options.paraphrases:
+                listed = " ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+                captions.append(f"the digit{'s' if len(names) > 1 else ''} {listed}")
+            result.append(captions)
+        return result
 
     def render(self, options: DigitOptions):
         import numpy as np

@@ -1,4 +1,4 @@
-"""Image captioning: a convolutional encoder over the image, the attention decoder over its grid, BLEU.
+"""Image captioning: a convolutional encoder over the image, the attention decoder over its grid, COCO scores.
 
 Roles: ``image`` (the path of a PNG, JPEG, GIF or BMP file; a relative path is taken from the data file's
 folder) and ``caption`` (its text). Several rows may share an image: those captions are its references.
@@ -126,11 +126,11 @@ class DescribeStage(DecodingStage):
 @register_task
 class Captioning(Seq2SeqTask):
     ("Image in, caption out: a CNN over the image, the attention decoder over its grid, greedy/beam/sampling "
-     "decoding; BLEU, chrF, METEOR against every caption of an image.")
+     "decoding; the COCO caption scores (BLEU-1..4, METEOR, ROUGE-L, CIDEr-D) against every caption of an image.")
 
     name = NAME
     roles = ("image", "caption")
-    default_metrics = ("bleu", "chrf", "meteor")
+    default_metrics = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "meteor_coco", "rouge_l", "cider_d")
     decoding_stage = "describe"
     ignores = {"train": ("batch_tokens",)}
     runtime_class = "seqpipe.tasks.captioning.runtime:CaptioningRuntime"

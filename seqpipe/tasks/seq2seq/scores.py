@@ -1,8 +1,9 @@
 """Scores of generated texts against one or several references each (several: an image's captions).
 
-With one reference per example these are the registered metrics themselves; with several, BLEU, chrF and TER
-are sacrebleu's multi-reference corpus scores, METEOR takes each hypothesis' best reference (what METEOR does
-with several), and any other metric scores against the first reference of each example.
+Metrics flagged ``several_references`` (the COCO caption scores) get every example's references as they are.
+Otherwise, with one reference per example these are the registered metrics themselves; with several, BLEU, chrF
+and TER are sacrebleu's multi-reference corpus scores, METEOR takes each hypothesis' best reference (what METEOR
+does with several), and any other metric scores against the first reference of each example.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def corpus_score(name: str, hypotheses: list[str], references: list[list[str]], 
     code of the texts (``tokenize.language``), which METEOR reads."""
     from seqpipe.metrics import METRICS
 
+    if getattr(METRICS.get(name), "several_references", False):  # e.g. the COCO caption scores
+        return float(METRICS.get(name)(list(hypotheses), [list(refs) for refs in references], language=language))
     if all(len(refs) == 1 for refs in references):
         return float(METRICS.get(name)(list(hypotheses), [refs[0] for refs in references], language=language))
     if name in SACREBLEU:

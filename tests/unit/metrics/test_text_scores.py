@@ -60,7 +60,8 @@ def sacrebleu_cli(tmp_path, *options):
 
 
 def test_every_metric_names_the_kind_of_prediction_it_scores():
-    assert metric_names("texts") == ["bleu", "chrf", "meteor", "meteor_1.5", "ter"]
+    assert metric_names("texts") == ["bleu", "bleu_1", "bleu_2", "bleu_3", "bleu_4", "chrf", "cider_d", "meteor",
+                                     "meteor_1.5", "meteor_coco", "rouge_l", "ter"]
     assert metric_names("labels") == [
         "accuracy", "macro_f1", "macro_precision", "macro_recall", "weighted_f1"]
     assert {METRICS.get(name).scores for name in METRICS} == {"labels", "numbers", "tag_sequences", "texts"}

@@ -24,24 +24,26 @@ def test_shapes_captions_is_deterministic_and_its_table_names_its_pngs(tmp_path)
     other = read_table(again, format="tsv", roles=["image", "caption"])
     assert rows["caption"].tolist() == other["caption"].tolist()
     images = list(dict.fromkeys(rows["image"]))
-    assert len(images) == 40 and len(rows) > 40  # two-shape images have a paraphrase
+    assert len(images) == 40 and len(rows) == 80  # every image has a paraphrase: several references
     for first, second in zip(images, dict.fromkeys(other["image"])):
         assert open(first, "rb").read() == open(second, "rb").read()  # the same pixels, byte for byte
     with Image.open(images[0]) as image:
         assert image.format == "PNG" and image.size == (32, 32) and image.mode == "RGB"
     words = {"a", "small", "large", "red", "green", "blue", "yellow", "circle", "square", "triangle", "left",
-             "right", "of", "above", "below"}
+             "right", "of", "above", "below", "that", "is"}
     assert set(" ".join(rows["caption"]).split()) <= words
     for image, group in rows.groupby("image"):
         captions = group["caption"].tolist()
-        if len(captions) == 2:  # "a X left of a Y" and "a Y right of a X"
+        assert len(captions) == 2
+        if len(captions[0].split()) > 4:  # "a X left of a Y" and "a Y right of a X"
             first, second = (c.split(" ", 1)[1] for c in captions)
             relation = {"left of": "right of", "above": "below"}
             said = next(r for r in relation if f" {r} " in first)
             x, y = first.split(f" {said} a ")
             assert second == f"{y} {relation[said]} a {x}"
-        else:
-            assert len(captions[0].split()) == 4  # "a small red circle"
+        else:  # "a small red circle" and "a red circle that is small"
+            _, size, colour, kind = captions[0].split()
+            assert captions[1] == f"a {colour} {kind} that is {size}"
     prepared = DATASETS.get("shapes-captions")().prepare(tmp_path / "a", options)
     assert prepared == table  # cached: not drawn again
 
@@ -51,7 +53,7 @@ def test_shapes_captions_options_change_the_set_and_are_checked(tmp_path):
     from seqpipe.data.recipes import DATASETS
 
     recipe = DATASETS.get("shapes-captions")
-    table = recipe().prepare(tmp_path, {"examples": 25, "max_shapes": 1, "image_size": 16})
+    table = recipe().prepare(tmp_path, {"examples": 25, "max_shapes": 1, "image_size": 16, "paraphrases": False})
     rows = read_table(table, format="tsv", roles=["image", "caption"])
     assert len(rows) == 25 and all(len(c.split()) == 4 for c in rows["caption"])
     with pytest.raises(ValueError, match="max_shapes"):
@@ -81,9 +83,13 @@ def test_digit_captions_names_the_digits_it_draws(tmp_path):
     from seqpipe.data.recipes.shapes_captions import DIGIT_NAMES, DigitCaptions, DigitOptions
 
     table = DATASETS.get("digit-captions")().prepare(tmp_path, {"examples": 12, "scale": 2})
-    rows = pd.read_csv(table, sep="\t")
-    assert len(rows) == 12 and all(2 <= len(c.split()) <= 3 for c in rows["caption"])
+    both = pd.read_csv(table, sep="\t")
+    assert len(both) == 24 and both["image"].nunique() == 12  # every image: its digits' names, and a paraphrase
+    rows, paraphrases = both.iloc[::2].reset_index(drop=True), both["caption"].iloc[1::2].tolist()
+    assert all(2 <= len(c.split()) <= 3 for c in rows["caption"])
     assert set(" ".join(rows["caption"]).split()) <= set(DIGIT_NAMES)
+    names = rows["caption"][0].split()
+    assert paraphrases[0] == f"the digits {' '.join(names[:-1])} and {names[-1]}"
     picks, images, labels = DigitCaptions.plan(DigitOptions(examples=12, scale=2))
     with Image.open(rows["image"][0]) as image:
         assert image.mode == "L" and image.size == (3 * 16, 16)
