@@ -104,14 +104,12 @@ def ngrams(words: list[str], n: int) -> Counter:
 
 # -- BLEU ------------------------------------------------------------------------------------------------------------
 
-def bleu_scores(hypotheses: list[str], references: list[list[str]], n: int = BLEU_ORDERS) -> list[float]:
-    """Corpus BLEU-1..n of tokenized texts, as pycocoevalcap's ``Bleu(n)`` (option "closest")."""
-    tiny, small = 1e-15, 1e-9
-    correct, guess = [0] * n, [0] * n
-    test_total = ref_total = 0
+def bleu_stats(hypotheses: list[str], references: list[list[str]], n: int = BLEU_ORDERS) -> list[list[int]]:
+    """Per tokenized hypothesis, the counts pycocoevalcap's BLEU sums over the corpus: its length, the "closest"
+    reference length, then the guessed and the correct (clipped) k-grams for k = 1..n."""
+    rows = []
     for hyp, refs in zip(hypotheses, references):
         words = hyp.split()
-        counts = ngrams(words, n)
         most: dict[tuple, int] = {}
         lengths = []
         for ref in refs:
@@ -119,12 +117,18 @@ def bleu_scores(hypotheses: list[str], references: list[list[str]], n: int = BLE
             lengths.append(len(ref_words))
             for gram, count in ngrams(ref_words, n).items():
                 most[gram] = max(most.get(gram, 0), count)
-        test_total += len(words)
-        ref_total += min((abs(length - len(words)), length) for length in lengths)[1]
-        for k in range(n):
-            guess[k] += max(0, len(words) - k)
-        for gram, count in counts.items():
+        correct = [0] * n
+        for gram, count in ngrams(words, n).items():
             correct[len(gram) - 1] += min(most.get(gram, 0), count)
+        closest = min((abs(length - len(words)), length) for length in lengths)[1]
+        rows.append([len(words), closest, *(max(0, len(words) - k) for k in range(n)), *correct])
+    return rows
+
+
+def bleu_from_stats(sums: Sequence[float], n: int = BLEU_ORDERS) -> list[float]:
+    """BLEU-1..n from the column sums of :func:`bleu_stats`, with pycocoevalcap's constants."""
+    tiny, small = 1e-15, 1e-9
+    test_total, ref_total, guess, correct = sums[0], sums[1], sums[2:2 + n], sums[2 + n:2 + 2 * n]
     scores, product = [], 1.0
     for k in range(n):
         product *= float(correct[k] + tiny) / (guess[k] + small)
@@ -133,6 +137,12 @@ def bleu_scores(hypotheses: list[str], references: list[list[str]], n: int = BLE
     if ratio < 1:
         scores = [s * math.exp(1 - 1 / ratio) for s in scores]
     return scores
+
+
+def bleu_scores(hypotheses: list[str], references: list[list[str]], n: int = BLEU_ORDERS) -> list[float]:
+    """Corpus BLEU-1..n of tokenized texts, as pycocoevalcap's ``Bleu(n)`` (option "closest")."""
+    rows = bleu_stats(hypotheses, references, n)
+    return bleu_from_stats([sum(column) for column in zip(*rows)] if rows else [0] * (2 + 2 * n), n)
 
 
 # -- ROUGE-L ---------------------------------------------------------------------------------------------------------
@@ -258,3 +268,44 @@ bleu_4 = _register("bleu_4", "Corpus BLEU-4, 0-1")
 meteor_coco = _register("meteor_coco", "METEOR 1.5 over every reference, 0-1 (Java jar)", meteor_jar.prepare)
 rouge_l = _register("rouge_l", "Mean ROUGE-L (beta 1.2, best precision and recall over the references), 0-1")
 cider_d = _register("cider_d", "Mean CIDEr-D (n 1-4, sigma 6, IDF from the references), 0-10")
+
+
+# -- resampled for confidence intervals and paired tests (seqpipe.metrics.resampling) ----------------------------
+
+
+def _bleu_resampler(order: int) -> Callable:
+    def make(hypotheses: Sequence[str], references: Sequence[Sequence[str]]):
+        import numpy as np
+
+        from seqpipe.metrics.resampling import Resampler
+
+        hyps, refs = tokenize_sets(hypotheses, references)
+        stats = np.asarray(bleu_stats(hyps, refs), "float64")
+        return Resampler(stats, lambda sums: np.array([bleu_from_stats(row)[order - 1] for row in sums]))
+
+    return make
+
+
+def _mean_resampler(scores: Callable) -> Callable:
+    def make(hypotheses: Sequence[str], references: Sequence[Sequence[str]]):
+        from seqpipe.metrics.resampling import ratio
+
+        hyps, refs = tokenize_sets(hypotheses, references)
+        values = scores(hyps, refs)
+        return ratio(values, [1.0] * len(values))
+
+    return make
+
+
+def _register_resamplers() -> None:
+    """BLEU-n from the per-example counts; ROUGE-L and CIDEr-D as means of the per-example scores (CIDEr-D's
+    document frequencies stay those of the whole set). METEOR's alignment statistics stay inside the jar: none."""
+    from seqpipe.metrics.resampling import resampled
+
+    for order in range(1, BLEU_ORDERS + 1):
+        resampled(f"bleu_{order}")(_bleu_resampler(order))
+    resampled("rouge_l")(_mean_resampler(rouge_l_scores))
+    resampled("cider_d")(_mean_resampler(cider_d_scores))
+
+
+_register_resamplers()

@@ -115,11 +115,13 @@ class Seq2SeqTask(Task):
         return [refs(value) for value in table[self.reference_columns[0]]]
 
     def resampler(self, table, metric):
-        """BLEU, chrF and TER of ``hypothesis`` (the chosen decoding) through sacrebleu's sufficient statistics;
-        other columns of the table (n-best lists, greedy hypotheses, sentence scores) are not read."""
-        from seqpipe.metrics.resampling import RESAMPLERS, SACREBLEU
+        """The metric of ``hypothesis`` (the chosen decoding) from per-example statistics: BLEU, chrF and TER
+        through sacrebleu's, the COCO caption scores but METEOR through theirs; other columns of the table
+        (n-best lists, greedy hypotheses, sentence scores) are not read."""
+        import seqpipe.metrics  # noqa: F401 (registers the metrics and their resamplers)
+        from seqpipe.metrics.resampling import RESAMPLERS
 
-        if metric not in SACREBLEU or "hypothesis" not in table.columns:
+        if metric not in RESAMPLERS or "hypothesis" not in table.columns:
             return None
         return RESAMPLERS[metric]([str(h) for h in table["hypothesis"]], self.references_of(table))
 

@@ -154,3 +154,21 @@ def test_meteor_refuses_other_languages():
 
     with pytest.raises(SeqpipeError, match="English"):
         METRICS.get("meteor_coco")(["un perro"], [["un perro"]], language="es")
+
+
+def test_caption_scores_are_resampled_from_per_example_statistics():
+    """BLEU-n sums per-image counts, ROUGE-L and CIDEr-D average per-image scores: on the whole set each
+    resampler gives the metric itself, and the bootstrap interval brackets it."""
+    from seqpipe.metrics.resampling import RESAMPLERS, interval
+
+    hyps = ["a red circle that is big", "two blue squares", "a green triangle", "the digits one two"]
+    refs = [["a big red circle", "a red circle that is big"], ["two blue squares", "a pair of blue squares"],
+            ["a small green triangle", "a green triangle that is small"], ["the digits one and two", "one two"]]
+    names = ("bleu_1", "bleu_2", "bleu_3", "bleu_4", "rouge_l", "cider_d")
+    scores = caption_scores(hyps, refs, names)
+    for name in names:
+        resampler = RESAMPLERS[name](hyps, refs)
+        assert resampler.value() == pytest.approx(scores[name], abs=1e-12), name
+        low, high = interval(resampler)
+        assert low <= scores[name] <= high and low < high, name
+    assert "meteor_coco" not in RESAMPLERS  # its statistics stay inside the jar
