@@ -181,7 +181,7 @@ def test_meteor_1_5_errors_name_the_fix(fake_wheel, monkeypatch):
     with pytest.raises(DataError) as info:
         METRICS.get("meteor_1.5")(["a"], ["a"])
     assert str(info.value) == (
-        "Java (for meteor_1.5, the METEOR 1.5 jar) is not installed; run as root: apt-get update && "
+        "Java (for the METEOR 1.5 jar: meteor_1.5, meteor_coco) is not installed; run as root: apt-get update && "
         "apt-get install -y --no-install-recommends default-jre-headless")
     monkeypatch.setattr(meteor_jar.shutil, "which", lambda name: "/usr/bin/java")
     stderr = ('Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n'
@@ -222,8 +222,8 @@ def test_java_is_installed_as_root_like_wordnet(monkeypatch, capsys):
     assert meteor_jar.ensure_java() == "/usr/bin/java"
     assert commands == [["apt-get", "install", "-y", "--no-install-recommends", "default-jre-headless"]]
     assert capsys.readouterr().err.startswith(
-        "seqpipe: Java (for meteor_1.5, the METEOR 1.5 jar) is not installed; installing the Debian packages "
-        "default-jre-headless")
+        "seqpipe: Java (for the METEOR 1.5 jar: meteor_1.5, meteor_coco) is not installed; installing the Debian "
+        "packages default-jre-headless")
 
 
 def test_a_pipeline_prepares_the_metrics_it_reports_before_training(monkeypatch):
@@ -231,7 +231,7 @@ def test_a_pipeline_prepares_the_metrics_it_reports_before_training(monkeypatch)
     monkeypatch.setattr(METRICS.get("meteor_1.5"), "prepare", lambda: called.append("meteor_1.5"))
     prepare_metrics(["bleu", "meteor", "meteor_1.5", "meteor_1.5"])
     assert called == ["meteor_1.5"]
-    assert [name for name in METRICS if getattr(METRICS.get(name), "prepare", None)] == ["meteor_1.5"]
+    assert [name for name in METRICS if getattr(METRICS.get(name), "prepare", None)] == ["meteor_1.5", "meteor_coco"]
 
 
 def test_meteor_stems_in_the_texts_language_and_has_synonyms_in_english_only(fresh_meteor):

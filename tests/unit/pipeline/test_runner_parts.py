@@ -121,12 +121,12 @@ def test_a_metric_that_cannot_be_had_stops_the_run_before_any_data_is_read(tmp_p
     from seqpipe.metrics import METRICS
 
     def no_java():
-        raise DataError("Java (for meteor_1.5, the METEOR 1.5 jar) is not installed; run as root: ...")
+        raise DataError("Java (for the METEOR 1.5 jar: meteor_1.5, meteor_coco) is not installed; run as root: ...")
 
     monkeypatch.setattr(METRICS.get("meteor_1.5"), "prepare", no_java)
     config = {"name": "preflight", "task": "translation", "output_dir": str(tmp_path / "runs"),
               "tracking": {"backend": "none"}, "data": {"source": {"path": "missing.tsv"}},
               "stages": ["tokenize", "embed", "encode", "decode", "train", "generate",
                          {"evaluate": {"metrics": ["bleu", "meteor_1.5"]}}]}
-    with pytest.raises(DataError, match="^Java .for meteor_1.5"):
+    with pytest.raises(DataError, match=r"^Java \(for the METEOR 1.5 jar"):
         run(config, base_dir=tmp_path)
