@@ -35,8 +35,9 @@ def test_run_scores_beam_and_greedy_against_every_caption_of_an_image(captions_r
     assert all(0 <= metrics[f"test_{name}"] <= 1 + 1e-9 for name in ("bleu_4", "meteor_coco", "rouge_l"))
     assert 0 <= metrics["test_cider_d"] <= 10 + 1e-9
     table = captions(captions_run)
-    assert list(table.columns) == ["image", "references", "hypothesis", "bleu", "chrf", "score", "hypothesis_greedy",
-                                   "bleu_greedy", "chrf_greedy", "score_greedy", "nbest_2", "nbest_score_2"]
+    assert list(table.columns) == ["image", "references", "image_digest", "hypothesis", "bleu", "chrf", "score",
+                                   "hypothesis_greedy", "bleu_greedy", "chrf_greedy", "score_greedy", "nbest_2",
+                                   "nbest_score_2"]
     assert (table["score"] >= table["nbest_score_2"]).all()
     assert table["image"].is_unique and all(Path(p).is_absolute() and p.endswith(".png") for p in table["image"])
     assert (table["references"].str.count(r" \| ") == 1).all()  # every generated image has two captions
