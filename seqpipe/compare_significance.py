@@ -50,9 +50,11 @@ def different_sets_note(runs: Sequence[Run], split: str = "test") -> str | None:
     tagged = [run for run in runs if _tag(run, split, "sha256")]
     for run in tagged[1:]:
         if _tag(run, split, "sha256") != _tag(tagged[0], split, "sha256"):
+            counts = _tag(tagged[0], split, "examples"), _tag(run, split, "examples")
+            how = (f"{counts[0]} vs {counts[1]} examples" if counts[0] != counts[1]
+                   else f"{counts[0]} examples each, but not the same ones")
             return (f"compare: note: runs {_short(tagged[0])} and {_short(run)} were scored on different {split} "
-                    f"sets ({_tag(tagged[0], split, 'examples')} vs {_tag(run, split, 'examples')} examples); "
-                    "their scores are not comparable")
+                    f"sets ({how}); their scores are not comparable")
     return None
 
 
