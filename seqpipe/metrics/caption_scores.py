@@ -266,6 +266,7 @@ bleu_2 = _register("bleu_2", "Corpus BLEU-2, 0-1")
 bleu_3 = _register("bleu_3", "Corpus BLEU-3, 0-1")
 bleu_4 = _register("bleu_4", "Corpus BLEU-4, 0-1")
 meteor_coco = _register("meteor_coco", "METEOR 1.5 over every reference, 0-1 (Java jar)", meteor_jar.prepare)
+meteor_coco.languages = ("en",)  # pycocoevalcap runs the jar with -l en; the wheel has only English paraphrases
 rouge_l = _register("rouge_l", "Mean ROUGE-L (beta 1.2, best precision and recall over the references), 0-1")
 cider_d = _register("cider_d", "Mean CIDEr-D (n 1-4, sigma 6, IDF from the references), 0-10")
 

@@ -532,3 +532,8 @@ def test_the_language_of_the_texts_is_declared_once_and_scored_in(problems):
     assert problems(load_config, SMOKE / "pos_brown_bilstm.yaml", ["tokenize.language=en"]) == [
         "-o tokenize.language=en: stages[0].tokenize.language: 'language' is a key of task captioning, translation; "
         "task 'tagging' does not read it; remove it"]
+    # a metric that scores one language only (the COCO METEOR: -l en) is refused for texts in another
+    problems_es = problems(load_config, SMOKE / "captions_shapes.yaml", ["tokenize.language=es"])
+    assert len(problems_es) == 1 and problems_es[0].endswith(
+        "stages[5].evaluate.metrics[4]: meteor_coco scores en only, but the texts are 'es' (tokenize.language); "
+        "drop it")
