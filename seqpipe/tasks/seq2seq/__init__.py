@@ -133,20 +133,17 @@ class Seq2SeqTask(Task):
                 yield (("stages", "evaluate", "splits"), f"scores {', '.join(missing)} but stages.{self.decoding_stage}"
                                                          f".splits decodes only {', '.join(decoding.splits)}; add "
                                                          "them there")
-        if evaluate:
-            yield from self._metric_languages(config, evaluate)
+        if evaluate:  # a metric that scores only some languages (``fn.languages``) and the texts' language
+            from seqpipe.metrics import METRICS
 
-    def _metric_languages(self, config, evaluate):
-        """A metric that scores only some languages (``fn.languages``) and the language of the texts."""
-        from seqpipe.metrics import METRICS
-
-        tokenize = config.stage("tokenize")
-        language = evaluate.language or (tokenize.language if tokenize is not None else LanguageKeys().language)
-        for i, name in enumerate(evaluate.metrics or self.default_metrics):
-            languages = getattr(METRICS.get(name), "languages", None) if name in METRICS else None
-            if languages and language not in languages:
-                yield (("stages", "evaluate", "metrics", i), f"{name} scores {', '.join(languages)} only, but the "
-                                                              f"texts are '{language}' (tokenize.language); drop it")
+            tokenize = config.stage("tokenize")
+            language = evaluate.language or (tokenize.language if tokenize is not None else LanguageKeys().language)
+            for i, name in enumerate(evaluate.metrics or self.default_metrics):
+                languages = getattr(METRICS.get(name), "languages", None) if name in METRICS else None
+                if languages and language not in languages:
+                    yield (("stages", "evaluate", "metrics", i), f"{name} scores {', '.join(languages)} only, but "
+                                                                  f"the texts are '{language}' (tokenize.language); "
+                                                                  "drop it")
 
     def resolve(self, config):
         super().resolve(config)
