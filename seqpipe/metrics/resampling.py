@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from seqpipe.metrics.text_scores import SACREBLEU
+
 SAMPLES = {"bs": 1000, "ar": 10000}  # sacrebleu's defaults: bootstrap resamples, approximate-randomization trials
-SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # our metric name -> sacrebleu's class
 
 
 def seed() -> int | None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # our name -> sacrebleu class
+SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # our metric name -> sacrebleu class
 TOKEN = re.compile(r"\w+|[^\w\s]")  # words and single punctuation marks, for METEOR
 
 
@@ -42,7 +42,7 @@ def check_pairs(hypotheses: Sequence[str], references: Sequence[str]) -> None:
 def _sacrebleu(name: str, **options):
     import sacrebleu.metrics
 
-    return getattr(sacrebleu.metrics, _SACREBLEU[name])(**options)
+    return getattr(sacrebleu.metrics, SACREBLEU[name])(**options)
 
 
 def _corpus_score(name: str, hypotheses: Sequence[str], references: Sequence[str]) -> float:
@@ -71,7 +71,7 @@ def ter(hypotheses: Sequence[str], references: Sequence[str], language: str = DE
 def signatures() -> dict[str, str]:
     """sacrebleu's signature of ``bleu``, ``chrf`` and ``ter`` as computed here."""
     result = {}
-    for name in _SACREBLEU:
+    for name in SACREBLEU:
         scorer = _sacrebleu(name)
         scorer.corpus_score(["x"], [["x"]])  # the signature names the reference count once scored
         result[name] = str(scorer.get_signature())

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from seqpipe.metrics.resampling import REFERENCE_SEPARATOR  # noqa: F401 (the tables' separator)
-
-SACREBLEU = {"bleu": "BLEU", "chrf": "CHRF", "ter": "TER"}  # corpus scores that take several references
+from seqpipe.metrics.text_scores import SACREBLEU  # corpus scores that take several references
 
 
 def corpus_score(name: str, hypotheses: list[str], references: list[list[str]], language: str = "en") -> float:
