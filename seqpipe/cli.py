@@ -182,26 +182,6 @@ def cmd_compare(args) -> int:
     return 0
 
 
-def cmd_predict(args) -> int:
-    from seqpipe.predict import predict_table, read_lines, resolve_export
-
-    if args.n_best is not None and args.n_best < 1:
-        raise SeqpipeError(f"--n-best: must be at least 1; got {args.n_best}")
-    export = resolve_export(args.model, tracking_uri=args.tracking_uri)
-    table = predict_table(export, read_lines(args.input), n_best=args.n_best)
-    if args.format == "conll":
-        if "tags" not in table:
-            raise SeqpipeError(f"{args.model}: --format conll is for models that tag tokens; this one predicts "
-                               f"{', '.join(c for c in table.columns if c != 'text')}")
-        for tokens, tags in zip(table["tokens"], table["tags"]):
-            sys.stdout.write("".join(f"{w}\t{t}\n" for w, t in zip(tokens.split(), tags.split())) + "\n")
-    elif args.format == "json":
-        sys.stdout.write(table.to_json(orient="records", lines=True, force_ascii=False))
-    else:
-        sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     from seqpipe._version import __version__
 
@@ -286,17 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", metavar="RUN_ID", help="the run the paired tests compare with (default: the first "
                    "row, the best by --metric)")
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("predict", help="predict raw strings (one per line) with an exported model")
-    p.add_argument("model", metavar="RUN_OR_EXPORT", help="a SavedModel folder, a run folder, an MLflow run id, or a "
-                   "registered model: models:/NAME/VERSION, models:/NAME@ALIAS, models:/NAME/latest")
-    p.add_argument("--input", "-i", help="text file, one example per line (default: stdin)")
-    p.add_argument("--format", choices=["tsv", "json", "conll"], default="tsv",
-                   help="conll (taggers): one token<TAB>tag per line, a blank line after each sentence")
-    p.add_argument("--n-best", type=int, metavar="K", help="models that decode with beam search: the K best outputs "
-                   "per input, one row each (input, rank, output, score); K at most the export's n_best")
-    p.add_argument("--tracking-uri", help="for an MLflow run id or a models:/ URI (default: $MLFLOW_TRACKING_URI, "
-                   "else sqlite:///mlflow.db in the working directory)")
-    p.set_defaults(func=cmd_predict)
+    from seqpipe.serving_commands import add_commands
+
+    add_commands(sub)
     import importlib
 
     from seqpipe.tasks import TASKS

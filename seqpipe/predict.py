@@ -49,6 +49,29 @@ def resolve_export(target: str, tracking_uri: str | None = None) -> Path:
         raise SeqpipeError(f"{target}: the run has no export/saved_model artifact ({exc})") from None
 
 
+def served_model(target: str, tracking_uri: str | None = None) -> tuple[str, str]:
+    """``(MLflow model URI, tracking URI)`` that ``mlflow models serve`` takes for a run folder (its ``run.json``), an
+    MLflow run id or a registered model URI (``models:/...``)."""
+    import json
+
+    from seqpipe.tracking.mlflow_tracker import resolve_tracking_uri
+
+    if str(target).startswith(REGISTRY_PREFIX):
+        parse_registry_uri(str(target))
+        return str(target), resolve_tracking_uri(tracking_uri)
+    path = Path(target)
+    if path.is_dir():
+        record = path / "run.json"
+        if not record.is_file():
+            raise SeqpipeError(f"{target}: not a run folder (no run.json); expected a run folder, an MLflow run id "
+                               f"or {URI_FORMS}")
+        run = json.loads(record.read_text(encoding="utf-8"))
+        return f"runs:/{run['run_id']}/model", tracking_uri or run["tracking_uri"]
+    if not target.isalnum():
+        raise SeqpipeError(f"{target}: no such run folder, and not an MLflow run id or {URI_FORMS}")
+    return f"runs:/{target}/model", resolve_tracking_uri(tracking_uri)
+
+
 def parse_registry_uri(target: str) -> tuple[str, str | None, str | None]:
     """``(name, version, alias)`` of ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``models:/NAME/latest``
     (version and alias None: the latest version). Anything else is a :class:`SeqpipeError`."""
@@ -209,9 +232,11 @@ def _aliases_text(aliases: dict[str, str]) -> str:
     return "aliases: " + ", ".join(f"@{a} (version {v})" for a, v in sorted(aliases.items())[:_MAX_LISTED])
 
 
-def predict_table(export: Path, texts: list[str], n_best: int | None = None):
-    """Run the export's signature on ``texts``; one row per text (the columns are the task's), or with ``n_best``
-    K one row per hypothesis: the K best per text, with their rank and score (tasks that decode text)."""
+def predict_table(export: Path, texts: list[str], n_best: int | None = None, params: dict | None = None,
+                  task: str | None = None):
+    """Run the export's signature on ``texts``; one row per text (the columns are the task's, as its served MLflow
+    model answers, with request ``params``), or with ``n_best`` K one row per hypothesis: the K best per text, with
+    their rank and score (tasks that decode text). ``task``: refuse an export of another task."""
     import json
 
     from seqpipe._quiet import import_tensorflow
@@ -220,25 +245,39 @@ def predict_table(export: Path, texts: list[str], n_best: int | None = None):
     tf = import_tensorflow()
     model = tf.saved_model.load(str(export))
     meta = json.loads((export / "seqpipe.json").read_text()) if (export / "seqpipe.json").exists() else {}
-    task = meta.get("task")
+    expected, task = task, meta.get("task")
     if task not in TASKS:
         raise SeqpipeError(f"{export}: seqpipe.json names no known task (got {task!r}); {TASKS.unknown_message(task)}")
+    if expected is not None and task != expected:
+        raise SeqpipeError(f"{export}: a {task} model; this command needs a {expected} model")
     runtime = TASKS.get(task)().runtime
-    if n_best is None:
-        return runtime.predict_table(model, texts, meta)
-    return runtime.predict_nbest(model, texts, meta, int(n_best))
+    try:
+        if n_best is not None:
+            return runtime.predict_nbest(model, texts, meta, int(n_best))
+        accepted = runtime.serving_module().PARAMS if params else {}
+        unknown = sorted(set(params or {}) - set(accepted))
+        if unknown:
+            takes = f"it takes {', '.join(accepted)}" if accepted else "it takes none"
+            raise SeqpipeError(f"--param {unknown[0]}: not a parameter of a {task} model; {takes}")
+        return runtime.predict_table(model, texts, meta, params)
+    except ValueError as exc:  # the serving module's one-line refusal of an input or a parameter
+        raise SeqpipeError(str(exc)) from None
 
 
 def read_lines(path: str | None) -> list[str]:
-    """The non-blank lines of ``path`` (``-`` or None: stdin); none at all is an error."""
+    """The lines of ``path`` (``-`` or None: stdin), blank ones included (each gets its answer, as a served model
+    gives one: docs/serving.md#empty-and-unknown-input); no line at all is an error."""
     if path and path != "-":
         try:
             lines = Path(path).read_text(encoding="utf-8").splitlines()
         except OSError as exc:
             raise SeqpipeError(f"{path}: cannot read input file ({exc.strerror})") from None
+        except UnicodeDecodeError as exc:
+            line = Path(path).read_bytes()[:exc.start].count(b"\n") + 1
+            raise SeqpipeError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start}); expected one "
+                               "UTF-8 text per line") from None
     else:
         lines = sys.stdin.read().splitlines()
-    texts = [line for line in lines if line.strip()]
-    if not texts:
+    if not lines:
         raise SeqpipeError(f"{path or 'stdin'}: no input lines; expected one text per line")
-    return texts
+    return lines

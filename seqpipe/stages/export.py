@@ -94,12 +94,16 @@ class ExportStage(Stage):
             model.save(ctx.path("export", "model.keras"))
         ctx.tracker.log_artifact(path.parent)  # stored as export/saved_model, export/model.keras
         model_uri = None
-        if self.config.log_model:
+        if self.config.log_model and not ctx.task.serving:
+            ctx.log.warning("export: not logged as an MLflow model: task '%s' declares no serving module",
+                            ctx.task.name)
+        elif self.config.log_model:
             # the files beside the SavedModel (model.keras, a language model's text_encoder.json) travel with
             # it, so the MLflow model's artifacts/ folder is a copy of export/ and a registered version is whole
             beside = {p.name: p for p in sorted(path.parent.iterdir()) if p.is_file()}
             model_uri = ctx.tracker.log_pyfunc_model(path, pip_requirements=serving_requirements(),
-                                                     extra_artifacts=beside)
+                                                     extra_artifacts=beside,
+                                                     serving=ctx.task.runtime.serving_module())
         if self.config.register_as is not None:
             self._register(ctx, model_uri, self.config.register_as)
         ctx.put("export_path", path)

@@ -69,6 +69,11 @@ class Task:
     ``input_columns`` / ``reference_columns``
         the columns of that table that hold each example's input(s) and reference(s): the test set, which two
         runs must share to be compared (see :func:`seqpipe.metrics.resampling.split_fingerprint`).
+    ``serving``
+        the dotted name of its serving module: what a served model answers (``INPUT``, ``INPUT_TYPE``, ``PARAMS``
+        and ``predict(saved_model, inputs, meta, params) -> DataFrame``), the same for ``seqpipe predict`` and the
+        MLflow model. It imports nothing but numpy, pandas and TensorFlow, because the export copies it into the
+        MLflow model (see :mod:`seqpipe.export.pyfunc_model`). None: the task is not served.
     ``streams``
         whether the runtime can train from a streamed training split (``data.streaming``): its ``fit`` takes a
         :class:`seqpipe.data.stream.StreamedSplit` in ``ctx["splits"]["train"]`` and its ``build_encoders``
@@ -88,6 +93,7 @@ class Task:
     provides: ClassVar[dict[str, tuple[str, ...]]] = {}
     runtime_class: ClassVar[str | type[TaskRuntime]] = ""
     commands: ClassVar[str | None] = None
+    serving: ClassVar[str | None] = None
     streams: ClassVar[bool] = False
     evaluation_file: ClassVar[str | None] = None
     input_columns: ClassVar[tuple[str, ...]] = ()
@@ -194,9 +200,23 @@ class TaskRuntime:
         """export: write a SavedModel taking raw inputs to ``path``; return its folder."""
         raise NotImplementedError(f"task '{self.task.name}' cannot export")
 
-    def predict_table(self, saved_model, inputs: list[str], meta: dict) -> pd.DataFrame:
-        """``seqpipe predict``: one row per input line from a loaded SavedModel (``meta`` is its seqpipe.json)."""
-        raise NotImplementedError(f"task '{self.task.name}' has no predict")
+    def serving_module(self):
+        """The task's serving module (:attr:`Task.serving`)."""
+        if not self.task.serving:
+            raise NotImplementedError(f"task '{self.task.name}' has no predict")
+        return importlib.import_module(self.task.serving)
+
+    def predict_inputs(self, lines: list[str]) -> list:
+        """``seqpipe predict``'s input lines as the serving module takes them (the lines themselves for text)."""
+        return lines
+
+    def predict_table(self, saved_model, inputs: list[str], meta: dict, params: dict | None = None) -> pd.DataFrame:
+        """``seqpipe predict``: one row per input line from a loaded SavedModel (``meta`` is its seqpipe.json): the
+        line, then what the served model answers (the serving module's table, with request ``params``)."""
+        serving = self.serving_module()
+        table = serving.predict(saved_model, self.predict_inputs(inputs), meta, dict(params or {}))
+        table.insert(0, serving.INPUT, inputs)
+        return table
 
     def predict_nbest(self, saved_model, inputs: list[str], meta: dict, n_best: int) -> pd.DataFrame:
         """``seqpipe predict --n-best K``: the K best outputs per input line, one row each with its rank and score

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from seqpipe.text import END_ID, PAD_ID, START_ID, TOKENIZERS
+from seqpipe.text import END_ID, PAD_ID, START_ID, TOKENIZERS, UNK_ID
 from seqpipe.text.kinds import SPACE_BEFORE_PUNCT, SentencePieceTokenizer, WordPieceTokenizer
 
 
@@ -63,6 +63,16 @@ class TextEncoder(keras.layers.Layer):
         else:
             ids = tf.ragged.map_flat_values(self._table.lookup, tokens)
         return ids[:, :end]
+
+    def known_tokens(self, strings: tf.Tensor, truncate: bool = True) -> tf.Tensor:
+        """int32 ``[batch]``: the tokens of each string found in the vocabulary (not ``[UNK]``), after truncation
+        unless ``truncate`` is False.
+
+        Zero means the input carries no evidence for the model: empty, spaces only, or only unknown tokens
+        (the exports' answer for such inputs is written in docs/serving.md#empty-and-unknown-input).
+        """
+        ids = self.tokenize(strings, truncate=truncate)
+        return tf.cast(tf.reduce_sum(tf.cast(ids > UNK_ID, tf.int32), axis=1), tf.int32)
 
     def tokens(self, strings: tf.Tensor) -> tf.RaggedTensor:
         """The vocabulary entries the ids stand for (for inspection and tests)."""

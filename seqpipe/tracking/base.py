@@ -59,12 +59,13 @@ class Tracker(ABC):
 
     @abstractmethod
     def log_pyfunc_model(
-        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model",
+        self, saved_model_dir: Path, *, pip_requirements: list[str], serving, name: str = "model",
         extra_artifacts: dict[str, Path] | None = None,
     ) -> str | None:
         """Log a SavedModel as a servable model taking raw strings; return the model URI.
 
-        ``extra_artifacts`` (``{key: path}``) are files stored with the model beside the SavedModel.
+        ``extra_artifacts`` (``{key: path}``) are files stored with the model beside the SavedModel; ``serving``
+        is the task's serving module (:attr:`seqpipe.tasks.base.Task.serving`), logged with the model.
         """
 
     def register_model(self, model_uri: str, name: str, tags: dict[str, str]) -> str | None:
@@ -139,7 +140,7 @@ class NullTracker(Tracker):
         pass
 
     def log_pyfunc_model(
-        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model",
+        self, saved_model_dir: Path, *, pip_requirements: list[str], serving, name: str = "model",
         extra_artifacts: dict[str, Path] | None = None,
     ) -> str | None:
         return None

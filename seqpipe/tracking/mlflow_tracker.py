@@ -225,30 +225,45 @@ class MLflowTracker(Tracker):
         self._client.log_artifact(run_id, str(path), artifact_path)
 
     def log_pyfunc_model(
-        self, saved_model_dir: Path, *, pip_requirements: list[str], name: str = "model",
+        self, saved_model_dir: Path, *, pip_requirements: list[str], serving, name: str = "model",
         extra_artifacts: dict[str, Path] | None = None,
     ) -> str:
         """Log ``saved_model_dir`` with ``seqpipe/export/pyfunc_model.py`` as a pyfunc model.
 
-        The model takes one string column ``text`` and loads without seqpipe installed. The
+        The model takes the column ``serving.INPUT`` (of MLflow type ``serving.INPUT_TYPE``; the request
+        parameters ``serving.PARAMS``) and answers with ``serving.predict``'s table (``serving`` is the task's
+        serving module, copied into the model as the artifact ``seqpipe_serving.py``); it loads without seqpipe. The
         SavedModel is stored under its folder name (``export/saved_model`` as ``artifacts/saved_model``);
         ``extra_artifacts`` (``{key: path}``) go beside it under their own file names
         (``artifacts/model.keras``, ...), so the model's ``artifacts/`` folder has the layout of the
         run's ``export/`` folder.
         """
+        import shutil
+        import tempfile
+
         mlflow = _mlflow()
         from mlflow.models import ModelSignature
-        from mlflow.types import ColSpec, Schema
+        from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 
-        artifacts, names = {"saved_model": str(saved_model_dir)}, {Path(saved_model_dir).name}
+        serving_file = "seqpipe_serving.py"  # the artifact "serving" that the wrapper loads
+        artifacts, names = {"saved_model": str(saved_model_dir)}, {Path(saved_model_dir).name, serving_file}
         for key, path in (extra_artifacts or {}).items():
-            if key in artifacts or Path(path).name in names:  # MLflow would move one into a numbered folder
+            if key in artifacts or key == "serving" or Path(path).name in names:  # MLflow would number a second one
                 raise ValueError(f"extra artifact {key!r}: its name or file name {Path(path).name!r} is taken")
             if not Path(path).exists():
                 raise FileNotFoundError(f"artifact not found: {path}")
             artifacts[key] = str(path)
             names.add(Path(path).name)
-        with _fluent_run(self._tracking_uri, self._current_run()), warnings.catch_warnings():
+        # the column is optional to MLflow so that a request without it reaches the model, which refuses it in one
+        # line (MLflow's own schema error repeats the whole request)
+        signature = ModelSignature(
+            inputs=Schema([ColSpec(serving.INPUT_TYPE, serving.INPUT, required=False)]),
+            params=ParamSchema([ParamSpec(k, "string", v) for k, v in serving.PARAMS.items()]) if serving.PARAMS
+            else None)
+        with tempfile.TemporaryDirectory() as code, _fluent_run(self._tracking_uri, self._current_run()), \
+                warnings.catch_warnings():
+            artifacts["serving"] = str(Path(code) / serving_file)
+            shutil.copyfile(serving.__file__, artifacts["serving"])
             # an input example makes MLflow 3.17 run the model at log time; the signature says enough
             warnings.filterwarnings("ignore", message=".*An input example was not provided")
             info = mlflow.pyfunc.log_model(
@@ -256,7 +271,7 @@ class MLflowTracker(Tracker):
                 python_model=str(PYFUNC_MODEL_CODE),
                 artifacts=artifacts,
                 pip_requirements=pip_requirements,
-                signature=ModelSignature(inputs=Schema([ColSpec("string", "text")])),
+                signature=signature,
             )
         return info.model_uri
 

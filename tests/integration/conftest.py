@@ -48,3 +48,13 @@ def char_lm_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def pos_run(tmp_path_factory):
     return run_smoke(tmp_path_factory, "pos_brown_bilstm")
+
+
+@pytest.fixture(scope="session")
+def adding_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "long_dependencies")
+
+
+@pytest.fixture(scope="session")
+def captions_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "captions_shapes", "describe.decoding.n_best=2")  # beam_width 3

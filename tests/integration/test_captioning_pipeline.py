@@ -13,14 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.integration.conftest import run_smoke, seqpipe
+from tests.integration.conftest import seqpipe
 
 pytestmark = pytest.mark.java  # the pipeline reports meteor_1.5 (the METEOR 1.5 jar)
-
-
-@pytest.fixture(scope="module")
-def captions_run(tmp_path_factory):
-    return run_smoke(tmp_path_factory, "captions_shapes", "describe.decoding.n_best=2")  # beam_width 3
 
 
 def captions(run):

@@ -109,7 +109,7 @@ def test_generate_and_score_commands(char_lm_run):
     assert a.stdout == b.stdout and a.stdout.startswith("ROMEO:")
     scored = cli("score", run_dir, stdin="To be, or not to be\nbe to or, be not To\n", cwd=workdir)
     rows = [line.split("\t") for line in scored.stdout.strip().splitlines()]
-    assert rows[0] == ["text", "log_prob", "num_tokens", "log_prob_per_token", "token_log_probs"]
+    assert rows[0] == ["text", "log_prob", "num_tokens", "log_prob_per_token", "token_log_probs", "known_tokens"]
     assert int(rows[1][2]) == len("To be, or not to be") and len(rows[1][4].split(",")) == int(rows[1][2])
     bad = cli("generate", run_dir, "--temperature", "0", cwd=workdir, check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == "generate: --temperature: must be greater than 0; got 0.0"

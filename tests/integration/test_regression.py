@@ -100,7 +100,7 @@ def test_predict_table_and_the_keras_model(count_run):
 
     texts = ["up up flat", "flat", "up up up up up flat flat"]
     table = predict_table(count_run.export_path, texts)
-    assert list(table.columns) == ["text", "value"]
+    assert list(table.columns) == ["text", "value", "known_tokens"]
     assert table["value"].to_numpy() == pytest.approx([0.2, 0.0, 0.5], abs=0.1)
     model = load_model(count_run.export_path.parent / "model.keras")  # one-hot layer and rescaling round-trip
     vocab = (count_run.run_dir / "vocab.txt").read_text().splitlines()

@@ -72,9 +72,23 @@ model = tf.saved_model.load(sys.argv[1])
 texts = json.load(sys.stdin)
 out = model.signatures["serving_default"](text=tf.constant(texts))
 assert "seqpipe" not in sys.modules
-print(json.dumps({"label": [b.decode() for b in out["label"].numpy()],
-                  "probabilities": out["probabilities"].numpy().tolist()}))
+print(json.dumps({"label": [b.decode() for b in out["label"].numpy()], "label_id": out["label_id"].numpy().tolist(),
+                  "probabilities": out["probabilities"].numpy().tolist(),
+                  "known_tokens": out["known_tokens"].numpy().tolist()}))
 """
+
+
+def test_saved_model_gives_no_label_for_a_text_with_no_known_word(smoke_run):
+    """docs/serving.md#empty-and-unknown-input: the graph itself answers "", -1 and NaN, not a guess."""
+    proc = subprocess.run([sys.executable, "-c", SERVE, smoke_run["result"]["export_path"]],
+                          input=json.dumps(["a good film", "", "  ", "qqzx vvxq"]), capture_output=True, text=True,
+                          timeout=300, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1].replace("NaN", "null"))
+    assert out["known_tokens"][0] >= 2 and out["known_tokens"][1:] == [0, 0, 0]
+    assert out["label"][0] in ("negative", "positive") and out["label"][1:] == ["", "", ""]
+    assert out["label_id"][1:] == [-1, -1, -1] and out["probabilities"][1:] == [[None, None]] * 3
+    assert abs(sum(out["probabilities"][0]) - 1.0) < 1e-5
 
 
 def test_saved_model_in_a_fresh_process_matches_in_process_predictions(smoke_run):
@@ -95,7 +109,7 @@ def test_predict_command_reads_stdin_and_prints_a_table(smoke_run):
     table = pd.read_csv(Path(result["run_dir"]) / "evaluation" / "test_predictions.csv").head(5)
     proc = seqpipe("predict", result["run_dir"], stdin="\n".join(table["text"]) + "\n", cwd=smoke_run["workdir"])
     out = pd.read_csv(__import__("io").StringIO(proc.stdout), sep="\t")
-    assert list(out.columns) == ["text", "label", "confidence", "p_negative", "p_positive"]
+    assert list(out.columns) == ["text", "label", "confidence", "p_negative", "p_positive", "known_tokens"]
     assert out["label"].tolist() == table["predicted"].tolist()
     np.testing.assert_allclose(out["p_positive"], table["p_positive"], atol=1e-5)
     by_id = seqpipe("predict", result["run_id"], "--format", "json", stdin=table["text"].iloc[0],

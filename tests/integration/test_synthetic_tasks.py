@@ -15,11 +15,6 @@ from tests.integration.conftest import REPO, run_smoke, seqpipe
 
 
 @pytest.fixture(scope="module")
-def adding_run(tmp_path_factory):
-    return run_smoke(tmp_path_factory, "long_dependencies")
-
-
-@pytest.fixture(scope="module")
 def copy_run(tmp_path_factory):
     return run_smoke(tmp_path_factory, "long_dependencies_copy")
 

@@ -88,7 +88,7 @@ class ToyRuntime(TaskRuntime):
         describe(path, ctx.config, "serving_default", "`value` (float32 [batch])", "")
         return path
 
-    def predict_table(self, saved_model, inputs, meta):
+    def predict_table(self, saved_model, inputs, meta, params=None):
         import pandas as pd
         import tensorflow as tf
 

@@ -17,6 +17,7 @@ import mlflow
 import pandas as pd
 import pytest
 
+from seqpipe.tasks.classification import serving as classification_serving
 from tests.integration.conftest import seqpipe
 from tests.integration.mlflow_server import free_port, mlflow_server_fixture  # noqa: F401  (fixture mlflow_server)
 
@@ -163,14 +164,16 @@ def test_new_versions_of_an_existing_model_through_the_tracker(server_run, mlflo
     export = Path(server_run["result"]["run_dir"]) / "export"
     with MLflowTracker(mlflow_server.uri) as tracker:
         tracker.start("server-copies", "copy", {})
-        model_uri = tracker.log_pyfunc_model(export / "saved_model", pip_requirements=["mlflow"])
+        model_uri = tracker.log_pyfunc_model(export / "saved_model", pip_requirements=["mlflow"],
+                                             serving=classification_serving)
         versions = [tracker.register_model(model_uri, "server-copy", {"test_accuracy": str(n)}) for n in (1, 2)]
     assert versions == ["1", "2"]
     assert mlflow_server.client().get_model_version("server-copy", "2").tags["test_accuracy"] == "2"
     monkeypatch.setenv("SEQPIPE_CACHE", str(tmp_path / "cache"))
     saved_model = resolve_export("models:/server-copy/latest", tracking_uri=mlflow_server.uri)
     assert (saved_model / "seqpipe.json").read_text() == (export / "saved_model" / "seqpipe.json").read_text()
-    assert sorted(p.name for p in saved_model.parent.iterdir() if not p.name.startswith(".")) == ["saved_model"]
+    files = sorted(p.name for p in saved_model.parent.iterdir() if not p.name.startswith("."))
+    assert files == ["saved_model", "seqpipe_serving.py"]
 
 
 def test_register_then_predict_with_a_local_store(tmp_path):

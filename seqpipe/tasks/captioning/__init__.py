@@ -134,6 +134,7 @@ class Captioning(Seq2SeqTask):
     decoding_stage = "describe"
     ignores = {"train": ("batch_tokens",)}
     runtime_class = "seqpipe.tasks.captioning.runtime:CaptioningRuntime"
+    serving = "seqpipe.tasks.captioning.serving"
     evaluation_file = "{split}_captions.tsv"
     input_columns, reference_columns = (DIGEST,), ("references",)  # the digest, not the machine's path
     several_references = True

@@ -140,8 +140,8 @@ class CaptioningRuntime(Seq2SeqRuntime):
                                                       channels=captioner.channels, height=captioner.image_size[0],
                                                       width=captioner.image_size[1]), encoding="utf-8")
 
-    def serve(self, saved_model, inputs):
-        return serve_images(saved_model, inputs)
+    def predict_inputs(self, lines):
+        return read_image_files(lines)
 
 
 README = """# seqpipe export (image captioning)
@@ -164,28 +164,19 @@ inside the graph. Outputs {outputs}.
 """
 
 
-def serve_images(model, paths: list[str], batch_size: int = 64) -> tuple[list[str], dict]:
-    """``seqpipe predict``: one image file path per line -> the paths (stripped) and the ``caption`` signature's
-    outputs (numpy arrays, one row per path)."""
+def read_image_files(paths: list[str]) -> list[bytes]:
+    """``seqpipe predict``: one image file path per line -> the files' bytes (the serving module checks them)."""
     from pathlib import Path
 
     from seqpipe.errors import SeqpipeError
 
-    paths = [p.strip() for p in paths]
-    outputs: dict[str, list] = {}
-    for start in range(0, len(paths), batch_size):
-        chunk = []
-        for path in paths[start:start + batch_size]:
-            try:
-                chunk.append(Path(path).expanduser().read_bytes())
-            except OSError as exc:
-                raise SeqpipeError(f"{path}: cannot read the image ({exc.strerror or exc}); expected one image file "
-                                   "path per line") from None
+    images = []
+    for number, path in enumerate(paths, 1):
+        if not path.strip():
+            raise SeqpipeError(f"line {number}: empty; expected one image file path per line")
         try:
-            out = model.signatures["caption"](image=tf.constant(chunk))
-        except tf.errors.InvalidArgumentError as exc:
-            raise SeqpipeError(f"lines {start + 1}-{start + len(chunk)}: an image could not be decoded "
-                               f"({exc.message.splitlines()[0]}); expected PNG, JPEG, GIF or BMP files") from None
-        for name, tensor in out.items():
-            outputs.setdefault(name, []).append(tensor.numpy())
-    return paths, {name: np.concatenate(arrays) for name, arrays in outputs.items()}
+            images.append(Path(path.strip()).expanduser().read_bytes())
+        except OSError as exc:
+            raise SeqpipeError(f"line {number}: {path.strip()}: cannot read the image ({exc.strerror or exc}); "
+                               "expected one image file path per line") from None
+    return images

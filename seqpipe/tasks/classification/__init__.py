@@ -42,6 +42,7 @@ class Classification(PooledTask):
     default_metrics = ("accuracy", "macro_f1")
     requires = {"train": ("labels",), "evaluate": ("labels",), "export": ("labels",)}
     runtime_class = "seqpipe.tasks.classification.runtime:ClassificationRuntime"
+    serving = "seqpipe.tasks.classification.serving"
     head_stage = "classify"
     evaluation_file = "{split}_predictions.csv"
     input_columns, reference_columns = ("text",), ("label",)

@@ -92,24 +92,17 @@ class ClassificationRuntime(PooledRuntime):
         for path in (out, report, png):
             ctx.tracker.log_artifact(path, "evaluation")
 
-    def serving_outputs(self, ctx, probabilities):
+    def serving_outputs(self, ctx, probabilities, answered):
+        """No known token: label "", label_id -1, probabilities NaN (docs/serving.md#empty-and-unknown-input)."""
         label_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-        return {"label": tf.gather(tf.constant(ctx["labels"]), label_id), "label_id": label_id,
-                "probabilities": probabilities}
+        return {"label": tf.where(answered, tf.gather(tf.constant(ctx["labels"]), label_id), ""),
+                "label_id": tf.where(answered, label_id, -1),
+                "probabilities": tf.where(answered[:, None], probabilities, float("nan"))}
 
     def describe_args(self, ctx):
         labels = ctx["labels"]
         return {"outputs": "`label` (string [batch]), `label_id` (int32 [batch]), `probabilities` (float32 "
-                           "[batch, classes])",
+                           "[batch, classes]), `known_tokens` (int32 [batch]); a text with no known token gets "
+                           "label \"\", label_id -1 and NaN probabilities",
                 "extra": f"Labels: {', '.join(labels)}", "labels": labels}
 
-    def predict_table(self, saved_model, inputs, meta):
-        """label, confidence and p_<label> per text."""
-        out = saved_model.signatures["serving_default"](text=tf.constant(inputs))
-        labels = meta.get("labels")
-        probs = out["probabilities"].numpy()
-        table = pd.DataFrame({"text": inputs, "label": [b.decode("utf-8") for b in out["label"].numpy()],
-                              "confidence": probs.max(axis=1)})
-        for i in range(probs.shape[1]):
-            table[f"p_{labels[i] if labels else i}"] = probs[:, i]
-        return table

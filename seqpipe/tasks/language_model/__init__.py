@@ -93,6 +93,7 @@ class LanguageModelTask(Task):
     ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",)}
     requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
     runtime_class = "seqpipe.tasks.language_model.runtime:LanguageModelRuntime"
+    serving = "seqpipe.tasks.language_model.serving"
     commands = "seqpipe.tasks.language_model.commands"
     evaluation_file = "{split}_scores.tsv"
     input_columns = ("text",)

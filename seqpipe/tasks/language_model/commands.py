@@ -58,12 +58,11 @@ def cmd_generate(args) -> int:
 
 def cmd_score(args) -> int:
     from seqpipe._quiet import import_tensorflow
-    from seqpipe.predict import read_lines, resolve_export
-    from seqpipe.tasks.language_model.runtime import score_table
+    from seqpipe.predict import predict_table, read_lines, resolve_export
 
-    tf = import_tensorflow()
-    model = tf.saved_model.load(str(resolve_export(args.model, tracking_uri=args.tracking_uri)))
-    table = score_table(model, read_lines(args.input))
+    import_tensorflow()
+    export = resolve_export(args.model, tracking_uri=args.tracking_uri)
+    table = predict_table(export, read_lines(args.input), params={"mode": "score"}, task=NAME)
     sys.stdout.write(table.to_csv(sep="\t", index=False, float_format="%.6f"))
     return 0
 

@@ -178,7 +178,7 @@ class LanguageModel:
         log_probs = tf.nn.log_softmax(tf.cast(self.model(dense[:, :-1], training=False), tf.float32))
         token = tf.where(mask, tf.gather(log_probs, targets, batch_dims=2), 0.0)
         return {"log_prob": tf.reduce_sum(token, axis=1), "num_tokens": tf.reduce_sum(tf.cast(mask, tf.int32), axis=1),
-                "token_log_probs": token}
+                "token_log_probs": token, "known_tokens": self.encoder.known_tokens(texts, truncate=False)}
 
     def generate(self, prompts: tf.Tensor, decoding: dict, max_length: int) -> dict:
         """Continue each prompt with ``max_length`` tokens (or until [END])."""
@@ -366,18 +366,3 @@ class LanguageModelRuntime(TaskRuntime):
                  decoding=decoding, max_length=max_length)
         (path.parent / "text_encoder.json").write_text(json.dumps(lm.encoder.get_config()), encoding="utf-8")
         return path
-
-    def predict_table(self, saved_model, inputs, meta):
-        return score_table(saved_model, inputs)
-
-
-def score_table(model, texts: list[str]) -> pd.DataFrame:
-    """Per text: total log-probability (nats), tokens, mean per token, and every token's log-probability."""
-    out = model.signatures["score"](text=tf.constant(texts))
-    counts = out["num_tokens"].numpy()
-    tokens = out["token_log_probs"].numpy()
-    return pd.DataFrame({
-        "text": texts, "log_prob": out["log_prob"].numpy(), "num_tokens": counts,
-        "log_prob_per_token": out["log_prob"].numpy() / counts.clip(min=1),
-        "token_log_probs": [",".join(f"{v:.4f}" for v in row[:n]) for row, n in zip(tokens, counts)],
-    })

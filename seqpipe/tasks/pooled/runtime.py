@@ -51,8 +51,9 @@ class PooledRuntime(TaskRuntime):
         """``loss`` and ``metrics`` for ``model.compile``."""
         raise NotImplementedError
 
-    def serving_outputs(self, ctx, outputs) -> dict:
-        """The signature's outputs from the model's float32 outputs for a batch of strings."""
+    def serving_outputs(self, ctx, outputs, answered) -> dict:
+        """The signature's outputs from the model's float32 outputs for a batch of strings; where ``answered``
+        (bool ``[batch]``) is False the text has no known token and gets the task's no-prediction values."""
         raise NotImplementedError
 
     def describe_args(self, ctx) -> dict:
@@ -87,7 +88,9 @@ class PooledRuntime(TaskRuntime):
         model, encoder = ctx["trained_model"], ctx["encoder"]
 
         def serve(text):
-            return self.serving_outputs(ctx, tf.cast(model(encoder(text), training=False), tf.float32))
+            known = encoder.known_tokens(text)
+            outputs = tf.cast(model(encoder(text), training=False), tf.float32)
+            return {**self.serving_outputs(ctx, outputs, known > 0), "known_tokens": known}
 
         save_signatures(path, [model, encoder], {"serving_default": serve})
         describe(path, ctx.config, "serving_default", **self.describe_args(ctx))

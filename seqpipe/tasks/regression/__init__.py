@@ -43,6 +43,7 @@ class Regression(PooledTask):
     predicts = "numbers"
     default_metrics = ("mse", "mae")
     runtime_class = "seqpipe.tasks.regression.runtime:RegressionRuntime"
+    serving = "seqpipe.tasks.regression.serving"
     evaluation_file = "{split}_predictions.csv"
     input_columns, reference_columns = ("text",), ("target",)
 

@@ -66,13 +66,11 @@ class RegressionRuntime(PooledRuntime):
         table.to_csv(out, index=False)
         ctx.tracker.log_artifact(out, "evaluation")
 
-    def serving_outputs(self, ctx, values):
-        return {"value": values[:, 0]}
+    def serving_outputs(self, ctx, values, answered):
+        """No known token: value NaN (docs/serving.md#empty-and-unknown-input)."""
+        return {"value": tf.where(answered, values[:, 0], float("nan"))}
 
     def describe_args(self, ctx):
-        return {"outputs": "`value` (float32 [batch])", "extra": "One number per text."}
+        return {"outputs": "`value` (float32 [batch]), `known_tokens` (int32 [batch])",
+                "extra": "One number per text; NaN for a text with no known token."}
 
-    def predict_table(self, saved_model, inputs, meta):
-        """The predicted value of each text."""
-        out = saved_model.signatures["serving_default"](text=tf.constant(inputs))
-        return pd.DataFrame({"text": inputs, "value": out["value"].numpy()})

@@ -173,6 +173,11 @@ class Seq2SeqRuntime(TaskRuntime):
         """The export's input tensor as the generator reads it."""
         return x
 
+    def known_tokens(self, generator, x):
+        """int32 ``[batch]``: the input tokens the model knows (an output ``known_tokens``; where 0 the output is
+        "" with score NaN: docs/serving.md#empty-and-unknown-input), or None for inputs that are not text."""
+        return None
+
     # -- the decoder stage ----------------------------------------------------------------------------------------
     def build_decoder(self, ctx, cfg) -> None:
         """The attention decoder over the task's encoder, the training model and the :class:`Generator`."""
@@ -309,11 +314,21 @@ class Seq2SeqRuntime(TaskRuntime):
             outputs = {self.output_name: out["texts"], "score": out["scores"][:, 0]}
             if n_best > 1:
                 outputs.update(n_best=out["nbest_texts"], n_best_scores=out["scores"])
+            known = self.known_tokens(generator, x)
+            if known is not None:
+                answered = known > 0
+                for name, value in outputs.items():
+                    where = answered if value.shape.rank == 1 else answered[:, None]
+                    outputs[name] = tf.where(where, value, "" if value.dtype == tf.string else float("nan"))
+                outputs["known_tokens"] = known
             return outputs
 
         save_signatures(path, [generator.encoder_model, generator.decoder, *generator.text_encoders],
                         {self.signature: endpoint, "serving_default": endpoint}, input_name=self.input_name)
         outputs = f"`{self.output_name}` (string [batch]), `score` (float32 [batch], the search's ranking score)"
+        if self.known_tokens(generator, tf.constant([""])) is not None:
+            outputs += (", `known_tokens` (int32 [batch]; an input with none gets \"\" and NaN scores, not a "
+                        "guess)")
         if n_best > 1:
             outputs += (f", `n_best` (string [batch, {n_best}], the {n_best} best hypotheses, best first) and "
                         f"`n_best_scores` (float32 [batch, {n_best}], their scores)")
@@ -322,16 +337,10 @@ class Seq2SeqRuntime(TaskRuntime):
         return path
 
     # -- seqpipe predict ------------------------------------------------------------------------------------------
-    def serve(self, saved_model, inputs: list[str]) -> tuple[list[str], dict]:
-        """Run the export's signature on ``inputs`` (predict's input lines); ``(the inputs as shown in the table,
-        {output name: numpy array})``."""
-        raise NotImplementedError
-
-    def predict_table(self, saved_model, inputs, meta):
-        shown, out = self.serve(saved_model, inputs)
-        return pd.DataFrame({self.input_name: shown, self.output_name: [b.decode("utf-8") for b in
-                                                                        out[self.output_name]],
-                             "score": out["score"]})
+    def predict_table(self, saved_model, inputs, meta, params=None):
+        """The served table without its n-best lists (``--n-best K`` shows them one per row)."""
+        table = super().predict_table(saved_model, inputs, meta, params)
+        return table.drop(columns=[c for c in self.serving_module().LISTS if c in table])
 
     def predict_nbest(self, saved_model, inputs, meta, n_best):
         kept = int(meta.get("n_best", 1))
@@ -340,9 +349,9 @@ class Seq2SeqRuntime(TaskRuntime):
             raise SeqpipeError(f"--n-best {n_best}: this export keeps {kept} per input (n_best: {kept}); export again "
                                f"with export.decoding.n_best: {n_best} or more (beam search, beam_width >= n_best; "
                                f"unset, export.decoding is {stage}.decoding, so {stage}.decoding.n_best sets it)")
-        shown, out = self.serve(saved_model, inputs)
-        texts, scores = ((out["n_best"], out["n_best_scores"]) if "n_best" in out
-                         else (out[self.output_name][:, None], out["score"][:, None]))
-        rows = [(x, rank + 1, texts[i, rank].decode("utf-8"), float(scores[i, rank]))
-                for i, x in enumerate(shown) for rank in range(n_best)]
+        table = super().predict_table(saved_model, inputs, meta)
+        texts, scores = ((table["n_best"], table["n_best_scores"]) if "n_best" in table
+                         else (table[self.output_name].map(lambda t: [t]), table["score"].map(lambda s: [s])))
+        rows = [(x, rank + 1, texts[i][rank], float(scores[i][rank]))
+                for i, x in enumerate(table[self.input_name]) for rank in range(n_best)]
         return pd.DataFrame(rows, columns=[self.input_name, "rank", self.output_name, "score"])

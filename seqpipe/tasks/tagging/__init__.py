@@ -83,6 +83,7 @@ class Tagging(Task):
                 "export": ("labels", "char_encoder")}
     provides = {"embed": ("char_ids", "char_encoder")}
     runtime_class = "seqpipe.tasks.tagging.runtime:TaggingRuntime"
+    serving = "seqpipe.tasks.tagging.serving"
     evaluation_file = "{split}_tags.tsv"
     input_columns, reference_columns = ("tokens",), ("tags",)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import keras
-import pandas as pd
 import tensorflow as tf
 
 from seqpipe.tasks.base import TaskRuntime
@@ -40,7 +39,8 @@ class Tagger:
             best = tf.argmax(outputs, axis=-1, output_type=tf.int32)
         longest = tf.reduce_max(tf.concat([length, [0]], 0))
         tags = tf.where(mask, tf.gather(self._labels, best), "")[:, :longest]
-        return {"tokens": words.to_tensor(""), "tags": tags, "length": length}
+        return {"tokens": words.to_tensor(""), "tags": tags, "length": length,
+                "known_tokens": self.encoder.known_tokens(strings)}
 
     def tag_lists(self, sentences: list[str], batch_size: int = 256) -> list[list[str]]:
         """Python lists of tags for ``sentences``, in order (compiled once)."""
@@ -185,19 +185,10 @@ class TaggingRuntime(TaskRuntime):
         tagger = Tagger(ctx["trained_model"], ctx["encoder"], ctx["char_encoder"], ctx["labels"])
         save_signatures(path, [tagger.model, tagger.encoder, tagger.char_encoder], {"serving_default": tagger.tag})
         outputs = ("`tokens` and `tags` (string [batch, words], \"\" past each sentence's end), `length` (int32 "
-                   "[batch], words per sentence)")
+                   "[batch], words per sentence), `known_tokens` (int32 [batch], words in the vocabulary)")
         describe(path, ctx.config, "serving_default", outputs,
                  "Input sentences are split on whitespace, one tag per token "
                  f"({'CRF + Viterbi' if tagger.crf else 'softmax'} output). Tags: {', '.join(tagger.labels)}",
                  example="The quick brown fox jumps .", labels=tagger.labels)
         return path
 
-    def predict_table(self, saved_model, inputs, meta):
-        """The whitespace-separated tokens of each text and their tags (space-joined)."""
-        out = saved_model.signatures["serving_default"](text=tf.constant(inputs))
-        lengths = out["length"].numpy()
-
-        def joined(key):
-            return [" ".join(b.decode("utf-8") for b in row[:n]) for row, n in zip(out[key].numpy(), lengths)]
-
-        return pd.DataFrame({"text": inputs, "tokens": joined("tokens"), "tags": joined("tags")})

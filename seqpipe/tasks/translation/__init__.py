@@ -76,6 +76,7 @@ class Translation(Seq2SeqTask):
                   "evaluate": Seq2SeqTask.stage_keys["evaluate"], "export": Seq2SeqTask.stage_keys["export"]}
     provides = {"tokenize": ("target_encoder",)}
     runtime_class = "seqpipe.tasks.translation.runtime:TranslationRuntime"
+    serving = "seqpipe.tasks.translation.serving"
     evaluation_file = "{split}_translations.tsv"
     input_columns, reference_columns = ("source",), ("reference",)
     streams = True

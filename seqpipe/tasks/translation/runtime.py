@@ -97,6 +97,5 @@ class TranslationRuntime(Seq2SeqRuntime):
         target = [generator.target_encoder.vocabulary[t] for t in tokens]
         return plot_attention(attention, source, target, ctx.path("plots", f"attention_{index}.png"))
 
-    def serve(self, saved_model, inputs):
-        out = saved_model.signatures["translate"](text=tf.constant(inputs))
-        return inputs, {name: tensor.numpy() for name, tensor in out.items()}
+    def known_tokens(self, generator, x):
+        return generator.source_encoder.known_tokens(x)

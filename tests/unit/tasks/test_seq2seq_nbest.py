@@ -104,7 +104,7 @@ def test_the_saved_model_gives_the_generators_n_best(beam_export, translator):
     model = tf.saved_model.load(str(beam_export))
     for name in ("translate", "serving_default"):
         out = model.signatures[name](text=tf.constant(TEXTS))
-        assert sorted(out) == ["n_best", "n_best_scores", "score", "translation"]
+        assert sorted(out) == ["known_tokens", "n_best", "n_best_scores", "score", "translation"]
         assert out["n_best"].shape == out["n_best_scores"].shape == (len(TEXTS), 3)
         assert out["n_best_scores"].dtype == tf.float32
         assert [[t.decode("utf-8") for t in row] for row in out["n_best"].numpy()] == expected["nbest"]
@@ -120,7 +120,7 @@ def test_with_n_best_1_the_outputs_stay_text_and_score(greedy_export):
     import tensorflow as tf
 
     out = tf.saved_model.load(str(greedy_export)).signatures["translate"](text=tf.constant(TEXTS))
-    assert sorted(out) == ["score", "translation"]
+    assert sorted(out) == ["known_tokens", "score", "translation"]
     assert json.loads((greedy_export / "seqpipe.json").read_text())["n_best"] == 1
     assert "n_best" not in (greedy_export / "README.md").read_text()
 
@@ -136,7 +136,7 @@ def test_predict_n_best_gives_k_ranked_rows_per_input(beam_export, translator):
     assert table["translation"].tolist() == [t for h in expected["nbest"] for t in h[:2]]
     np.testing.assert_allclose(table["score"], [s for h in expected["nbest_scores"] for s in h[:2]], rtol=1e-5)
     plain = predict_table(beam_export, TEXTS[:2])
-    assert list(plain.columns) == ["text", "translation", "score"]
+    assert list(plain.columns) == ["text", "translation", "score", "known_tokens"]
     assert plain["translation"].tolist() == expected["texts"]
 
 

@@ -11,8 +11,9 @@ from seqpipe.tasks.base import Task, TaskRuntime
 
 TASK_HOOKS = ("rules", "resolve", "check_data", "main_metric", "resampler")
 RUNTIME_HOOKS = ("build_encoders", "extend_embedding", "fit", "evaluation_table", "score", "write_report", "export",
-                 "predict_table", "predict_nbest")
-MUST_IMPLEMENT = ("fit", "evaluation_table", "score", "export", "predict_table")  # the base raises NotImplementedError
+                 "serving_module", "predict_inputs", "predict_table", "predict_nbest")
+MUST_IMPLEMENT = ("fit", "evaluation_table", "score", "export")  # the base raises NotImplementedError
+SERVING_IMPORTS = {"__future__", "numpy", "pandas", "tensorflow"}  # what an MLflow model's server has
 
 
 def shape(function) -> list[tuple[str, object, object]]:
@@ -39,6 +40,24 @@ def test_every_task_implements_the_declared_signatures(name):
         assert shape(getattr(type(runtime), hook)) == shape(getattr(TaskRuntime, hook)), f"{name}: {hook}"
     for hook in MUST_IMPLEMENT:
         assert getattr(type(runtime), hook) is not getattr(TaskRuntime, hook), f"{name} does not implement {hook}"
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_every_task_is_served_by_a_self_contained_module(name):
+    """The serving module travels inside the MLflow model, where seqpipe is not installed."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    module = importlib.import_module(TASKS.get(name).serving)
+    assert module.INPUT and module.INPUT_TYPE in ("string", "binary") and isinstance(module.PARAMS, dict)
+    assert shape(module.predict) == [(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.empty)
+                                     for p in ("model", "inputs", "meta", "params")]
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert imported <= SERVING_IMPORTS, f"{module.__name__} imports {sorted(imported - SERVING_IMPORTS)}"
 
 
 def test_the_runtime_is_imported_once_per_task_instance_and_only_when_asked_for():

@@ -39,6 +39,14 @@ def test_unknown_words_map_to_unk_and_padding_is_zero():
     assert ids.tolist() == [[great, 1], [film, 0]]
 
 
+def test_known_tokens_counts_what_the_vocabulary_holds_after_truncation():
+    enc = encoder("word", max_length=3)
+    texts = tf.constant(["great zebra film", "", "   ", "zebra okapi", "great film great film"])
+    assert enc.known_tokens(texts).numpy().tolist() == [2, 0, 0, 0, 3]
+    assert enc.known_tokens(texts, truncate=False).numpy().tolist() == [2, 0, 0, 0, 4]
+    assert enc.known_tokens(texts).dtype == tf.int32
+
+
 def test_char_tokens():
     enc = encoder("char")
     assert enc.tokens(tf.constant(["At!"])).to_list() == [[b"a", b"t", b"[UNK]"]]

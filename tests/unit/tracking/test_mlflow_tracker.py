@@ -146,7 +146,7 @@ def test_null_tracker(tmp_path):
         tracker.log_metrics({"m": 1.0}, step=3)
         tracker.set_tags({"t": "v"})
         tracker.log_artifact(tmp_path / "anything", "dir")
-        assert tracker.log_pyfunc_model(tmp_path, pip_requirements=[]) is None
+        assert tracker.log_pyfunc_model(tmp_path, pip_requirements=[], serving=None) is None
     assert (tracker.run_id, tracker.tracking_uri, tracker.experiment_id, tracker.ui_url) == (
         None,
         None,
