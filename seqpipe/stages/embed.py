@@ -56,8 +56,7 @@ COVERAGE_ROWS = 200_000  # training rows the token coverage of pretrained vector
 
 @register_stage
 class EmbedStage(Stage):
-    """Embedding of token ids (learned, pretrained, or one-hot) with padding (id 0) masked; the task may join its
-    own features."""
+    """Embedding of token ids (learned, pretrained or one-hot), padding (id 0) masked; the task may join features."""
 
     name = "embed"
     order = 20
