@@ -19,7 +19,8 @@ first lowercase match), so a file of several gigabytes needs the memory of the v
   minutes); a kept row whose values are not numbers is an error the same way.
 - Words are UTF-8. A line whose word is not valid UTF-8 cannot match a vocabulary word (those are text):
   it is skipped and counted (:attr:`Vectors.undecodable`, with the first such line), never fatal.
-- An empty file, or one with a header and no vectors, is an error.
+- An empty file, or one with a header and no vectors, is an error; so is a line of more than a mebibyte (a
+  binary word2vec file or a device, read no further). A line of the wrong length that looks binary says so.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import BinaryIO, Iterable, Iterator
 from seqpipe.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_LINE = 1 << 20  # bytes: a line of 1,000 values takes about 10 kB; a longer one is not a vectors text file
 
 
 class VectorsError(DataError):
@@ -55,11 +57,16 @@ def open_vectors(path: str | Path) -> BinaryIO:
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, the line without its end) for every non-blank line; a damaged gzip file is a VectorsError."""
+    """(line number, the line without its end) for every non-blank line; a damaged gzip file, or a line longer
+    than :data:`MAX_LINE` bytes (a binary file, a device), is a VectorsError."""
     with open_vectors(path) as handle:
         number = 0
         try:
-            for number, raw in enumerate(handle, 1):
+            while raw := handle.readline(MAX_LINE + 1):
+                number += 1
+                if len(raw) > MAX_LINE:
+                    raise VectorsError(f"{path}:{number}: expected a line of a word-vectors text file; received "
+                                       f"more than {MAX_LINE:,} bytes without a line end (a binary file?)")
                 line = raw.rstrip(b"\r\n").rstrip(b" \t")
                 if line.strip():
                     yield number, line
@@ -133,7 +140,8 @@ def read_vectors(path: str | Path, vocabulary: Iterable[str]) -> Vectors:
         if len(fields) - 1 != dim:
             raise VectorsError(f"{path}:{number}: expected a word and {dim} values; received {len(fields) - 1} "
                                f"value{'s' if len(fields) != 2 else ''}"
-                               + (" (the dimension is the header's)" if found.lines == 0 else ""))
+                               + (" (the dimension is the header's)" if found.lines == 0 else "")
+                               + ("; a binary word2vec file? seqpipe reads the text format" if _binary(line) else ""))
         found.lines += 1
         try:
             word = fields[0].decode("utf-8")
@@ -168,6 +176,15 @@ def _values(path: Path, number: int, fields: list[bytes], dim: int) -> list[floa
         bad = next(v for v in fields[1:] if not _is_number(v))
         raise VectorsError(f"{path}:{number}: expected {dim} numbers after the word; received "
                            f"{bad.decode('utf-8', 'replace')[:40]!r}") from None
+
+
+def _binary(line: bytes) -> bool:
+    """Whether ``line`` looks like packed floats rather than text (control bytes, or not UTF-8)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return any(ord(c) < 32 and c not in "\t" for c in text)
 
 
 def _is_number(value: bytes) -> bool:

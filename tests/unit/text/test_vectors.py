@@ -137,3 +137,19 @@ def test_coverage_of_vocabulary_and_tokens():
     assert vocab_share == pytest.approx(2 / 4)
     assert token_share == pytest.approx(12 / 20)
     assert coverage(vocabulary, rows, None, ("[PAD]", "[UNK]")) == (pytest.approx(0.5), None)
+
+
+def test_binary_files_and_endless_lines_stop_with_one_line(tmp_path, monkeypatch):
+    import struct
+
+    path = tmp_path / "v.bin"
+    path.write_bytes(b"2 3\nthe " + struct.pack("3f", 0.5, 1e-9, 2.0) + b"\nfilm " + struct.pack("3f", 1, 2, 3))
+    assert dimension(path) == 3  # the header is text
+    with pytest.raises(VectorsError, match=r"v\.bin:2: expected a word and 3 values; received \d+ values? .*"
+                                           r"a binary word2vec file\? seqpipe reads the text format$"):
+        read_vectors(path, ["the"])
+    monkeypatch.setattr(vectors_module, "MAX_LINE", 1000)
+    endless = tmp_path / "endless.txt"
+    endless.write_bytes(b"the " + b"1 " * 5000)
+    with pytest.raises(VectorsError, match=r"endless\.txt:1: .*received more than 1,000 bytes without a line end"):
+        dimension(endless)
