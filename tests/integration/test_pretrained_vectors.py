@@ -115,3 +115,28 @@ def test_validate_names_the_dimension_mismatch_with_exit_2(runs, tmp_path):
     assert "Traceback" not in proc.stderr
     ok = seqpipe("validate", str(folder / "p.yaml"), "-o", "embed.dim=4", cwd=tmp_path, check=False)
     assert ok.returncode == 0, ok.stderr
+
+
+def test_the_stage_cache_sees_a_changed_vectors_file(runs, tmp_path, monkeypatch):
+    import seqpipe
+
+    folder = runs["folder"]
+    monkeypatch.setenv("SEQPIPE_STAGE_CACHE", str(tmp_path / "stages"))
+    spec = pipeline(folder, trainable=False)
+    spec["tracking"] = {"backend": "none"}
+
+    def train_line():
+        result = seqpipe.run(spec, base_dir=folder, progress=False)
+        log = (result.run_dir / "run.log").read_text(encoding="utf-8")
+        return "stage train: cache hit" in log
+
+    assert train_line() is False  # computed
+    assert train_line() is True  # same file: reused
+    original = (folder / "vectors.txt.gz").read_bytes()
+    changed = gzip.decompress(original).replace(b"w1 0.1 0.11", b"w1 0.9 0.11", 1)
+    assert changed != gzip.decompress(original)
+    (folder / "vectors.txt.gz").write_bytes(gzip.compress(changed))
+    try:
+        assert train_line() is False  # another file: trained again
+    finally:
+        (folder / "vectors.txt.gz").write_bytes(original)
