@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_serializer, model_validator
 from pydantic_core import PydanticCustomError
 
 from seqpipe.pipeline.stage import Stage, register_stage
@@ -31,6 +31,17 @@ class EmbedConfig(Schema):
                           "paths are taken from the pipeline file's folder. null: learned from scratch")
     trainable: bool = Field(True, description="with pretrained: whether training updates the embedding (false: the "
                                               "pretrained rows and the random ones stay as initialised)")
+
+    @model_serializer(mode="wrap")
+    def _pretrained_keys_only_when_used(self, handler) -> dict[str, Any]:
+        """Leave ``pretrained: null`` and the ``trainable`` it governs out of dumps (resolved.yaml, ``seqpipe
+        render``, MLflow params, stage-cache keys): a rendered pipeline validates again, and pipelines without
+        vectors read as they did before the keys existed."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("pretrained") is None:
+            data.pop("pretrained", None)
+            data.pop("trainable", None)
+        return data
 
     @model_validator(mode="wrap")
     @classmethod

@@ -136,3 +136,17 @@ def test_a_changed_vectors_file_changes_the_stage_cache_keys(folder):
 
     assert keys(before) != keys(after)  # the train stage after it gets a new key too
     assert keys(None) == keys(None)
+
+
+def test_render_leaves_the_unused_keys_out_and_its_output_validates_again(write, folder, capsys):
+    import yaml
+
+    for text, keys in ((PIPELINE.replace("pretrained: vectors.txt", "dropout: 0.1"), {"kind", "dim", "dropout"}),
+                       (PIPELINE, {"kind", "dim", "dropout", "pretrained", "trainable"})):
+        path = write("p.yaml", text)
+        assert main(["render", str(path)]) == 0
+        rendered = yaml.safe_load(capsys.readouterr().out)
+        embed = next(e["embed"] for e in rendered["stages"] if "embed" in e)
+        assert set(embed) == keys
+        again = write("again.yaml", yaml.safe_dump(rendered))
+        assert validate(again, capsys=capsys)[0] == 0
