@@ -175,6 +175,17 @@ def run(quick: bool) -> dict:
     return {"tables": out_tables, "notes": out_notes}
 
 
+def section(stored: dict) -> str:
+    """The stored figures as a bench/results.md section (``python -m bench.b9_pretrained --markdown``)."""
+    lines = [f"## {ID}: {TITLE}", ""]
+    for table in tables(stored):
+        lines += [f"**{table['title']}**", "", "| " + " | ".join(table["columns"]) + " |",
+                  "|" + "---|" * len(table["columns"])]
+        lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in table["rows"]] + [""]
+    lines += [f"- {note}" for note in notes(stored)]
+    return "\n".join(lines) + "\n"
+
+
 def full_main(seeds: list[int], output: Path, arms: list[str], add: bool) -> int:
     stored = measure(seeds, arms)
     if add and output.exists():  # more arms beside the stored ones (same seeds, same vectors)
@@ -192,6 +203,9 @@ def full_main(seeds: list[int], output: Path, arms: list[str], add: bool) -> int
 
 
 if __name__ == "__main__":
+    if "--markdown" in sys.argv:
+        sys.stdout.write(section(json.loads(RESULTS.read_text())))
+        sys.exit(0)
     if "--full" in sys.argv:
         import argparse
 
