@@ -156,7 +156,8 @@ def notes(stored: dict) -> list[str]:
             f"start; {len(stored['runs'])} runs in {stored['wall_s'] / 60:.1f} min, one at a time"
             + (f" (arms added later: {stored['added']})." if stored.get("added") else "."),
             "Std is the sample standard deviation over seeds; each seed draws its own split (75/10/15), shared by "
-            "the three arms."]
+            "every arm. Other sessions' jobs shared the 2 cores (load 3.5-5): wall times are inflated and compare "
+            "only within this table; accuracies do not depend on the load."]
 
 
 def run(quick: bool) -> dict:
