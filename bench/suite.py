@@ -7,7 +7,8 @@
 repeats where repeats are possible, and every comparison is a ratio measured in the same run.
 Each module also runs alone: ``python -m bench.b2_recurrent --json out.json [--quick]``. B8's long points
 (10 min and 45 min budgets) run apart: ``python -m bench.b8_quality --long`` writes
-``bench/results/b8_long.json``, which the suite reads.
+``bench/results/b8_long.json``, which the suite reads; so does B9's five-seed measurement
+(``python -m bench.b9_pretrained --full`` writes ``bench/results/b9_pretrained.json``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MODULES = ["b1_overhead", "b2_recurrent", "b3_peak", "b4_input", "b5_decoding", "b6_tracking", "b7_scale",
-           "b8_quality"]
+           "b8_quality", "b9_pretrained"]
 
 
 def spread(values: list[float], digits: int = 3) -> str:

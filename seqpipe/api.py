@@ -20,7 +20,7 @@ def load(pipeline: str | Path | dict[str, Any], overrides: list[str] | tuple[str
         base = Path(base_dir or Path.cwd()).resolve()
         config, layered = load_mapping_config(pipeline, base, list(overrides))
         return config, layered, base
-    config, layered = load_config(pipeline, list(overrides))
+    config, layered = load_config(pipeline, list(overrides), base_dir=base_dir)
     return config, layered, Path(base_dir).resolve() if base_dir else Path(pipeline).resolve().parent
 
 

@@ -288,7 +288,7 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
 
 def _run_stage(stage, name: str, ctx: RunContext, cache: StageCache) -> None:
     """Run ``stage``, or load its outputs from the stage cache when an earlier run computed the same thing."""
-    key = cache.advance(name)
+    key = cache.advance(name, stage.cache_inputs(ctx.base_dir))
     if not (stage.cacheable and cache.enabled):
         stage.run(ctx)
         return

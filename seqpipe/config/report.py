@@ -253,10 +253,12 @@ def _lines(errors: list[dict], layered: loader.Layered, root: type[BaseModel], s
     return error
 
 
-def validate(layered: loader.Layered) -> BaseModel:
+def validate(layered: loader.Layered, base_dir: str | Path | None = None) -> BaseModel:
     """Validate ``layered`` against the pipeline schema or raise one :class:`ConfigError`.
 
     The modules named by ``plugins:`` are imported by the loader, so what they register is known here.
+    ``base_dir``: the folder the pipeline's relative paths are taken from (stage rules check the files they
+    name there; None: files given by a relative path are not checked).
     """
     model = pipeline_model()
     data = loader.stage_list(layered.data)
@@ -270,7 +272,8 @@ def validate(layered: loader.Layered) -> BaseModel:
         task = data.get("task") if isinstance(data.get("task"), str) else None
         raise _lines(exc.errors(), layered, model, stage_names, task) from None
     from seqpipe.config.rules import check_rules
-    problems = [f"{layered.where(path)}: {shown_path(config, path)}: {msg}" for path, msg in check_rules(config)]
+    problems = [f"{layered.where(path)}: {shown_path(config, path)}: {msg}"
+                for path, msg in check_rules(config, base_dir)]
     if problems:
         raise ConfigError(problems)
     from seqpipe.tasks.base import get_task
@@ -287,13 +290,21 @@ def shown_path(config, path: tuple) -> str:
     return _display_path(path, names)[0]
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> tuple[BaseModel, loader.Layered]:
+def load_config(path: str | Path, overrides: list[str] = (), base_dir: str | Path | None = None
+                ) -> tuple[BaseModel, loader.Layered]:
     """Read, layer, override and validate a pipeline file (relative paths typed in ``overrides`` are taken
-    from the working directory)."""
+    from the working directory; the file's own from ``base_dir``, default: the file's folder)."""
     with _one_line_each(path):
         layered = loader.load(path, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order,
                               rewrite=absolute_paths)
-        return validate(layered), layered
+        return validate(layered, Path(base_dir) if base_dir else _folder(path)), layered
+
+
+def _folder(path: str | Path) -> Path | None:
+    try:
+        return Path(path).resolve().parent
+    except (OSError, RuntimeError, ValueError):
+        return None
 
 
 def load_mapping_config(data: dict[str, Any], base_dir: str | Path, overrides: list[str] = ()
@@ -302,7 +313,7 @@ def load_mapping_config(data: dict[str, Any], base_dir: str | Path, overrides: l
     with _one_line_each(loader.DICT_ORIGIN):
         layered = loader.load_mapping(data, base_dir, list(overrides), top_level=TOP_LEVEL, stage_order=stage_order,
                                       rewrite=absolute_paths)
-        return validate(layered), layered
+        return validate(layered, base_dir), layered
 
 
 @contextlib.contextmanager

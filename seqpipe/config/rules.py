@@ -165,10 +165,15 @@ RULES = [stages_serve_the_task, keys_belong_to_the_task, metrics_fit_the_task, n
          monitor_is_known, evaluated_splits_exist, clip_once, parallel_files_are_roles, streaming_fits]
 
 
-def check_rules(config) -> list[Problem]:
-    """Every problem of the general rules and the task's own rules; when there are none, the stage chain's.
+def check_rules(config, base_dir=None) -> list[Problem]:
+    """Every problem of the general rules, the task's own rules and the stages' rules (``Stage.rules``, which
+    may check files relative to ``base_dir``); when there are none, the stage chain's.
 
     (A chain of misconfigured stages would mostly repeat those problems, so it is checked once they are fixed.)
     """
+    from seqpipe.pipeline.stage import STAGES
+
     problems = [problem for rule in RULES for problem in rule(config)] + list(_task(config).rules(config))
+    problems += [problem for name in config.stage_names() if name in STAGES
+                 for problem in STAGES.get(name).rules(config, base_dir)]
     return problems or list(stage_chain(config))

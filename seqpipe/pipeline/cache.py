@@ -1,7 +1,8 @@
 """Stage caching: a stage whose inputs have not changed reuses what an earlier run computed.
 
 Every stage gets a key: the hash of its resolved config, chained with the keys of the stages before
-it (so it covers everything upstream), the data's content hash, the seed, the runtime settings and
+it (so it covers everything upstream), what a stage reads beyond its config (``Stage.cache_inputs``: the
+name, size and time of a pretrained vectors file), the data's content hash, the seed, the runtime settings and
 seqpipe itself (its version and the hash of its source). Stages that can be cached implement
 ``Stage.cache_save(ctx, folder)`` and ``Stage.cache_load(ctx, folder)``; today tokenize (the
 vocabularies) and train (the trained weights and history). Changing only evaluation, decoding or
@@ -80,9 +81,11 @@ class StageCache:
         self.stage_configs = {name: cfg for entry in resolved["stages"] for name, cfg in entry.items()}
         self.report: dict[str, str] = {}
 
-    def advance(self, stage: str) -> str:
-        """The key of ``stage`` (call in stage order): it covers this stage's config and everything before it."""
-        self.chain = _hash(self.chain, stage, self.stage_configs.get(stage))
+    def advance(self, stage: str, inputs: Any = None) -> str:
+        """The key of ``stage`` (call in stage order): it covers this stage's config, what else it reads
+        (``inputs``: :meth:`seqpipe.pipeline.stage.Stage.cache_inputs`) and everything before it."""
+        parts = (self.chain, stage, self.stage_configs.get(stage)) + ((inputs,) if inputs is not None else ())
+        self.chain = _hash(*parts)
         return self.chain
 
     def folder(self, stage: str, key: str) -> Path:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar, Iterable
 
 from seqpipe.registry import Registry
 from seqpipe.schema import Schema
@@ -47,6 +48,18 @@ class Stage:
     def preflight(self, task) -> None:
         """Check, and get, what this stage will need beyond Python packages (a program, a download) before any
         data is read or model trained; raise a SeqpipeError saying how to get it. ``task``: the pipeline's task."""
+
+    @classmethod
+    def rules(cls, config, base_dir: Path | None) -> Iterable[tuple[tuple, str]]:
+        """Checks of a validated pipeline ``config`` that concern this stage, run at ``seqpipe validate`` time
+        (e.g. a file it reads exists and fits its keys): ``(key path with stages by name, message)`` pairs.
+        ``base_dir``: the folder relative paths of the pipeline are taken from (None when unknown)."""
+        return ()
+
+    def cache_inputs(self, base_dir: Path) -> object:
+        """What this stage's outputs depend on beyond its config and the stages before it (the name, size and
+        modification time of a file it reads), as JSON-able data for the stage cache's key; None: nothing."""
+        return None
 
     def data_columns(self) -> tuple[str, ...]:
         """Columns of the data, beyond the task's roles, that this stage reads from the split frames

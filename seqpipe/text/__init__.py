@@ -25,3 +25,7 @@ TOKENIZERS.register("bpe", "seqpipe.text.kinds:BPETokenizer",
 TOKENIZERS.register("tree", "seqpipe.text.kinds:TreeTokenizer",
                     description="bracketed trees, e.g. (+ (* 3 4) 2) or (S (NP the cat) (VP sat)): brackets and "
                                 "whitespace-separated tokens, brackets kept as tokens (ids 4 and 5) for encode.tree")
+
+WORD_LEVEL = frozenset({"word", "whitespace", "tree"})
+"""Kinds whose vocabulary entries are whole words: the kinds that pretrained word vectors (``embed.pretrained``)
+can serve."""
