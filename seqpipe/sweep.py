@@ -56,17 +56,28 @@ def split_values(text: str) -> list[str]:
     return parts + [text[start:]]
 
 
-def grid_options(options: list[str]) -> dict[str, list[Any]]:
+class GridValues(dict):
+    """``{key path: values}`` from ``--grid`` options, with the option that gave each key (``origins``)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.origins: dict[str, str] = {}
+
+
+def grid_options(options: list[str]) -> GridValues:
     """``--grid encode.cell=lstm,gru`` -> ``{"encode.cell": ["lstm", "gru"]}`` (each value read as YAML)."""
     import yaml
 
-    params: dict[str, list[Any]] = {}
+    from seqpipe.errors import printable
+
+    params = GridValues()
     for option in options:
         key, sep, values = option.partition("=")
         if not sep or not key.strip() or not values.strip():
             raise SeqpipeError(f"--grid {option}: expected key.path=value1,value2,...")
         try:
             params[key.strip()] = [yaml.safe_load(v) if v.strip() else "" for v in split_values(values)]
+            params.origins[key.strip()] = printable(f"--grid {option}")
         except yaml.YAMLError as exc:
             reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             raise SeqpipeError(f"--grid {option}: a value is not valid YAML ({reason})") from None
@@ -142,9 +153,15 @@ def run_sweep(pipeline: str | Path, overrides: list[str] = (), *, grid: dict[str
 
     pipeline = Path(pipeline).resolve()
     overrides = list(overrides)
-    config, _, _ = load(pipeline, overrides)
-    spec = config.sweep.model_copy(deep=True)
+    config, layered, _ = load(pipeline, overrides)
+    spec = config.sweep.model_copy(deep=True) if config.sweep else SweepConfig()
     if grid:
+        from seqpipe.config.report import grid_problems
+
+        origins = getattr(grid, "origins", {})
+        problems = grid_problems(layered, grid, {key: origins.get(key, f"--grid {key}") for key in grid})
+        if problems:
+            raise ConfigError(problems)
         dumped = spec.model_dump()
         spec = SweepConfig.model_validate({**dumped, "method": "grid", "params": {**dumped["params"], **grid}})
     if parallel is not None:

@@ -256,8 +256,30 @@ def _lines(errors: list[dict], layered: loader.Layered, root: type[BaseModel], s
 def validate(layered: loader.Layered) -> BaseModel:
     """Validate ``layered`` against the pipeline schema or raise one :class:`ConfigError`.
 
-    The modules named by ``plugins:`` are imported by the loader, so what they register is known here.
+    The modules named by ``plugins:`` are imported by the loader, so what they register is known here. The
+    values of ``sweep.params`` are checked against the keys they set (:mod:`seqpipe.config.sweep_check`).
     """
+    from seqpipe.config.sweep_check import sweep_problems
+
+    try:
+        config = _validate(layered)
+    except ConfigError as exc:
+        exc.problems += sweep_problems(layered, _validate, TOP_LEVEL, base_ok=False)
+        raise
+    problems = sweep_problems(layered, _validate, TOP_LEVEL, base_ok=True)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def grid_problems(layered: loader.Layered, params: dict, origins: dict[str, str]) -> list[str]:
+    """The problems of values to sweep given outside the file (``--grid key=v1,v2``), each at its ``origins[key]``."""
+    from seqpipe.config.sweep_check import sweep_problems
+
+    return sweep_problems(layered, _validate, TOP_LEVEL, True, params, origins)
+
+
+def _validate(layered: loader.Layered) -> BaseModel:
     model = pipeline_model()
     data = loader.stage_list(layered.data)
     named = layered.files and Path(layered.files[-1]) != loader.DICT_ORIGIN
