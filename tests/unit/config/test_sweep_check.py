@@ -80,7 +80,7 @@ def test_every_problem_at_once_at_each_values_own_line(tmp_path, capsys):
     ("    data.split.valid: [0.2, 0]", "sweep.params.data.split.valid[1]: stages[4].train.monitor: 'val_accuracy' "
      "needs a validation split but data.split.valid is 0; set data.split.valid > 0 or monitor 'loss'"),
 ])
-@pytest.mark.parametrize("method", ["random"])
+@pytest.mark.parametrize("method", ["random", "tpe"])
 def test_ranges_are_checked_against_the_keys_type_and_bounds(tmp_path, capsys, params, message, method):
     path = _pipeline(tmp_path, params, method=method)
     assert main(["validate", str(path)]) == 2
@@ -91,7 +91,9 @@ def test_ranges_are_checked_against_the_keys_type_and_bounds(tmp_path, capsys, p
 def test_valid_sweeps_validate(tmp_path, capsys):
     for method, params in [("grid", "    encode.cell: [lstm, gru]\n    encode.units: [4, 8]"),
                            ("random", "    encode.units: {int_uniform: [2, 8]}\n    encode.dropout: {uniform: "
-                                      "[0, 0.5]}\n    train.optimizer.learning_rate: {log_uniform: [1.0e-4, 0.1]}")]:
+                                      "[0, 0.5]}\n    train.optimizer.learning_rate: {log_uniform: [1.0e-4, 0.1]}"),
+                           ("tpe", "    encode.units: {int_uniform: [2, 8]}\n    encode.cell: [lstm, gru]\n"
+                                   "    train.optimizer.learning_rate: {uniform: [1.0e-4, 0.1]}")]:
         assert main(["validate", str(_pipeline(tmp_path, params, method))]) == 0, capsys.readouterr().err
     assert main(["sweep", str(_pipeline(tmp_path, "    encode.cell: [lstm, gru]")), "--dry-run"]) == 0
 
