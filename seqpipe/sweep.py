@@ -333,6 +333,8 @@ def _last_sweep(config, saved: dict) -> tuple[Path, dict, dict[int, dict]]:
                 with contextlib.suppress(ValueError, KeyError, TypeError):  # a line cut by a kill: run again
                     record = json.loads(line)
                     records[record["trial"]] = record
+        (last / "trials.jsonl").write_text("".join(json.dumps(r, default=str) + "\n" for r in records.values()),
+                                           encoding="utf-8")  # without the cut line, which the next would extend
     return last, before, records
 
 

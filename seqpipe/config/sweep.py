@@ -55,8 +55,9 @@ class PrunerConfig(Schema):
 
     @model_validator(mode="after")
     def _median_keys(self) -> PrunerConfig:
-        extra = sorted(self.model_fields_set - {"kind"})
-        if self.kind == "none" and extra:
+        fields = type(self).model_fields
+        extra = [k for k in fields if k != "kind" and getattr(self, k) != fields[k].default]  # a rendered config
+        if self.kind == "none" and extra:  # repeats the defaults: those pass
             raise ValueError(f"{', '.join(extra)}: only with kind: median")
         return self
 
