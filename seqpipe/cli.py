@@ -139,7 +139,8 @@ def cmd_sweep(args) -> int:
     from seqpipe.sweep import grid_options, run_sweep
 
     result = run_sweep(args.pipeline, args.override, grid=grid_options(args.grid), parallel=args.parallel,
-                       metric=args.metric, dry_run=args.dry_run, print_line=lambda line: print(line, file=sys.stderr))
+                       metric=args.metric, dry_run=args.dry_run, resume=args.resume,
+                       print_line=lambda line: print(line, file=sys.stderr))
     if args.dry_run:
         return 0
     from seqpipe.compare import render
@@ -148,7 +149,7 @@ def cmd_sweep(args) -> int:
     if result.best:
         print(f"seqpipe: best trial {result.best['trial']} ({result.best['value']:.4f}); summary in {result.folder}",
               file=sys.stderr)
-    failed = (result.table["status"] != "FINISHED").sum()
+    failed = (result.table["status"] == "FAILED").sum()
     if failed == len(result.table):
         raise SeqpipeError(f"sweep: every trial failed; their logs are in {result.folder}")
     return 0
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", metavar="M", help="the metric that ranks the trials (default: sweep.metric, else "
                    "train.monitor)")
     p.add_argument("--dry-run", action="store_true", help="validate every trial and list them; run nothing")
+    p.add_argument("--resume", action="store_true", help="continue the last unfinished sweep of this pipeline: the "
+                   "same folder and parent run, finished trials kept, until the budget is spent")
     p = sub.add_parser("compare", help="compare runs from the tracking store: differing params, final metrics, curves",
                        description="Compare runs side by side from the MLflow tracking store alone (no run folders "
                                    "needed): one row per run with its status, duration, the params that differ "

@@ -41,6 +41,14 @@ class ConfigError(SeqpipeError):
         return self.problems
 
 
+class TrialPruned(SeqpipeError):
+    """A sweep's pruner stopped this trial after an epoch (see :mod:`seqpipe.train.pruning`); not a failure."""
+
+    def __init__(self, epoch: int, metric: str, value: float):
+        self.epoch, self.metric, self.value = epoch, metric, value
+        super().__init__(f"pruned by the sweep after epoch {epoch} ({metric} {value:.4g})")
+
+
 class DataError(SeqpipeError):
     """A data file or dataset recipe could not be read (says which file and row)."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from seqpipe.errors import SeqpipeError, TrackingError, full_disk_error
+from seqpipe.errors import SeqpipeError, TrackingError, TrialPruned, full_disk_error
 from seqpipe.pipeline.cache import StageCache
 from seqpipe.pipeline.context import RunContext
 from seqpipe.pipeline.signals import interruptible
@@ -260,6 +260,14 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
             if stage_cache.report:
                 tracker.set_tags({"seqpipe.cache": ", ".join(f"{k}: {v}" for k, v in stage_cache.report.items())})
             tracker.log_metrics({"time_total_s": time.perf_counter() - started})
+    except TrialPruned as exc:  # a sweep's pruner stopped training: no evaluation, no export (seqpipe.train.pruning)
+        log.info("%s", exc)
+        tracker.set_tags({"seqpipe.sweep.pruned": "true", "seqpipe.sweep.pruned_at_epoch": str(exc.epoch)})
+        tracker.log_artifact(run_dir / "run.log")
+        tracker.end("KILLED")
+        _close(log)
+        result.status, result.metrics = "PRUNED", {}
+        return result
     except BaseException as exc:
         result.status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
         log.handlers[0].handle(log.makeRecord(log.name, logging.ERROR, __file__, 0,

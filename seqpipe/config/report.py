@@ -256,10 +256,35 @@ def _lines(errors: list[dict], layered: loader.Layered, root: type[BaseModel], s
 def validate(layered: loader.Layered, base_dir: str | Path | None = None) -> BaseModel:
     """Validate ``layered`` against the pipeline schema or raise one :class:`ConfigError`.
 
-    The modules named by ``plugins:`` are imported by the loader, so what they register is known here.
+    The modules named by ``plugins:`` are imported by the loader, so what they register is known here. The
+    values of ``sweep.params`` are checked against the keys they set (:mod:`seqpipe.config.sweep_check`).
     ``base_dir``: the folder the pipeline's relative paths are taken from (stage rules check the files they
     name there; None: files given by a relative path are not checked).
     """
+    from functools import partial
+
+    from seqpipe.config.sweep_check import sweep_problems
+
+    check = partial(_validate, base_dir=base_dir)
+    try:
+        config = check(layered)
+    except ConfigError as exc:
+        exc.problems += sweep_problems(layered, check, TOP_LEVEL, base_ok=False)
+        raise
+    problems = sweep_problems(layered, check, TOP_LEVEL, base_ok=True)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def grid_problems(layered: loader.Layered, params: dict, origins: dict[str, str]) -> list[str]:
+    """The problems of values to sweep given outside the file (``--grid key=v1,v2``), each at its ``origins[key]``."""
+    from seqpipe.config.sweep_check import sweep_problems
+
+    return sweep_problems(layered, _validate, TOP_LEVEL, True, params, origins)
+
+
+def _validate(layered: loader.Layered, base_dir: str | Path | None = None) -> BaseModel:
     model = pipeline_model()
     data = loader.stage_list(layered.data)
     named = layered.files and Path(layered.files[-1]) != loader.DICT_ORIGIN

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from seqpipe.train.multi_worker import prepare_multi_worker
 from seqpipe.train.plots import plot_history
+from seqpipe.train.pruning import pruning_callbacks
 
 
 class TrackerCallback(keras.callbacks.Callback):
@@ -184,6 +185,7 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         *([early] if early is not None else []),
         *kept,
         checkpointer,
+        *pruning_callbacks(ctx.log),  # last: the epoch is logged and checkpointed before a trial is pruned
     ]
     verbose = 1 if ctx.progress else 2
     prepare_multi_worker(model, train.epoch(epoch))

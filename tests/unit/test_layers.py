@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("tasks", ("seqpipe.tasks*",)),
     ("stages", ("seqpipe.stages*",)),
     ("config", ("seqpipe.config*",)),
-    ("surface", ("seqpipe.runner", "seqpipe.api", "seqpipe.sweep", "seqpipe.compare*", "seqpipe.predict",
+    ("surface", ("seqpipe.runner", "seqpipe.api", "seqpipe.sweep*", "seqpipe.compare*", "seqpipe.predict",
                  "seqpipe.saving")),
 ]
 ORDER = ["foundation", "components", "engine", "tasks", "stages", "config", "surface", "command line"]
