@@ -22,7 +22,7 @@ MAX_LINES = 400
 # imported by cli.py from the dotted path the task declares) belongs to the command line.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("seqpipe._version", "seqpipe._quiet", "seqpipe.errors", "seqpipe.registry", "seqpipe.schema")),
-    ("command line", ("seqpipe.cli", "seqpipe.__main__", "seqpipe.tasks.*.commands")),
+    ("command line", ("seqpipe.cli", "seqpipe.__main__", "seqpipe.serving_commands", "seqpipe.tasks.*.commands")),
     ("components", ("seqpipe.text*", "seqpipe.data*", "seqpipe.cells*", "seqpipe.layers*", "seqpipe.decoding*",
                     "seqpipe.metrics*", "seqpipe.tracking*", "seqpipe.export*")),
     ("engine", ("seqpipe.pipeline*", "seqpipe.train*")),

@@ -13,6 +13,15 @@ from seqpipe.predict import parse_registry_uri, resolve_export
 from seqpipe.stages.export import ExportConfig, key_metrics, model_name_problem
 from seqpipe.tracking import MLflowTracker, NullTracker
 from seqpipe.tracking.guard import WARNINGS_TAG, GuardedTracker
+from tests.unit.tracking.conftest import toy_serving
+
+LENGTH_SERVING = """
+def predict(model, inputs, meta, params):
+    import pandas as pd
+    import tensorflow as tf
+
+    return pd.DataFrame({"length": model.signatures["serving_default"](text=tf.constant(inputs))["length"].numpy()})
+"""
 
 PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "tensorflow", "tensorflow-text"]
 
@@ -32,32 +41,6 @@ def toy_saved_model(tmp_path_factory):
     return path
 
 
-TOY_SERVING = """
-INPUT, INPUT_TYPE, PARAMS = "text", "string", {}
-
-
-def predict(model, inputs, meta, params):
-    import pandas as pd
-    import tensorflow as tf
-
-    return pd.DataFrame({"length": model.signatures["serving_default"](text=tf.constant(inputs))["length"].numpy()})
-"""
-
-
-def toy_serving():
-    """A serving module (seqpipe/tasks/base.py ``Task.serving``) for the toy SavedModel: the length of each text."""
-    import importlib.util
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.mkdtemp()) / "toy_serving.py"
-    path.write_text(TOY_SERVING)
-    spec = importlib.util.spec_from_file_location("toy_serving", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def export_folder(root, toy_saved_model, which: int):
     """A run's export/ folder: the SavedModel (marked with ``which``) and the files beside it."""
     export = root / f"run{which}" / "export"
@@ -75,7 +58,7 @@ def log_and_register(store_uri, export, name, metrics, tags=None):
         tracker.log_metrics(metrics)
         beside = {p.name: p for p in export.iterdir() if p.is_file()}
         model_uri = tracker.log_pyfunc_model(export / "saved_model", pip_requirements=PIP_REQUIREMENTS,
-                                             extra_artifacts=beside, serving=toy_serving())
+                                             extra_artifacts=beside, serving=toy_serving(LENGTH_SERVING))
         version = tracker.register_model(model_uri, name, {**metrics, **(tags or {})})
     return run_id, model_uri, version
 

@@ -2,6 +2,7 @@
 
 import ast
 import os
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,19 @@ import pytest
 
 from seqpipe.tracking import MLflowTracker
 from seqpipe.tracking.mlflow_tracker import PYFUNC_MODEL_CODE
+from tests.unit.tracking.conftest import toy_serving
+
+TABLE_SERVING = """
+def predict(model, inputs, meta, params):
+    import pandas as pd
+    import tensorflow as tf
+
+    out = model.signatures["serving_default"](text=tf.constant(inputs))
+    return pd.DataFrame({"length": out["length"].numpy(), "upper": [b.decode() for b in out["upper"].numpy()],
+                         "scores": [row.tolist() for row in out["scores"].numpy()],
+                         "n_best": [[b.decode() for b in row] for row in out["n_best"].numpy()],
+                         "task": meta["task"]})
+"""
 
 PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "tensorflow", "tensorflow-text"]
 TEXTS = ["héllo wörld", "ab", ""]
@@ -33,6 +47,7 @@ def saved_model_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("toy") / "saved_model"
     toy = Toy()
     tf.saved_model.save(toy, str(path), signatures={"serving_default": toy.serve})
+    (path / "seqpipe.json").write_text('{"task": "toy"}')
     return path
 
 
@@ -51,7 +66,7 @@ def test_wrapper_imports_no_seqpipe():
         if isinstance(node, (ast.Import, ast.ImportFrom))
         for alias in (node.names if isinstance(node, ast.Import) else [ast.alias(node.module)])
     }
-    assert imported <= {"__future__", "mlflow", "numpy", "pandas", "tensorflow", "tensorflow_text"}
+    assert imported - sys.stdlib_module_names <= {"mlflow", "numpy", "pandas", "tensorflow", "tensorflow_text"}
 
 
 def test_pyfunc_round_trip(saved_model_dir, store_uri, client, tmp_path, monkeypatch):
@@ -64,7 +79,8 @@ def test_pyfunc_round_trip(saved_model_dir, store_uri, client, tmp_path, monkeyp
     try:
         with MLflowTracker(store_uri) as tracker:
             run_id = tracker.start("models", "toy", {})
-            model_uri = tracker.log_pyfunc_model(saved_model_dir, pip_requirements=PIP_REQUIREMENTS)
+            model_uri = tracker.log_pyfunc_model(saved_model_dir, pip_requirements=PIP_REQUIREMENTS,
+                                                 serving=toy_serving(TABLE_SERVING))
             assert client.get_run(run_id).info.status == "RUNNING"
         assert mlflow.active_run().info.run_id == outer.info.run_id
         assert os.environ["MLFLOW_TRACKING_URI"] == other_uri
@@ -83,7 +99,8 @@ def test_pyfunc_round_trip(saved_model_dir, store_uri, client, tmp_path, monkeyp
 
     predictions = model.predict(pd.DataFrame({"text": TEXTS}))
     expected = direct_outputs(saved_model_dir)
-    assert list(predictions.columns) == ["length", "n_best", "scores", "upper"]
+    assert list(predictions.columns) == ["length", "upper", "scores", "n_best", "task"]  # the serving module's table
+    assert predictions["task"].tolist() == ["toy"] * 3  # it reads the export's seqpipe.json
     assert predictions["n_best"].tolist() == [[t.decode("utf-8") for t in row] for row in expected["n_best"]]
     assert predictions["n_best"].tolist()[0][0] == TEXTS[0]  # decoded, a list per row
     np.testing.assert_array_equal(predictions["length"], expected["length"])
