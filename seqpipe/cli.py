@@ -55,7 +55,8 @@ def cmd_run(args) -> int:
         result = run(args.pipeline, args.override, progress=not args.no_progress and not args.json,
                      resume=args.resume, parent_run=args.parent_run, cache=not args.no_cache)
     summary = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
-    print(f"seqpipe: finished {result.run_dir}" + (f" ({summary})" if summary else ""), file=sys.stderr)
+    done = "pruned by the sweep (no evaluation, no export)" if result.status == "PRUNED" else "finished"
+    print(f"seqpipe: {done} {result.run_dir}" + (f" ({summary})" if summary else ""), file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json()), file=real_stdout)
     if result.warnings:
