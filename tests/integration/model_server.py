@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.integration.mlflow_server import free_port
+from tests.integration.mlflow_server import free_port, stop_group
 
 START_TIMEOUT_S = 240.0  # TensorFlow's import and the model's load, on 2 busy cores
 REQUEST_TIMEOUT_S = 120.0
@@ -59,16 +58,7 @@ class ModelServer:
             return False
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=20)
-        except ProcessLookupError:
-            pass
+        stop_group(self.process)
 
 
 @contextmanager
