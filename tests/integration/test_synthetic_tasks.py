@@ -82,5 +82,6 @@ def test_the_full_sweeps_list_twenty_five_valid_trials(tmp_path, name, swept):
     bad = seqpipe("sweep", str(REPO / "pipelines" / f"{name}.yaml"), "--dry-run", "--grid",
                   f"data.source.options.{swept}=-1,10", cwd=tmp_path, check=False)
     assert bad.returncode == 2
-    assert (f"trial 1 (encode.cell=rnn, data.source.options.{swept}=-1): -o data.source.options.{swept}=-1: "
-            f"data.source.options.{swept}: must be greater than or equal to") in bad.stderr
+    # checked as the file's own sweep values are, before any trial: named by the option and the value's position
+    assert (f"--grid data.source.options.{swept}=-1,10: data.source.options.{swept}[0]: must be greater than or "
+            "equal to") in bad.stderr
