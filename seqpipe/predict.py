@@ -242,8 +242,6 @@ def predict_table(export: Path, texts: list[str], n_best: int | None = None, par
     from seqpipe._quiet import import_tensorflow
     from seqpipe.tasks import TASKS
 
-    tf = import_tensorflow()
-    model = tf.saved_model.load(str(export))
     meta = json.loads((export / "seqpipe.json").read_text()) if (export / "seqpipe.json").exists() else {}
     expected, task = task, meta.get("task")
     if task not in TASKS:
@@ -251,6 +249,7 @@ def predict_table(export: Path, texts: list[str], n_best: int | None = None, par
     if expected is not None and task != expected:
         raise SeqpipeError(f"{export}: a {task} model; this command needs a {expected} model")
     runtime = TASKS.get(task)().runtime
+    model = import_tensorflow().saved_model.load(str(export))  # after the cheap checks of its seqpipe.json
     try:
         if n_best is not None:
             return runtime.predict_nbest(model, texts, meta, int(n_best))
