@@ -6,12 +6,13 @@ import os
 
 
 def import_tensorflow():
-    """Import tensorflow with fd 2 pointed at /dev/null for the import only."""
+    """Import tensorflow and tensorflow_text (it registers the ops exported models use; loading a SavedModel
+    fails without it) with fd 2 pointed at /dev/null for the import only."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     import sys
 
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules and "tensorflow_text" in sys.modules:
         return sys.modules["tensorflow"]
     sys.stderr.flush()
     saved = os.dup(2)
