@@ -29,8 +29,9 @@ def cmd_validate(args) -> int:
     config, layered, _ = _load(args)
     from seqpipe.config.gpu import gpu_findings
     from seqpipe.config.report import shown_path
+    from seqpipe.config.unread import unread_keys
 
-    for path, why in gpu_findings(config):
+    for path, why in unread_keys(config) + gpu_findings(config):
         print(f"{layered.where(path)}: {shown_path(config, path)}: warning: {why}", file=sys.stderr)
     print(f"{args.pipeline}: ok ({config.task}; stages: {' -> '.join(config.stage_names())})")
     return 0

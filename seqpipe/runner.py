@@ -215,6 +215,10 @@ def run_pipeline(config, resolved: dict[str, Any], *, base_dir: Path, progress: 
                                       encoding="utf-8")
     result = RunResult(tracker.run_id, tracker.tracking_uri, config.tracking.experiment or config.name, run_dir)
     log.info("%s %s", "resuming run folder" if resume is not None else "run folder", run_dir)
+    from seqpipe.config.unread import unread_keys
+
+    for path, why in unread_keys(config):
+        log.warning("%s: %s", ".".join(map(str, path)), why)
     if tracker.run_id:
         log.info("MLflow run %s in %s (%s)", tracker.run_id, tracker.tracking_uri, tracker.ui_url)
     task = get_task(config.task)

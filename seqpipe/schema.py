@@ -13,7 +13,7 @@ and :data:`ModuleName` (the entries of ``plugins:``).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Callable, ClassVar, Iterator
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetCoreSchemaHandler, GetJsonSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
@@ -26,6 +26,30 @@ class Schema(BaseModel):
     must be finite (``.inf`` and ``.nan`` are refused wherever a number is meant)."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+class KindSchema(Schema):
+    """A component config whose ``kind`` key chooses the implementation (a recurrent or a Transformer encoder).
+
+    ``KIND_KEYS`` maps each kind to the keys only it reads; the other keys are every kind's. A key of another
+    kind given in a pipeline is not read: ``seqpipe validate`` and ``seqpipe run`` say so in a warning naming its
+    file and line (:meth:`kind_problems`, :func:`seqpipe.config.unread.unread_keys`). It is not an error, because a
+    pipeline that extends a recurrent one and sets ``kind: transformer`` inherits keys it cannot unset.
+    """
+
+    KIND_KEYS: ClassVar[dict[str, tuple[str, ...]]] = {}
+
+    def unread_keys(self) -> tuple[str, ...]:
+        """The keys the chosen kind does not read (its value is whatever the default is)."""
+        return tuple(key for kind, keys in self.KIND_KEYS.items() if kind != self.kind for key in keys)
+
+    def kind_problems(self, path: tuple) -> Iterator[tuple[tuple, str]]:
+        """``(key path, message)`` for each key given that the chosen kind does not read."""
+        owner = {key: kind for kind, keys in self.KIND_KEYS.items() for key in keys}
+        for key in self.unread_keys():
+            if key in self.model_fields_set:
+                yield (path + (key,), f"not read by kind '{self.kind}' (it is a key of kind '{owner[key]}'), so it "
+                                      "changes nothing here")
 
 
 class RegistryName:

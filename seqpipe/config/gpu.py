@@ -19,7 +19,10 @@ Finding = tuple[tuple, str]  # (key path with the stage by name, why the fused k
 
 def _cells(model: BaseModel, path: tuple) -> Iterator[tuple[tuple, BaseModel, object]]:
     """Every ``cell`` field under ``model``: (its path, the model holding it, the cell spec)."""
+    unread = model.unread_keys() if hasattr(model, "unread_keys") else ()  # the keys of another kind
     for name in type(model).model_fields:
+        if name in unread:
+            continue
         value = getattr(model, name)
         if name == "cell" and value is not None:
             yield path + (name,), model, value
@@ -34,11 +37,14 @@ def gpu_findings(config) -> list[Finding]:
 
     findings = []
     for stage in config.stage_names():
+        cfg = config.stage(stage)
+        if STAGES.get(stage).steps_cells and not any(path[-1] == "cell" for path, _, _ in _cells(cfg, ())):
+            continue  # no recurrent cell in this stage (a Transformer decoder)
         if STAGES.get(stage).steps_cells:
             findings.append((("stages", stage), f"stage '{stage}' steps its recurrent cells one at a time, so it "
                                                  "never runs the fused (cuDNN) kernel"))
             continue
-        for path, holder, spec in _cells(config.stage(stage), ("stages", stage)):
+        for path, holder, spec in _cells(cfg, ("stages", stage)):
             eligible, why = cudnn_eligible(spec, getattr(holder, "recurrent_dropout", 0.0),
                                            getattr(holder, "skip_delay", 0) or 0)
             if not eligible:

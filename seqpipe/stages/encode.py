@@ -8,18 +8,34 @@ from pydantic import Field
 
 from seqpipe.cells import CellSpec
 from seqpipe.pipeline.stage import Stage, register_stage
-from seqpipe.schema import Schema
+from seqpipe.schema import KindSchema
+
+TRANSFORMER_KEYS = ("heads", "ff_dim", "normalize_first")  # the Transformer's keys of encode and decode
 
 
-class EncodeConfig(Schema):
+class EncodeConfig(KindSchema):
+    KIND_KEYS = {"recurrent": ("cell", "bidirectional", "merge_mode", "residual", "recurrent_dropout", "skip_delay"),
+                 "transformer": TRANSFORMER_KEYS}
+
+    kind: Literal["recurrent", "transformer"] = Field(
+        "recurrent", description="recurrent: stacked (bi)directional recurrent layers of any cell; transformer: "
+                                 "Transformer encoder blocks (keras-hub's TransformerEncoder: self-attention over "
+                                 "the whole sequence, sine positions; docs/transformer.md). Each kind reads its own "
+                                 "keys (heads, ff_dim, normalize_first are the Transformer's)")
     cell: CellSpec = Field("lstm", description="recurrent cell: a name (seqpipe list cells) or "
                                                 "{kind: name, option: value, ...} (docs/cells.md)")
-    units: int = Field(128, ge=1, description="units per direction in each layer")
-    layers: int = Field(1, ge=1, description="number of stacked recurrent layers")
+    units: int = Field(128, ge=1, description="units per direction in each layer (transformer: the model width, "
+                                              "d_model; the embeddings are projected to it when embed.dim differs)")
+    layers: int = Field(1, ge=1, description="number of stacked layers (transformer: blocks)")
+    heads: int = Field(4, ge=1, description="transformer: attention heads (units must be a multiple)")
+    ff_dim: int | None = Field(None, ge=1, description="transformer: the feed-forward width; default: 4 x units")
+    normalize_first: bool = Field(False, description="transformer: layer norm before each sublayer (pre-norm, with "
+                                                     "a final norm); false: after, as in Vaswani et al. 2017")
     bidirectional: bool = Field(False, description="run each layer in both directions")
     merge_mode: Literal["concat", "sum", "ave", "mul"] = Field("concat", description="how the two directions combine")
     residual: bool = Field(False, description="add each layer's input to its output where the widths match")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout between stacked layers")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout between stacked layers (transformer: on the "
+                                                        "embedded input and inside every block)")
     recurrent_dropout: float = Field(0.0, ge=0, lt=1,
                                      description="dropout on the recurrent state; > 0 disables the cuDNN kernel")
     skip_delay: int = Field(0, ge=0, description="d > 0: each layer's step t also receives its own output h_{t-d} "
@@ -39,19 +55,42 @@ class EncodeStage(Stage):
     provides = ("encoded", "encoder_states", "encoder_layout")
     Config = EncodeConfig
 
-    def run(self, ctx):
-        from seqpipe.layers.recurrent import recurrent_stack
+    @classmethod
+    def rules(cls, config, base_dir):
+        encode = config.stage(cls.name)
+        if encode is not None and encode.kind == "transformer" and encode.units % encode.heads:
+            yield (("stages", cls.name, "heads"), f"the width (units: {encode.units}) must be a multiple of heads; "
+                                                  f"got {encode.heads}")
 
+    def run(self, ctx):
         cfg = self.config
         tree = getattr(cfg, "tree", None)  # a key of the tasks that pool the encoder's output (seqpipe.tasks.keys)
         if tree is not None:
             return recursive_encoder(ctx, cfg.units, tree)
-        encoded, states = recurrent_stack(ctx["embedded"], return_state=True, **cfg.model_dump(exclude={"tree"}))
+        if cfg.kind == "transformer":
+            return transformer_encoder(ctx, cfg)
+        from seqpipe.layers.recurrent import recurrent_stack
+
+        keys = ("units", "layers", "dropout", *EncodeConfig.KIND_KEYS["recurrent"])
+        encoded, states = recurrent_stack(ctx["embedded"], return_state=True, **cfg.model_dump(include=set(keys)))
         ctx.put("encoded", encoded)
         ctx.put("encoder_states", states)
         # the width of the backward half of each output step (for pooling that reads the final states)
         ctx.put("encoder_layout",
                 {"backward_units": cfg.units if cfg.bidirectional and cfg.merge_mode == "concat" else 0})
+
+
+def transformer_encoder(ctx, cfg) -> None:
+    """``encode.kind: transformer``: keras-hub Transformer blocks; the final state is the masked mean of the
+    outputs (what a decoder's bridge or a pooling head that reads states gets)."""
+    from seqpipe.layers.pooling import MaskedPooling
+    from seqpipe.layers.transformer import TransformerEncoderStack
+
+    encoded = TransformerEncoderStack(cfg.units, cfg.layers, cfg.heads, cfg.ff_dim or 4 * cfg.units, cfg.dropout,
+                                      cfg.normalize_first, name="encoder_transformer")(ctx["embedded"])
+    ctx.put("encoded", encoded)
+    ctx.put("encoder_states", [MaskedPooling("mean", name="encoder_mean")(encoded)])
+    ctx.put("encoder_layout", {"backward_units": 0})
 
 
 def recursive_encoder(ctx, units: int, tree) -> None:

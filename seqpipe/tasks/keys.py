@@ -165,5 +165,5 @@ class TreeKeys(Schema):
                 yield (("stages", "encode", key), "not read by the recursive encoder (encode.tree); remove it")
 
 
-TREE_UNREAD = ("cell", "layers", "bidirectional", "merge_mode", "residual", "dropout", "recurrent_dropout",
-               "skip_delay")  # the recurrent stack's keys
+TREE_UNREAD = ("kind", "cell", "layers", "bidirectional", "merge_mode", "residual", "dropout", "recurrent_dropout",
+               "skip_delay", "heads", "ff_dim", "normalize_first")  # the recurrent and Transformer stacks' keys

@@ -41,6 +41,11 @@ def translate_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def transformer_translate_run(tmp_path_factory):
+    return run_smoke(tmp_path_factory, "translate_en_es_transformer")
+
+
+@pytest.fixture(scope="session")
 def char_lm_run(tmp_path_factory):
     return run_smoke(tmp_path_factory, "shakespeare_char_lstm")
 

@@ -90,7 +90,8 @@ class LanguageModelTask(Task):
     mask_padding = False  # it reads left to right and its padding only follows the real tokens
     stage_keys = {"train": (TokenLossKeys, TrainKeys), "evaluate": (EvaluateKeys,),
                   "export": (ExportDecodingKeys, ExportKeys)}
-    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",)}
+    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",),
+               "encode": ("kind", "heads", "ff_dim", "normalize_first")}  # its model steps recurrent cells
     requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
     runtime_class = "seqpipe.tasks.language_model.runtime:LanguageModelRuntime"
     serving = "seqpipe.tasks.language_model.serving"

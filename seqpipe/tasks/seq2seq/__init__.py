@@ -24,7 +24,8 @@ from seqpipe.cells import CellSpec
 from seqpipe.decoding import BeamConfig, DecodingConfig, GreedyConfig
 from seqpipe.layers import ATTENTIONS
 from seqpipe.pipeline.stage import Stage
-from seqpipe.schema import RegistryName, Schema
+from seqpipe.schema import KindSchema, RegistryName, Schema
+from seqpipe.stages.encode import TRANSFORMER_KEYS
 from seqpipe.tasks.base import Task
 from seqpipe.tasks.keys import (
     ExportDecodingKeys,
@@ -35,19 +36,34 @@ from seqpipe.tasks.keys import (
 )
 
 
-class DecodeConfig(Schema):
+class DecodeConfig(KindSchema):
+    KIND_KEYS = {"recurrent": ("cell", "attention", "attention_units", "input_feeding", "bridge", "residual"),
+                 "transformer": TRANSFORMER_KEYS}
+
+    kind: Literal["recurrent", "transformer"] = Field(
+        "recurrent", description="recurrent: stacked recurrent cells with attention over the memory, input feeding "
+                                 "and a state bridge; transformer: Transformer decoder blocks (keras-hub's "
+                                 "TransformerDecoder: causal self-attention, attention over the memory, a key/value "
+                                 "cache when decoding; docs/transformer.md). Each kind reads its own keys")
     cell: CellSpec = Field("lstm", description="recurrent cell: a name (seqpipe list cells) or "
                                                 "{kind: name, option: value, ...} (docs/cells.md)")
-    units: int = Field(256, ge=1, description="width of every decoder layer")
-    layers: int = Field(1, ge=1, description="stacked decoder layers")
-    embed_dim: int | None = Field(None, ge=1, description="target embedding width; default: stages.embed.dim")
+    units: int = Field(256, ge=1, description="width of every decoder layer (transformer: the model width)")
+    layers: int = Field(1, ge=1, description="stacked decoder layers (transformer: blocks)")
+    heads: int = Field(4, ge=1, description="transformer: attention heads (units must be a multiple)")
+    ff_dim: int | None = Field(None, ge=1, description="transformer: the feed-forward width; default: 4 x units")
+    normalize_first: bool = Field(False, description="transformer: layer norm before each sublayer (pre-norm, with "
+                                                     "a final norm); false: after, as in Vaswani et al. 2017")
+    embed_dim: int | None = Field(None, ge=1, description="target embedding width; default: stages.embed.dim "
+                                                          "(transformer: projected to units when it differs)")
     attention: Annotated[str, RegistryName(ATTENTIONS)] = Field(
         "bahdanau", description="bahdanau, luong_dot, luong_general or none")
     attention_units: int | None = Field(None, ge=1, description="additive/bilinear attention width; default: units")
     input_feeding: bool = Field(True, description="feed the previous attentional vector into the next step")
     bridge: Literal["zero", "copy", "dense"] = Field(
         "dense", description="how the encoder's final state initialises the decoder")
-    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on target embeddings and attentional vectors")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on target embeddings and attentional vectors "
+                                                        "(transformer: on the embeddings, inside every block and "
+                                                        "before the output layer)")
     residual: bool = Field(False, description="add each decoder layer's input to its output from the second layer on")
 
 
@@ -76,6 +92,20 @@ class DecoderStage(Stage):
     order = 40
     provides = ("model", "generator")
     steps_cells = True  # attention needs each step's state
+
+    @classmethod
+    def rules(cls, config, base_dir):
+        decode = config.stage(cls.name)
+        if decode is None:
+            return
+        if decode.kind == "transformer" and decode.units % decode.heads:
+            yield (("stages", cls.name, "heads"), f"the width (units: {decode.units}) must be a multiple of heads; "
+                                                  f"got {decode.heads}")
+        train = config.stage("train")
+        if decode.kind == "transformer" and train is not None and train.scheduled_sampling is not None:
+            yield (("stages", "train", "scheduled_sampling"), "feeds a recurrent decoder its own tokens step by step; "
+                                                              f"stages.{cls.name}.kind 'transformer' reads the whole "
+                                                              "target at once; remove it or use kind: recurrent")
 
     def run(self, ctx):
         ctx.task.runtime.build_decoder(ctx, self.config)

@@ -108,6 +108,31 @@ class Generator:
         return results
 
 
+def recurrent_decoder(cfg, target_encoder, memory, states):
+    """``kind: recurrent``: the attention decoder over the memory, initialised from the final states."""
+    from seqpipe.layers.decoder import AttentionDecoder
+
+    return AttentionDecoder(
+        vocab_size=target_encoder.vocabulary_size, embed_dim=cfg.embed_dim, cell=cfg.cell, units=cfg.units,
+        layers=cfg.layers, attention=cfg.attention, attention_units=cfg.attention_units,
+        input_feeding=cfg.input_feeding, bridge=cfg.bridge, memory_dim=memory.shape[-1],
+        encoder_state_dims=[s.shape[-1] for s in states], dropout=cfg.dropout, residual=cfg.residual, name="decoder")
+
+
+def transformer_decoder(cfg, target_encoder, memory, states):
+    """``kind: transformer``: keras-hub decoder blocks over the memory; the cache holds the target's length."""
+    from seqpipe.layers.transformer import TransformerDecoderStack
+
+    return TransformerDecoderStack(
+        vocab_size=target_encoder.vocabulary_size, embed_dim=cfg.embed_dim or cfg.units, units=cfg.units,
+        layers=cfg.layers, heads=cfg.heads, ff_dim=cfg.ff_dim or 4 * cfg.units, dropout=cfg.dropout,
+        normalize_first=cfg.normalize_first, max_length=target_encoder.max_length, memory_dim=memory.shape[-1],
+        name="decoder")
+
+
+DECODER_KINDS = {"recurrent": recurrent_decoder, "transformer": transformer_decoder}  # decode.kind -> builder
+
+
 class ValidationBleu(keras.callbacks.Callback):
     """After each epoch, decode a fixed validation subset and add ``val_bleu`` to the logs (against every
     reference of each example). It runs before the tracker, checkpoint and early-stopping callbacks."""
@@ -180,16 +205,9 @@ class Seq2SeqRuntime(TaskRuntime):
 
     # -- the decoder stage ----------------------------------------------------------------------------------------
     def build_decoder(self, ctx, cfg) -> None:
-        """The attention decoder over the task's encoder, the training model and the :class:`Generator`."""
-        from seqpipe.layers.decoder import AttentionDecoder
-
+        """The decoder of ``cfg.kind`` over the task's encoder, the training model and the :class:`Generator`."""
         inputs, memory, mask, states, target_encoder = self.encoder_outputs(ctx)
-        decoder = AttentionDecoder(
-            vocab_size=target_encoder.vocabulary_size, embed_dim=cfg.embed_dim, cell=cfg.cell, units=cfg.units,
-            layers=cfg.layers, attention=cfg.attention, attention_units=cfg.attention_units,
-            input_feeding=cfg.input_feeding, bridge=cfg.bridge, memory_dim=memory.shape[-1],
-            encoder_state_dims=[s.shape[-1] for s in states], dropout=cfg.dropout, residual=cfg.residual,
-            name="decoder")
+        decoder = DECODER_KINDS[cfg.kind](cfg, target_encoder, memory, states)
         target_in = keras.Input(shape=(None,), dtype="int32", name=self.target_input)
         logits = decoder(target_in, memory, memory_mask=mask, encoder_states=states)
         model = keras.Model([inputs, target_in], logits, name=ctx.config.name.replace("-", "_"))

@@ -29,6 +29,7 @@ from seqpipe.layers.masks import NotEqual
 from seqpipe.layers.one_hot import OneHot
 from seqpipe.layers.pooling import MaskedPooling
 from seqpipe.layers.recursive import COMPOSITIONS, RecursiveEncoder
+from seqpipe.layers.transformer import TransformerDecoderStack, TransformerEncoderStack
 from seqpipe.text import TOKENIZERS
 from seqpipe.text.chars import CharEncoder, char_vocabulary
 from seqpipe.text.encoder import TextEncoder
@@ -379,7 +380,36 @@ def recursive_cases():
                    (ids, x), dict(trainable_weights=weights, padding=padding))
 
 
-CASES = [*pooling_cases(), *recursive_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(),
+# ---------------------------------------------------------------------------------------------- Transformer
+
+BLOCK = {"encoder": 16, "decoder": 26}  # keras-hub blocks: attention 4 x (kernel, bias) each, 2 or 3 norms, FF 2 x 2
+
+
+def transformer_cases():
+    # units 4 = F (no projection), or 6 (a projection); pre-norm adds a final norm
+    for units, first in ((4, False), (6, True)):
+        make = functools.partial(TransformerEncoderStack, units, 2, 2, 8, normalize_first=first)
+        weights = 2 * BLOCK["encoder"] + 2 * (units != F) + 2 * first
+        yield Case(f"TransformerEncoderStack-{units}" + ("-prenorm" if first else ""), make, (X,),
+                   dict(call_kwargs={"mask": MASK}, trainable_weights=weights, mixed_atol=0.15,
+                        padding=sequence_padding(X, MASK, real=at_real(MASK), expected_mask=input_mask)))
+    noisy = np.where(SOURCE[..., None], MEMORY, garbage(B, S, M))
+    longer = np.concatenate([noisy, garbage(B, 2, M)], axis=1)
+    # memory padding (content and length) and later target positions do not change the logits (causal)
+    padding = Padding([((TARGET, noisy, SOURCE), {}), ((TARGET, longer, np.pad(SOURCE, [(0, 0), (0, 2)])), {}),
+                       ((np.pad(TARGET, [(0, 0), (0, 2)], constant_values=7), MEMORY, SOURCE), {})],
+                      real=lambda out: keras.ops.convert_to_numpy(out)[:, : TARGET.shape[1]], expected_mask=no_mask)
+    for embed_dim, first in ((4, False), (3, True)):
+        make = functools.partial(TransformerDecoderStack, 11, embed_dim, units=4, layers=1, heads=2, ff_dim=8,
+                                 normalize_first=first, max_length=6, memory_dim=M)
+        weights = 1 + BLOCK["decoder"] + 2 * (embed_dim != 4) + 2 * first + 2  # embedding, ..., output projection
+        yield Case(f"TransformerDecoderStack-embed{embed_dim}" + ("-prenorm" if first else ""), make,
+                   (TARGET, MEMORY, SOURCE), dict(trainable_weights=weights, padding=padding, mixed_dtype="float32",
+                                                  mixed_atol=0.15))
+
+
+CASES = [*pooling_cases(), *transformer_cases(),
+         *recursive_cases(), *crf_cases(), *char_word_cases(), *attention_cases(), *decoder_cases(),
          *residual_decoder_cases(), *text_cases(), *cell_cases(), *fused_rnn_cases(), *step_cell_cases(),
          *skip_delay_cases(), *mask_cases(), *one_hot_cases(), *image_encoder_cases()]
 
