@@ -75,6 +75,8 @@ def clip_once(config) -> Iterator[Problem]:
     train = config.stage("train")
     if train and train.clipnorm and train.clipvalue:
         yield (("stages", "train", "clipvalue"), "give train.clipnorm or train.clipvalue, not both")
+    if train and train.clip_scope is not None and not train.clipnorm:
+        yield (("stages", "train", "clip_scope"), "says how train.clipnorm is applied, but train.clipnorm is not set")
 
 
 def metrics_fit_the_task(config) -> Iterator[Problem]:

@@ -89,7 +89,14 @@ class TrainConfig(Schema):
     epochs: int = Field(5, ge=1, description="passes over the training split")
     batch_size: int = Field(64, ge=1, description="examples per batch (per replica count is handled by Keras)")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig, description="optimizer and learning rate")
-    clipnorm: float | None = Field(None, gt=0, description="clip each gradient to this L2 norm")
+    clipnorm: float | None = Field(None, gt=0, description="bound on the gradient's L2 norm: when the norm of all "
+                                                           "the gradients together is above it, they are all scaled "
+                                                           "down to it (train.clip_scope: per_variable bounds each "
+                                                           "variable's gradient on its own instead)")
+    clip_scope: Literal["global", "per_variable"] | None = Field(
+        None, description="how train.clipnorm is applied: global (null means global) scales all gradients by "
+                          "min(1, clipnorm / their joint L2 norm); per_variable scales each variable's gradient by "
+                          "min(1, clipnorm / its own norm). Needs train.clipnorm")
     clipvalue: float | None = Field(None, gt=0, description="clip each gradient element to [-v, v]")
     monitor: str = Field("val_loss", description="epoch metric for early stopping and the best checkpoint "
                                                  "(the task's monitors: val_loss, val_accuracy, loss, ...)")

@@ -9,8 +9,9 @@ batch), the callback records:
   The curves are written to ``diagnostics/grad_through_time.csv`` and drawn, one PNG per epoch
   (``diagnostics/grad_through_time_epoch_NN.png``, log scale, one line per recording).
 - the gradient norm of each layer's weights (``diag_grad_norm/<layer>``), and how often clipping fired on
-  the recorded batches (``diag_clip_rate``: the global norm above ``train.clipnorm``, or any element
-  above ``train.clipvalue``);
+  the recorded batches (``diag_clip_rate``: by :meth:`seqpipe.train.clipping.Clipping.clips`, the test
+  the optimizer's clipping follows: the global norm above ``train.clipnorm``, or with
+  ``train.clip_scope: per_variable`` any variable's norm above it, or any element above ``train.clipvalue``);
 - for gated cells, gate saturation: the share of each gate's activations below 0.1 or above 0.9
   (``diag_gate_saturation/<gate>``), from the cell's own weights (:func:`seqpipe.cells.gate_activations`).
 
@@ -42,9 +43,13 @@ def _sequence(output):
 class GradientDiagnostics(keras.callbacks.Callback):
     """Record gradient flow through time, per-layer gradient norms, clipping and gate saturation."""
 
-    def __init__(self, ctx, sample, every: int, clipnorm: float | None = None, clipvalue: float | None = None):
+    def __init__(self, ctx, sample, every: int, clipnorm: float | None = None, clipvalue: float | None = None,
+                 clip_scope: str | None = None):
+        from seqpipe.train.clipping import Clipping
+
         super().__init__()
-        self.ctx, self.every, self.clipnorm, self.clipvalue = ctx, int(every), clipnorm, clipvalue
+        self.ctx, self.every = ctx, int(every)
+        self.clipping = Clipping(clipnorm, clipvalue, clip_scope)  # the optimizer's own test (make_optimizer)
         self.x, self.y = sample
         self.step = 0
         self.epoch = 0
@@ -173,10 +178,7 @@ class GradientDiagnostics(keras.callbacks.Callback):
         return {f"diag_grad_norm/{layer}": math.sqrt(total) for layer, total in sums.items()}
 
     def _clips(self, grads) -> bool:
-        present = [tf.cast(g, tf.float32) for g in grads if g is not None]
-        if self.clipnorm and float(tf.linalg.global_norm(present)) > self.clipnorm:
-            return True
-        return bool(self.clipvalue and any(float(tf.reduce_max(tf.abs(g))) > self.clipvalue for g in present))
+        return self.clipping.clips([None if g is None else tf.convert_to_tensor(g).numpy() for g in grads])
 
     def _gates(self, h) -> dict[str, float]:
         """Gate saturation of the watched layer's cell (its forward direction), where the cell has gates."""

@@ -27,13 +27,17 @@ class TrackerCallback(keras.callbacks.Callback):
         self.tracker.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch)
 
 
-def make_optimizer(cfg, clipnorm=None, clipvalue=None, total_steps: int | None = None) -> keras.optimizers.Optimizer:
-    """The optimizer of ``train.optimizer``, with its step schedule when it has one.
+def make_optimizer(cfg, clipnorm=None, clipvalue=None, total_steps: int | None = None,
+                   clip_scope: str | None = None) -> keras.optimizers.Optimizer:
+    """The optimizer of ``train.optimizer``, with its step schedule when it has one, clipping the gradients as
+    ``train.clipnorm`` / ``train.clip_scope`` / ``train.clipvalue`` say (:mod:`seqpipe.train.clipping`; a
+    clipnorm bounds the global norm unless ``clip_scope`` is ``per_variable``).
 
     A decaying schedule (warmup_cosine, warmup_linear) needs the training's total steps: :func:`fit_model`
     gives them (``train.epochs`` x batches per epoch), so ``total_steps`` may stay None here.
     ``reduce_on_plateau`` keeps a plain rate, cut by the callback fit_model adds.
     """
+    from seqpipe.train.clipping import Clipping
     from seqpipe.train.schedules import STEP_KINDS, step_schedule
 
     classes = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "nadam": keras.optimizers.Nadam,
@@ -42,7 +46,7 @@ def make_optimizer(cfg, clipnorm=None, clipvalue=None, total_steps: int | None =
     schedule = getattr(cfg, "schedule", None)
     if schedule is not None and schedule.kind in STEP_KINDS:
         learning_rate = step_schedule(cfg.learning_rate, schedule, total_steps)
-    kwargs = {"learning_rate": learning_rate, "clipnorm": clipnorm, "clipvalue": clipvalue}
+    kwargs = {"learning_rate": learning_rate, **Clipping(clipnorm, clipvalue, clip_scope).optimizer_kwargs()}
     if cfg.weight_decay is not None:
         kwargs["weight_decay"] = cfg.weight_decay
     if cfg.name in ("sgd", "rmsprop"):
@@ -163,7 +167,8 @@ def fit_model(ctx, cfg, model, train, valid, first_callbacks):
         from seqpipe.train.diagnostics import GradientDiagnostics
 
         sample = next(iter(valid if valid is not None else train.epoch(0)))
-        diagnostics.append(GradientDiagnostics(ctx, sample, cfg.diagnostics.every, cfg.clipnorm, cfg.clipvalue))
+        diagnostics.append(GradientDiagnostics(ctx, sample, cfg.diagnostics.every, cfg.clipnorm, cfg.clipvalue,
+                                               getattr(cfg, "clip_scope", None)))
     kept = []
     if average_last:
         from seqpipe.train.averaging import EpochWeights

@@ -53,6 +53,6 @@ def compile_token_model(model, cfg, label_smoothing: float = 0.0) -> None:
     """Compile a model with next-token logits: masked cross-entropy and token accuracy."""
     from seqpipe.train.fit import make_optimizer
 
-    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+    model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue, clip_scope=cfg.clip_scope),
                   loss=MaskedCrossEntropy(label_smoothing),
                   metrics=[keras.metrics.MeanMetricWrapper(token_accuracy, name="token_accuracy")])

@@ -129,7 +129,7 @@ PIPELINES = {
         "stages": [{"tokenize": {}}, {"embed": {"dim": 4, "chars": {"dim": 3, "units": 2, "cell": "rnn", "max_chars": 4,
                                                                      "min_frequency": 1}}},
                    {"encode": {"units": 3}}, {"tag": {"output": "crf", "hidden_units": 3, "dropout": 0.1}},
-                   {"train": {"epochs": 1, "bucketing": False,
+                   {"train": {"epochs": 1, "bucketing": False, "clipnorm": 1.0, "clip_scope": "per_variable",
                               "optimizer": {"schedule": {"kind": "warmup_cosine", "min_lr": 0.5}}}},
                    {"evaluate": {}}, {"export": {"keras": False}}]},
     "regression": {

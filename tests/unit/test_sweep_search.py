@@ -33,6 +33,35 @@ def test_random_draws_are_the_seeded_draws_of_each_distribution():
     assert [t.settings for t in make_trials(spec.model_copy(update={"seed": None}), seed=7)] == expected
 
 
+
+def test_many_random_draws_stay_in_bounds_cover_them_and_log_uniform_is_uniform_in_log_space():
+    params = {"encode.cell": ["lstm", "gru", "rnn"], "encode.units": {"int_uniform": [4, 9]},
+              "encode.dropout": {"uniform": [0.1, 0.3]}, "train.optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]}}
+    spec = SweepConfig.model_validate({"method": "random", "trials": 2000, "seed": 11, "params": params})
+    trials = make_trials(spec, seed=0)
+    assert len(trials) == 2000 and [t.number for t in trials] == list(range(1, 2001))
+    assert [t.settings for t in make_trials(spec, seed=0)] == [t.settings for t in trials]  # reproducible
+    other = make_trials(spec.model_copy(update={"seed": 12}), seed=0)
+    assert sum(a.settings == b.settings for a, b in zip(trials, other)) == 0  # another seed, other draws
+
+    cells = [t.settings["encode.cell"] for t in trials]
+    units = np.array([t.settings["encode.units"] for t in trials])
+    dropout = np.array([t.settings["encode.dropout"] for t in trials])
+    rate = np.array([t.settings["train.optimizer.learning_rate"] for t in trials])
+    assert all(isinstance(u, int) for u in units.tolist()) and set(units.tolist()) == set(range(4, 10))
+    assert set(cells) == {"lstm", "gru", "rnn"} and min(cells.count(c) for c in set(cells)) > 2000 / 3 * 0.85
+    assert np.all((dropout >= 0.1) & (dropout <= 0.3)) and np.all((rate >= 1e-4) & (rate <= 1e-1))
+    # uniform in log space: each decade [1e-4, 1e-3), [1e-3, 1e-2), [1e-2, 1e-1] holds about a third of the
+    # draws (uniform in the rate itself would put ~90% in the last), and the log's mean and spread are those
+    # of U(log 1e-4, log 1e-1): mean -5.76, sd 6.91 / sqrt(12) = 1.99
+    decades = np.histogram(np.log10(rate), bins=[-4, -3, -2, -1])[0]
+    assert np.all(np.abs(decades / 2000 - 1 / 3) < 0.04), decades
+    logs = np.log(rate)
+    assert abs(logs.mean() - (math.log(1e-4) + math.log(1e-1)) / 2) < 0.15
+    assert abs(logs.std() - (math.log(1e-1) - math.log(1e-4)) / math.sqrt(12)) < 0.1
+    assert abs(dropout.mean() - 0.2) < 0.005 and abs(units.mean() - 6.5) < 0.15
+
+
 @pytest.mark.parametrize("data, message", [
     ({"method": "grid", "pruner": {"kind": "median"}, "params": {"a.b": [1]}}, "pruner: needs method: tpe"),
     ({"method": "random", "trials": 2, "storage": "x.db", "params": {"a.b": [1]}}, "storage: only with method: tpe"),

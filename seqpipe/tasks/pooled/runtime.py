@@ -74,7 +74,8 @@ class PooledRuntime(TaskRuntime):
         train = dataset("train", shuffle=True, seed=ctx.config.seed, bucketing=cfg.bucketing,
                         batch_tokens=cfg.batch_tokens)
         valid = dataset("valid") if len(splits["valid"]) else None
-        model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue), **self.compile_args(ctx))
+        model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue, clip_scope=cfg.clip_scope),
+                      **self.compile_args(ctx))
         return fit_model(ctx, cfg, model, train, valid, [])
 
     def outputs(self, ctx, frame: pd.DataFrame) -> np.ndarray:

@@ -132,7 +132,7 @@ class TaggingRuntime(TaskRuntime):
         ignore_ids = ignored_tag_ids(labels, cfg.ignore_tags)
         if cfg.ignore_tags:
             ctx.log.info("train: token_accuracy leaves out tokens tagged %s", ", ".join(cfg.ignore_tags))
-        model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue),
+        model.compile(optimizer=make_optimizer(cfg.optimizer, cfg.clipnorm, cfg.clipvalue, clip_scope=cfg.clip_scope),
                       loss=CRFLoss(crf) if crf is not None else TagCrossEntropy(),
                       metrics=[TagAccuracy(ignore_ids=ignore_ids)])
         return fit_model(ctx, cfg, model, train, valid, [])
