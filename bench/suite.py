@@ -8,7 +8,8 @@ repeats where repeats are possible, and every comparison is a ratio measured in 
 Each module also runs alone: ``python -m bench.b2_recurrent --json out.json [--quick]``. B8's long points
 (10 min and 45 min budgets) run apart: ``python -m bench.b8_quality --long`` writes
 ``bench/results/b8_long.json``, which the suite reads; so does B9's five-seed measurement
-(``python -m bench.b9_pretrained --full`` writes ``bench/results/b9_pretrained.json``).
+(``python -m bench.b9_pretrained --full`` writes ``bench/results/b9_pretrained.json``), and the GPU check's
+(``python -m bench --gpu``, bench/gpu.py, writes ``bench/results/gpu.json`` and its section of results.md).
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ def markdown(results: dict, info: dict, quick: bool) -> str:
             lines.append("")
         lines += [f"- {note}" for note in result.get("notes", [])]
         lines += [f"- ({result['seconds']:.0f} s)", ""]
+    gpu = BENCH / "results" / "gpu.json"
+    if gpu.exists():  # written by `python -m bench --gpu` on a GPU machine
+        from bench.gpu import section
+
+        lines += section(json.loads(gpu.read_text(encoding="utf-8")))
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -113,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a subset in about 3 minutes")
     parser.add_argument("--only", help="comma-separated ids, e.g. B2,B6")
     parser.add_argument("--output", default=str(BENCH / "results"), help="writes <output>.md and <output>.json")
+    parser.add_argument("--gpu", action="store_true", help="the GPU check alone (bench/gpu.py; < 8 min on one GPU)")
     args = parser.parse_args(argv)
+    if args.gpu:
+        from bench.gpu import main as gpu_check
+
+        return gpu_check()
     wanted = {w.strip().upper() for w in args.only.split(",")} if args.only else None
     modules = [m for m in MODULES if (BENCH / f"{m}.py").exists()
                and (wanted is None or m.split("_")[0].upper() in wanted)]
