@@ -40,6 +40,8 @@ COMMON = ["runtime.precision=mixed_float16", "train.epochs=1"]
 PIPELINES: list[tuple[str, str, list[str]]] = [
     ("translate_en_es (BiLSTM encoder, Bahdanau LSTM decoder)", "pipelines/translate_en_es.yaml",
      ["evaluate.metrics=[bleu]"]),
+    ("translate_en_es_transformer (3 + 3 Transformer blocks, width 128)", "pipelines/translate_en_es_transformer.yaml",
+     ["evaluate.metrics=[bleu]"]),
 ]
 
 

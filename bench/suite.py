@@ -28,7 +28,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MODULES = ["b1_overhead", "b2_recurrent", "b3_peak", "b4_input", "b5_decoding", "b6_tracking", "b7_scale",
-           "b8_quality", "b9_pretrained"]
+           "b8_quality", "b9_pretrained", "b10_transformer_decode"]
 
 
 def spread(values: list[float], digits: int = 3) -> str:

@@ -155,6 +155,7 @@ class TransformerDecoderStack(keras.layers.Layer):
     def call(self, target_in, memory, memory_mask, encoder_states=None, training=None):
         x = self.drop(_embedding_input(self, self.embedding(target_in)), training=training)
         mask = None if memory_mask is None else ops.cast(memory_mask, "bool")
+        memory = ops.copy(memory)  # the padding is given as encoder_padding_mask; the copy drops the Keras mask
         for block in self.blocks:
             x = block(x, memory, encoder_padding_mask=mask, training=training)
         return self._output(self.drop(x, training=training))
