@@ -195,7 +195,9 @@ def bible_books() -> list[str]:
     return books
 
 
-def translation_point(budget_s: float, folder: Path) -> dict:
+def translation_point(budget_s: float, folder: Path, pipeline_file: str = "translate_en_es.yaml") -> dict:
+    """Train and test ``pipelines/<pipeline_file>`` (the recurrent flagship, or its Transformer variant) on the
+    held-out-book split under the budget."""
     import pandas as pd
 
     table = pd.read_csv(Path.home() / ".cache" / "seqpipe" / "datasets" / "bible-en-es.tsv", sep="\t", quoting=3,
@@ -209,7 +211,7 @@ def translation_point(budget_s: float, folder: Path) -> dict:
     pipeline = folder / "translate_held_out_books.yaml"
     pipeline.write_text(
         "name: bench-b8-translate-held-out-books\n"
-        f"extends: [{ROOT / 'pipelines' / 'translate_en_es.yaml'}, {ROOT / 'configs' / 'training' / BUDGET_CONFIG}]\n"
+        f"extends: [{ROOT / 'pipelines' / pipeline_file}, {ROOT / 'configs' / 'training' / BUDGET_CONFIG}]\n"
         f"output_dir: {folder / 'runs'}\n"
         "tracking: {backend: none}\n"
         "data:\n  source: {recipe: null, train: train.tsv, valid: valid.tsv, test: test.tsv}\n"

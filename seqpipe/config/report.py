@@ -358,7 +358,8 @@ def _one_line_each(origin: str | Path):
 def resolved_dict(config: BaseModel) -> dict[str, Any]:
     """The resolved config as plain data (every default filled in), in YAML list form.
 
-    Keys that other tasks add to a stage, and generic keys this task does not read, are left out.
+    Keys that other tasks add to a stage, generic keys this task does not read and the keys of another kind than
+    the section's ``kind`` (a recurrent encoder's ``cell`` under ``encode.kind: transformer``) are left out.
     """
     from seqpipe.tasks.base import get_task, task_key_owners
 
@@ -367,8 +368,10 @@ def resolved_dict(config: BaseModel) -> dict[str, Any]:
     data.pop("extends", None)
     for entry in data["stages"]:
         (name, cfg), = entry.items()
+        section = config.stage(name)
+        other_kind = section.unread_keys() if hasattr(section, "unread_keys") else ()
         for key in list(cfg):
-            if (key in task.ignores.get(name, ()) or
+            if (key in task.ignores.get(name, ()) or key in other_kind or
                     ((name, key) in owners and config.task not in owners[(name, key)])):
                 del cfg[key]
     return data

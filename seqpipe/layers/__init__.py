@@ -5,6 +5,8 @@ Recurrent cells are registered in :mod:`seqpipe.cells`.
 
 from seqpipe.registry import Registry
 
+TRANSFORMER_KEYS = ("heads", "ff_dim", "normalize_first")  # the keys only encode/decode kind 'transformer' reads
+
 ATTENTIONS = Registry("attention")
 ATTENTIONS.register("bahdanau", "seqpipe.layers.attention:BahdanauAttention",
                     description="additive attention (Bahdanau et al. 2015); the query is the previous decoder state")

@@ -16,18 +16,22 @@ from __future__ import annotations
 import math
 
 import keras
+import tensorflow as tf
 from keras import ops
 from keras_hub.layers import SinePositionEncoding, TransformerDecoder, TransformerEncoder
 
 PAD_ID = 0
 
 
-def _embedding_input(layer, x, start_index=0):
-    """Token embeddings -> model width (a projection when they differ), x sqrt(width), + sine positions."""
+def _embedding_input(layer, x, start_index=0, positions=None):
+    """Token embeddings -> model width (a projection when they differ), x sqrt(width), + sine positions (from
+    ``start_index``, or ``positions`` per row)."""
     if layer.project is not None:
         x = layer.project(x)
     x = ops.cast(x, layer.compute_dtype) * ops.cast(math.sqrt(layer.units), layer.compute_dtype)
-    return x + ops.cast(layer.positions(x, start_index=start_index), layer.compute_dtype)
+    if positions is not None:
+        positions = ops.cast(positions, layer.compute_dtype)
+    return x + ops.cast(layer.positions(x, start_index=start_index, positions=positions), layer.compute_dtype)
 
 
 def _check_heads(units: int, heads: int) -> None:
@@ -58,11 +62,13 @@ class TransformerEncoderStack(keras.layers.Layer):
         self.project = None
         self.positions = SinePositionEncoding(name="positions", dtype=policy)
         self.drop = keras.layers.Dropout(self.dropout)
-        self.blocks = [TransformerEncoder(self.ff_dim, self.heads, dropout=self.dropout,
-                                          normalize_first=self.normalize_first, name=f"block_{i}", dtype=policy)
+        self.blocks = [self.block_class(self.ff_dim, self.heads, dropout=self.dropout,
+                                        normalize_first=self.normalize_first, name=f"block_{i}", dtype=policy)
                        for i in range(self.n_layers)]
         self.final_norm = (keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm", dtype=policy)
                            if normalize_first else None)
+
+    block_class = TransformerEncoder
 
     def build(self, input_shape):
         if input_shape[-1] != self.units:
@@ -91,6 +97,54 @@ class TransformerEncoderStack(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units, "layers": self.n_layers, "heads": self.heads,
                 "ff_dim": self.ff_dim, "dropout": self.dropout, "normalize_first": self.normalize_first}
+
+
+@keras.saving.register_keras_serializable(package="seqpipe")
+class CausalTransformerStack(TransformerEncoderStack):
+    """The decoder-only stack of a Transformer language model: keras-hub TransformerDecoder blocks without
+    attention over a memory, each position attending to itself and the positions before it (GPT's layout).
+    Arguments as :class:`TransformerEncoderStack`.
+
+    ``initial_state(batch, length)`` and ``step(x, state, real)`` run it one embedded token at a time with a
+    key/value cache of ``length`` positions. Left-padded prompts of unequal length share the cache index:
+    ``valid`` marks the positions written with a real token (the only ones attended to) and ``position`` counts
+    each row's real tokens (its sine position), so a padded row steps as it would alone.
+    """
+
+    block_class = TransformerDecoder
+
+    def call(self, inputs, mask=None, training=None):
+        x = self.drop(_embedding_input(self, inputs), training=training)
+        padding = None if mask is None else ops.cast(mask, "bool")
+        for block in self.blocks:
+            x = block(x, decoder_padding_mask=padding, training=training)
+        return self.final_norm(x) if self.final_norm is not None else x
+
+    def initial_state(self, batch, length) -> dict:
+        head_dim = self.units // self.heads
+        state = {f"self_{i}": ops.zeros((batch, 2, length, self.heads, head_dim), dtype=self.compute_dtype)
+                 for i in range(self.n_layers)}
+        state["valid"] = ops.zeros((batch, length), dtype="bool")
+        state["index"] = ops.zeros((batch,), dtype="int32")  # the cache position written next (every row's)
+        state["position"] = ops.zeros((batch,), dtype="int32")  # each row's real tokens so far: its sine position
+        return state
+
+    @tf.autograph.experimental.do_not_convert  # no Python control flow on tensors: nothing to convert
+    def step(self, x, state, real=None):
+        """One embedded token per row ``(n, width)`` at the state's index -> (outputs ``(n, units)``, new state);
+        ``real`` (bool ``(n,)``, default all): whether the token is real or left padding that later steps ignore."""
+        index = state["index"][0]
+        h = _embedding_input(self, ops.expand_dims(x, 1), positions=ops.expand_dims(state["position"], 1))
+        real = ops.ones_like(state["position"], dtype="bool") if real is None else ops.cast(real, "bool")
+        written = ops.logical_and(ops.expand_dims(ops.arange(ops.shape(state["valid"])[1]) == index, 0),
+                                  ops.expand_dims(real, 1))
+        new = {"valid": ops.logical_or(state["valid"], written), "index": state["index"] + 1,
+               "position": state["position"] + ops.cast(real, "int32")}
+        keys = ops.expand_dims(new["valid"], 1)
+        for i, block in enumerate(self.blocks):
+            h, new[f"self_{i}"], _ = _cached_block(block, h, state[f"self_{i}"], None, None, index, keys)
+        h = self.final_norm(h) if self.final_norm is not None else h
+        return h[:, 0, :], new
 
 
 @keras.saving.register_keras_serializable(package="seqpipe")
@@ -177,6 +231,7 @@ class TransformerDecoderStack(keras.layers.Layer):
         state["index"] = ops.zeros((batch,), dtype="int32")
         return state
 
+    @tf.autograph.experimental.do_not_convert  # no Python control flow on tensors: nothing to convert
     def step(self, tokens, state):
         """Decoding step: int tokens ``(n,)`` -> (float32 logits ``(n, vocab)``, new state, attention ``(n,
         source_len)``: the last block's attention over the memory, averaged over its heads)."""
@@ -204,14 +259,17 @@ class TransformerDecoderStack(keras.layers.Layer):
                 "memory_dim": self.memory_dim}
 
 
-def _cached_block(block: TransformerDecoder, x, self_cache, cross_cache, cross_mask, index):
-    """keras-hub's ``TransformerDecoder.call`` for one token at ``index`` with both caches (inference: no
+def _cached_block(block: TransformerDecoder, x, self_cache, cross_cache, cross_mask, index, key_mask=None):
+    """keras-hub's ``TransformerDecoder.call`` for one token at ``index`` with its caches (inference: no
     dropout), also returning the attention scores over the memory ``[n, heads, 1, source_len]``, which its call
-    does not give. The test tests/unit/layers/test_transformer.py holds it to the block's own teacher-forced
-    output."""
+    does not give (None for a block without a memory). ``key_mask`` (bool ``[n, 1, cache_length]``): the cache
+    positions a step may attend to beside the causal limit. tests/unit/layers/test_transformer.py holds it to
+    the block's own teacher-forced output."""
     self_mask = block._compute_self_attention_mask(
         decoder_sequence=x, decoder_padding_mask=None, decoder_attention_mask=None, use_causal_mask=True,
         self_attention_cache=self_cache, self_attention_cache_update_index=index)
+    if key_mask is not None:
+        self_mask = ops.logical_and(ops.cast(self_mask, "bool"), key_mask)
     residual = x
     if block.normalize_first:
         x = block._self_attention_layer_norm(x)
@@ -220,14 +278,16 @@ def _cached_block(block: TransformerDecoder, x, self_cache, cross_cache, cross_m
     x = x + residual
     if not block.normalize_first:
         x = block._self_attention_layer_norm(x)
-    residual = x
-    if block.normalize_first:
-        x = block._cross_attention_layer_norm(x)
-    x, scores, _ = block._cross_attention_layer(query=x, value=x, attention_mask=cross_mask, cache=cross_cache,
-                                                cache_update_index=None, return_attention_scores=True)
-    x = x + residual
-    if not block.normalize_first:
-        x = block._cross_attention_layer_norm(x)
+    scores = None
+    if cross_cache is not None:
+        residual = x
+        if block.normalize_first:
+            x = block._cross_attention_layer_norm(x)
+        x, scores, _ = block._cross_attention_layer(query=x, value=x, attention_mask=cross_mask, cache=cross_cache,
+                                                    cache_update_index=None, return_attention_scores=True)
+        x = x + residual
+        if not block.normalize_first:
+            x = block._cross_attention_layer_norm(x)
     residual = x
     if block.normalize_first:
         x = block._feedforward_layer_norm(x)

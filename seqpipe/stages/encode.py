@@ -7,10 +7,9 @@ from typing import Literal
 from pydantic import Field
 
 from seqpipe.cells import CellSpec
+from seqpipe.layers import TRANSFORMER_KEYS
 from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.schema import KindSchema
-
-TRANSFORMER_KEYS = ("heads", "ff_dim", "normalize_first")  # the Transformer's keys of encode and decode
 
 
 class EncodeConfig(KindSchema):
@@ -81,13 +80,15 @@ class EncodeStage(Stage):
 
 
 def transformer_encoder(ctx, cfg) -> None:
-    """``encode.kind: transformer``: keras-hub Transformer blocks; the final state is the masked mean of the
-    outputs (what a decoder's bridge or a pooling head that reads states gets)."""
+    """``encode.kind: transformer``: keras-hub Transformer blocks (causal ones for a task that reads left to right,
+    ``Task.causal``); the final state is the masked mean of the outputs (what a decoder's bridge or a pooling head
+    that reads states gets)."""
     from seqpipe.layers.pooling import MaskedPooling
-    from seqpipe.layers.transformer import TransformerEncoderStack
+    from seqpipe.layers.transformer import CausalTransformerStack, TransformerEncoderStack
 
-    encoded = TransformerEncoderStack(cfg.units, cfg.layers, cfg.heads, cfg.ff_dim or 4 * cfg.units, cfg.dropout,
-                                      cfg.normalize_first, name="encoder_transformer")(ctx["embedded"])
+    stack = CausalTransformerStack if ctx.task.causal else TransformerEncoderStack  # a task that reads left to right
+    encoded = stack(cfg.units, cfg.layers, cfg.heads, cfg.ff_dim or 4 * cfg.units, cfg.dropout, cfg.normalize_first,
+                    name="encoder_transformer")(ctx["embedded"])
     ctx.put("encoded", encoded)
     ctx.put("encoder_states", [MaskedPooling("mean", name="encoder_mean")(encoded)])
     ctx.put("encoder_layout", {"backward_units": 0})

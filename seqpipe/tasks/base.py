@@ -49,6 +49,9 @@ class Task:
         ``tokenize.kind`` when not given.
     ``mask_padding``
         whether the embedding masks padding (a left-to-right language model does not need to).
+    ``causal``
+        whether its encoder reads left to right only (a language model): a Transformer encoder is then a stack of
+        causal (decoder-only) blocks.
     ``stage_keys``
         ``{stage: (Schema, ...)}``: keys this task adds to a generic stage. Several tasks may share a
         key by listing the same Schema class; the key is then theirs only, and is refused on other tasks.
@@ -87,6 +90,7 @@ class Task:
     default_metrics: ClassVar[tuple[str, ...]] = ()
     default_tokenizer: ClassVar[str] = "word"
     mask_padding: ClassVar[bool] = True
+    causal: ClassVar[bool] = False
     stage_keys: ClassVar[dict[str, tuple[type[Schema], ...]]] = {}
     ignores: ClassVar[dict[str, tuple[str, ...]]] = {}
     requires: ClassVar[dict[str, tuple[str, ...]]] = {}

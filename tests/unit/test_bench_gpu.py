@@ -33,7 +33,7 @@ def _model():
     import keras
 
     inputs = keras.Input((6, 4))
-    h = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True), name="enc")(inputs)
+    h = keras.layers.Bidirectional(keras.layers.LSTM(5, return_sequences=True, name="lstm"), name="enc")(inputs)
     h = keras.layers.GRU(3, name="gru")(h)
     slow = keras.layers.LSTM(3, recurrent_dropout=0.1, name="slow")(inputs)
     return keras.Model(inputs, [h, slow])

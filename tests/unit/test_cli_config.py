@@ -258,7 +258,7 @@ def test_docs_writes_the_markdown_reference(tmp_path, capsys):
     for name in ("tokenize", "embed", "encode", "train", "evaluate", "export"):
         assert f"\n## stage `{name}`\n" in text
     assert "\n## stage `classify` (task classification)\n" in text
-    assert "| `units` | int | `128` | units per direction in each layer |" in text
+    assert "| `units` | int | `128` | units per direction in each layer (transformer: the model width" in text
     assert "| `window` | int | `100` | *task language_model:* tokens per training window" in text  # whose key it is
     assert "| `bucketing` | bool | `true` | *task classification, regression, tagging, translation:* " in text
     assert "| `name` | str | **required** |" in text

@@ -88,10 +88,10 @@ class LanguageModelTask(Task):
     monitors = ("loss", "token_accuracy", "val_loss", "val_token_accuracy")
     predicts = None  # scored by loss, perplexity and bits per token, not by registered metrics
     mask_padding = False  # it reads left to right and its padding only follows the real tokens
+    causal = True  # encode.kind transformer: decoder-only blocks (a causal mask, no attention to the future)
     stage_keys = {"train": (TokenLossKeys, TrainKeys), "evaluate": (EvaluateKeys,),
                   "export": (ExportDecodingKeys, ExportKeys)}
-    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",),
-               "encode": ("kind", "heads", "ff_dim", "normalize_first")}  # its model steps recurrent cells
+    ignores = {"tokenize": ("max_length",), "evaluate": ("metrics",), "train": ("batch_tokens",)}
     requires = {"train": ("language_model",), "evaluate": ("language_model",), "export": ("language_model",)}
     runtime_class = "seqpipe.tasks.language_model.runtime:LanguageModelRuntime"
     serving = "seqpipe.tasks.language_model.serving"
@@ -114,9 +114,13 @@ class LanguageModelTask(Task):
 
     def rules(self, config):
         encode = config.stage("encode")
-        if encode and encode.bidirectional:
+        if encode and encode.kind == "recurrent" and encode.bidirectional:
             yield (("stages", "encode", "bidirectional"), "a language model predicts the next token, so its encoder "
                                                           "cannot read the future; set it to false")
+        train = config.stage("train")
+        if encode and encode.kind == "transformer" and train and train.stateful:
+            yield (("stages", "train", "stateful"), "carries a recurrent state across windows; a Transformer "
+                                                    "(encode.kind: transformer) has none: set it to false")
 
     def resolve(self, config):
         super().resolve(config)

@@ -25,12 +25,12 @@ def load_language_model(target: str, tracking_uri: str | None = None):
 
     import_tensorflow()
     from seqpipe.saving import load_model
-    from seqpipe.tasks.language_model.runtime import LanguageModel
+    from seqpipe.tasks.language_model.transformer_lm import language_model
     from seqpipe.text.encoder import TextEncoder
 
     model = load_model(export / "model.keras")
     encoder = TextEncoder.from_config(json.loads((export / "text_encoder.json").read_text()))
-    return LanguageModel(model, encoder)
+    return language_model(model, encoder)
 
 
 def cmd_generate(args) -> int:

@@ -22,10 +22,9 @@ from pydantic import Field
 
 from seqpipe.cells import CellSpec
 from seqpipe.decoding import BeamConfig, DecodingConfig, GreedyConfig
-from seqpipe.layers import ATTENTIONS
+from seqpipe.layers import ATTENTIONS, TRANSFORMER_KEYS
 from seqpipe.pipeline.stage import Stage
 from seqpipe.schema import KindSchema, RegistryName, Schema
-from seqpipe.stages.encode import TRANSFORMER_KEYS
 from seqpipe.tasks.base import Task
 from seqpipe.tasks.keys import (
     ExportDecodingKeys,

@@ -46,7 +46,13 @@ def test_what_a_transformer_cannot_take_is_refused(capsys):
     assert "train.scheduled_sampling: feeds a recurrent decoder its own tokens" in capsys.readouterr().err
 
 
-def test_the_recurrent_language_model_refuses_the_transformer_keys(capsys):
-    path = REPO / "pipelines" / "shakespeare_char_lstm.yaml"
-    assert main(["validate", str(path), "-o", "encode.kind=transformer"]) == 2
-    assert "encode.kind" in capsys.readouterr().err
+def test_a_transformer_language_model_is_causal_and_refuses_stateful_windows(capsys):
+    from seqpipe.tasks import TASKS
+
+    assert TASKS.get("language_model").causal and not TASKS.get("translation").causal
+    path = REPO / "pipelines" / "shakespeare_char_transformer.yaml"
+    assert main(["validate", str(path), "-o", "train.stateful=true"]) == 2
+    err = capsys.readouterr().err
+    assert "stages[4].train.stateful: carries a recurrent state across windows; a Transformer" in err
+    assert main(["validate", str(path), "-o", "encode.bidirectional=true"]) == 0  # a warning: not read
+    assert "encode.bidirectional: warning: not read by kind 'transformer'" in capsys.readouterr().err

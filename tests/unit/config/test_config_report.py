@@ -65,8 +65,9 @@ def test_many_typos_are_all_reported_at_once_one_line_each(write, problems):
         f"{path}:8: stages[2].encode.cell: must be one of {', '.join(CELLS.names())}; got 'lstmm' "
         "(did you mean 'lstm'?)",
         f"{path}:8: stages[2].encode.layers: must be greater than or equal to 1; got 0",
-        f"{path}:8: stages[2].encode.unitz: unknown key 'unitz'; expected one of cell, units, layers, "
-        "bidirectional, merge_mode, residual, dropout, recurrent_dropout, skip_delay, tree (did you mean 'units'?)",
+        f"{path}:8: stages[2].encode.unitz: unknown key 'unitz'; expected one of kind, cell, units, layers, "
+        "heads, ff_dim, normalize_first, bidirectional, merge_mode, residual, dropout, recurrent_dropout, "
+        "skip_delay, tree (did you mean 'units'?)",
         f"{path}:12: stages[4].train.optimizer.name: must be one of adam, adamw, nadam, rmsprop, sgd; "
         "got 'adamm' (did you mean 'adam'?)",
         f"{path}:15: stages[7]: unknown stage 'classfy'; expected one of {', '.join(STAGES.names())} "
@@ -315,8 +316,10 @@ def test_resolved_dict_fills_every_default(write):
             {"tokenize": {"kind": "word", "vocab_size": 20000, "min_frequency": 1, "lowercase": True,
                           "max_length": 64, "sample_lines": 200000}},
             {"embed": {"kind": "learned", "dim": 128, "dropout": 0.0}},
-            {"encode": {"cell": "lstm", "units": 4, "layers": 1, "bidirectional": False, "merge_mode": "concat",
-                        "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0, "skip_delay": 0, "tree": None}},
+            # the Transformer's keys (heads, ff_dim, normalize_first) are not the recurrent kind's
+            {"encode": {"kind": "recurrent", "cell": "lstm", "units": 4, "layers": 1, "bidirectional": False,
+                        "merge_mode": "concat", "residual": False, "dropout": 0.0, "recurrent_dropout": 0.0,
+                        "skip_delay": 0, "tree": None}},
             {"classify": {"pooling": "max", "hidden_units": 0, "dropout": 0.0}},
             {"train": {"epochs": 5, "batch_size": 64,
                        "optimizer": {"name": "adam", "learning_rate": 0.001, "weight_decay": None, "momentum": 0.0,

@@ -60,8 +60,9 @@ def test_every_problem_at_once_at_each_values_own_line(tmp_path, capsys):
     assert err == [
         f"p.yaml:16: sweep.params.encode.cell[1]: must be one of {CELLS}; got 'lsmt' (did you mean 'lstm'?)",
         "p.yaml:17: sweep.params.encode.units[0]: must be greater than or equal to 1; got 0",
-        "p.yaml:18: sweep.params.encode.ecell: unknown key 'ecell'; expected one of cell, units, layers, "
-        "bidirectional, merge_mode, residual, dropout, recurrent_dropout, skip_delay, tree (did you mean 'cell'?)"]
+        "p.yaml:18: sweep.params.encode.ecell: unknown key 'ecell'; expected one of kind, cell, units, layers, "
+        "heads, ff_dim, normalize_first, bidirectional, merge_mode, residual, dropout, recurrent_dropout, "
+        "skip_delay, tree (did you mean 'cell'?)"]
 
 
 @pytest.mark.parametrize("params, message", [

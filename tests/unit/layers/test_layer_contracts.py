@@ -29,7 +29,7 @@ from seqpipe.layers.masks import NotEqual
 from seqpipe.layers.one_hot import OneHot
 from seqpipe.layers.pooling import MaskedPooling
 from seqpipe.layers.recursive import COMPOSITIONS, RecursiveEncoder
-from seqpipe.layers.transformer import TransformerDecoderStack, TransformerEncoderStack
+from seqpipe.layers.transformer import CausalTransformerStack, TransformerDecoderStack, TransformerEncoderStack
 from seqpipe.text import TOKENIZERS
 from seqpipe.text.chars import CharEncoder, char_vocabulary
 from seqpipe.text.encoder import TextEncoder
@@ -393,6 +393,11 @@ def transformer_cases():
         yield Case(f"TransformerEncoderStack-{units}" + ("-prenorm" if first else ""), make, (X,),
                    dict(call_kwargs={"mask": MASK}, trainable_weights=weights, mixed_atol=0.15,
                         padding=sequence_padding(X, MASK, real=at_real(MASK), expected_mask=input_mask)))
+    # the language model's causal stack: later positions (padding or not) change nothing before them
+    causal = Padding([((np.concatenate([X, garbage(B, 2, F)], axis=1),), {})],
+                     real=lambda out: keras.ops.convert_to_numpy(out)[:, :T], expected_mask=no_mask)
+    yield Case("CausalTransformerStack", functools.partial(CausalTransformerStack, 4, 2, 2, 8), (X,),
+               dict(trainable_weights=2 * BLOCK["encoder"], mixed_atol=0.15, padding=causal))  # no cross-attention
     noisy = np.where(SOURCE[..., None], MEMORY, garbage(B, S, M))
     longer = np.concatenate([noisy, garbage(B, 2, M)], axis=1)
     # memory padding (content and length) and later target positions do not change the logits (causal)

@@ -119,3 +119,25 @@ def test_the_encoder_passes_its_mask_on_and_ignores_padding():
 def test_width_must_be_a_multiple_of_the_heads():
     with pytest.raises(ValueError, match=r"width \(10\) must be a multiple of its heads \(4\)"):
         TransformerEncoderStack(10, 1, 4, 8)
+
+
+def test_the_causal_stack_steps_like_its_full_call_and_a_left_padded_row_like_itself_alone():
+    from seqpipe.layers.transformer import CausalTransformerStack
+
+    keras.utils.set_random_seed(2)
+    stack = CausalTransformerStack(16, 2, 4, 32)
+    x = RNG.normal(size=(2, 6, 8)).astype("float32")
+    full = stack(x).numpy()
+    state, outs = stack.initial_state(2, 6), []
+    for t in range(6):
+        out, state = stack.step(tf.constant(x[:, t]), state)
+        outs.append(out.numpy())
+    np.testing.assert_allclose(np.stack(outs, 1), full, atol=1e-5)
+    # row 0 left-padded by 2 steps of garbage that are not real: its real steps are the unpadded row's
+    padded = np.concatenate([100 * RNG.normal(size=(1, 2, 8)).astype("float32"), x[:1, :4]], axis=1)
+    state, outs = stack.initial_state(1, 6), []
+    for t in range(6):
+        out, state = stack.step(tf.constant(padded[:, t]), state, real=tf.constant([t >= 2]))
+        outs.append(out.numpy())
+    np.testing.assert_allclose(np.stack(outs, 1)[:, 2:], stack(x[:1, :4]).numpy(), atol=1e-5)
+    assert state["position"].numpy().tolist() == [4] and state["index"].numpy().tolist() == [6]
