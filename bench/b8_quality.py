@@ -141,7 +141,9 @@ def shakespeare_split() -> tuple[str, str]:
     return data[:cut], data[cut:]
 
 
-def lm_point(budget_s: float, folder: Path, valid_chars: int | None = None) -> dict:
+def lm_point(budget_s: float, folder: Path, valid_chars: int | None = None, model: str = "lstm") -> dict:
+    """The char LM under the budget: ``model`` "lstm" (pipelines/shakespeare_char_lstm.yaml's model, below) or
+    "transformer" (pipelines/shakespeare_char_transformer.yaml, its own settings but the budget's)."""
     train, valid = shakespeare_split()
     total = len(train) + len(valid)
     if valid_chars:
@@ -160,9 +162,24 @@ def lm_point(budget_s: float, folder: Path, valid_chars: int | None = None) -> d
                               "clipnorm": 5.0,
                               "monitor": "loss", "restore_best": False}},
                    {"evaluate": {"splits": ["test"], "shuffled_pairs": 0}}]}
+    if model == "transformer":  # the shipped pipeline, on this split, trained to the budget
+        config = {**config, "name": "bench-b8-char-transformer",
+                  "data": {"source": {"recipe": None, "train": "train.jsonl", "test": "valid.jsonl"},
+                           "split": {"valid": 0.0, "test": 0.0, "group_by": None}},
+                  "extends": [str(ROOT / "pipelines" / "shakespeare_char_transformer.yaml")],
+                  "stages": [{"train": {"epochs": 1000, "monitor": "loss", "restore_best": False,
+                                        "early_stopping": None, "optimizer": {"schedule": LM_SCHEDULE}}},
+                             {"sample": {"max_length": 100}}, {"evaluate": {"splits": ["test"], "shuffled_pairs": 0}},
+                             {"export": {"keras": False}}]}
     out = train_seqpipe(config, budget_s, folder)
+    batch, window = 64, 100
+    if model == "transformer":
+        from seqpipe.api import load
+
+        train_cfg = load(Path(config["extends"][0]))[0].stage("train")
+        batch, window = train_cfg.batch_size, train_cfg.window
     out.update(value=out["metrics"]["test_loss"], unit="nats/char", chars_total=total, train_chars=len(train),
-               valid_chars=len(valid), chars_seen=out["steps"] * 64 * 100)
+               valid_chars=len(valid), model=model, chars_seen=out["steps"] * batch * window)
     return out
 
 
