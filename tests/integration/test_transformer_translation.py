@@ -65,3 +65,22 @@ def test_predict_translates_with_the_transformer_export(transformer_translate_ru
                    stdin="\n".join(table["source"]) + "\n", cwd=transformer_translate_run["workdir"])
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["translation"] for r in rows] == table["hypothesis"].tolist()
+
+
+def test_the_comparison_sweep_trains_recurrent_transformer_and_hybrids_as_nested_runs(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    proc = seqpipe("sweep", str(repo / "pipelines/smoke/compare_translation_models.yaml"), cwd=tmp_path)
+    assert "best trial" in proc.stderr
+    client = mlflow.MlflowClient(f"sqlite:///{(tmp_path / 'mlflow.db').as_posix()}")
+    runs = client.search_runs([client.get_experiment_by_name("smoke").experiment_id])
+    (parent,) = [r for r in runs if r.data.tags.get("seqpipe.sweep") == "parent"]
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    assert all(c.info.status == "FINISHED" and "test_bleu" in c.data.metrics for c in children)
+    kinds = sorted((c.data.params["stages.encode.kind"], c.data.params["stages.decode.kind"]) for c in children)
+    assert kinds == [("recurrent", "recurrent"), ("recurrent", "transformer"), ("transformer", "recurrent"),
+                     ("transformer", "transformer")]
+    # the same budget for all; a trial's resolved parameters hold only its kinds' keys
+    assert {c.data.params["stages.train.max_minutes"] for c in children} == {"0.1"}
+    transformer = next(c for c in children if c.data.params["stages.decode.kind"] == "transformer")
+    assert "stages.decode.cell" not in transformer.data.params and transformer.data.params["stages.decode.heads"] == "2"
+    assert parent.data.metrics["trials_finished"] == 4
