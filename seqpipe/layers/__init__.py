@@ -3,9 +3,32 @@
 Recurrent cells are registered in :mod:`seqpipe.cells`.
 """
 
+from pydantic import Field
+
 from seqpipe.registry import Registry
 
-TRANSFORMER_KEYS = ("heads", "ff_dim", "normalize_first")  # the keys only encode/decode kind 'transformer' reads
+# The keys only a Transformer section (encode or decode with kind: transformer) reads, declared once for both.
+_TRANSFORMER_FIELDS = {
+    "heads": dict(default=4, ge=1, description="transformer: attention heads (units must be a multiple)"),
+    "ff_dim": dict(default=None, ge=1, description="transformer: the feed-forward width; default: 4 x units"),
+    "normalize_first": dict(default=False, description="transformer: layer norm before each sublayer (pre-norm, "
+                                                       "with a final norm); false: after, as in Vaswani et al. 2017"),
+}
+TRANSFORMER_KEYS = tuple(_TRANSFORMER_FIELDS)
+
+
+def transformer_field(name: str):
+    """The pydantic field of the Transformer key ``name`` (the same default and description in every section)."""
+    return Field(**_TRANSFORMER_FIELDS[name])
+
+
+def transformer_width_problem(section, stage: str):
+    """The validation problem of a Transformer section (``encode``, ``decode``) whose width is not a multiple of its
+    heads, as ``(key path, message)``, or None."""
+    if section is not None and section.kind == "transformer" and section.units % section.heads:
+        return (("stages", stage, "heads"), f"the width (units: {section.units}) must be a multiple of heads; "
+                                            f"got {section.heads}")
+    return None
 
 ATTENTIONS = Registry("attention")
 ATTENTIONS.register("bahdanau", "seqpipe.layers.attention:BahdanauAttention",

@@ -46,16 +46,17 @@ class TransformerEncoderStack(keras.layers.Layer):
     Args:
         units: the model width (d_model); the input is projected to it when its width differs.
         layers: the number of blocks. heads: attention heads (``units`` must be a multiple).
-        ff_dim: the feed-forward width. dropout: on the embedded input and inside every block.
+        ff_dim: the feed-forward width (None: 4 x units). dropout: on the embedded input and inside every block.
         normalize_first: pre-layer-norm blocks (a final layer norm follows the last one); False: post-norm, as in
             the paper.
     """
 
-    def __init__(self, units: int = 128, layers: int = 2, heads: int = 4, ff_dim: int = 512, dropout: float = 0.0,
-                 normalize_first: bool = False, **kwargs):
+    def __init__(self, units: int = 128, layers: int = 2, heads: int = 4, ff_dim: int | None = None,
+                 dropout: float = 0.0, normalize_first: bool = False, **kwargs):
         super().__init__(**kwargs)
         _check_heads(int(units), int(heads))
-        self.units, self.n_layers, self.heads, self.ff_dim = int(units), int(layers), int(heads), int(ff_dim)
+        self.units, self.n_layers, self.heads = int(units), int(layers), int(heads)
+        self.ff_dim = int(ff_dim or 4 * self.units)
         self.dropout, self.normalize_first = float(dropout), bool(normalize_first)
         self.supports_masking = True
         policy = self.dtype_policy
@@ -163,12 +164,12 @@ class TransformerDecoderStack(keras.layers.Layer):
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, units: int = 128, layers: int = 2, heads: int = 4,
-                 ff_dim: int = 512, dropout: float = 0.0, normalize_first: bool = False, max_length: int = 64,
+                 ff_dim: int | None = None, dropout: float = 0.0, normalize_first: bool = False, max_length: int = 64,
                  memory_dim: int = 128, **kwargs):
         super().__init__(**kwargs)
         _check_heads(int(units), int(heads))
         self.vocab_size, self.embed_dim, self.units = int(vocab_size), int(embed_dim), int(units)
-        self.n_layers, self.heads, self.ff_dim = int(layers), int(heads), int(ff_dim)
+        self.n_layers, self.heads, self.ff_dim = int(layers), int(heads), int(ff_dim or 4 * units)
         self.dropout, self.normalize_first = float(dropout), bool(normalize_first)
         self.max_length, self.memory_dim = int(max_length), int(memory_dim)
         self.head_dim = self.units // self.heads

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from seqpipe.cells import CellSpec
-from seqpipe.layers import TRANSFORMER_KEYS
+from seqpipe.layers import TRANSFORMER_KEYS, transformer_field, transformer_width_problem
 from seqpipe.pipeline.stage import Stage, register_stage
 from seqpipe.schema import KindSchema
 
@@ -26,10 +26,9 @@ class EncodeConfig(KindSchema):
     units: int = Field(128, ge=1, description="units per direction in each layer (transformer: the model width, "
                                               "d_model; the embeddings are projected to it when embed.dim differs)")
     layers: int = Field(1, ge=1, description="number of stacked layers (transformer: blocks)")
-    heads: int = Field(4, ge=1, description="transformer: attention heads (units must be a multiple)")
-    ff_dim: int | None = Field(None, ge=1, description="transformer: the feed-forward width; default: 4 x units")
-    normalize_first: bool = Field(False, description="transformer: layer norm before each sublayer (pre-norm, with "
-                                                     "a final norm); false: after, as in Vaswani et al. 2017")
+    heads: int = transformer_field("heads")
+    ff_dim: int | None = transformer_field("ff_dim")
+    normalize_first: bool = transformer_field("normalize_first")
     bidirectional: bool = Field(False, description="run each layer in both directions")
     merge_mode: Literal["concat", "sum", "ave", "mul"] = Field("concat", description="how the two directions combine")
     residual: bool = Field(False, description="add each layer's input to its output where the widths match")
@@ -56,10 +55,9 @@ class EncodeStage(Stage):
 
     @classmethod
     def rules(cls, config, base_dir):
-        encode = config.stage(cls.name)
-        if encode is not None and encode.kind == "transformer" and encode.units % encode.heads:
-            yield (("stages", cls.name, "heads"), f"the width (units: {encode.units}) must be a multiple of heads; "
-                                                  f"got {encode.heads}")
+        problem = transformer_width_problem(config.stage(cls.name), cls.name)
+        if problem:
+            yield problem
 
     def run(self, ctx):
         cfg = self.config
@@ -87,7 +85,7 @@ def transformer_encoder(ctx, cfg) -> None:
     from seqpipe.layers.transformer import CausalTransformerStack, TransformerEncoderStack
 
     stack = CausalTransformerStack if ctx.task.causal else TransformerEncoderStack  # a task that reads left to right
-    encoded = stack(cfg.units, cfg.layers, cfg.heads, cfg.ff_dim or 4 * cfg.units, cfg.dropout, cfg.normalize_first,
+    encoded = stack(cfg.units, cfg.layers, cfg.heads, cfg.ff_dim, cfg.dropout, cfg.normalize_first,
                     name="encoder_transformer")(ctx["embedded"])
     ctx.put("encoded", encoded)
     ctx.put("encoder_states", [MaskedPooling("mean", name="encoder_mean")(encoded)])

@@ -72,3 +72,32 @@ def test_bfloat16_numbers_differ_from_the_float32_run(bf16_run, smoke_run):
     bf16, fp32 = probabilities(bf16_run), probabilities(smoke_run)
     assert bf16.shape == fp32.shape == (90,)  # the same seeded test split
     assert np.abs(bf16 - fp32).max() > 1e-4  # bfloat16 rounding reaches the outputs
+
+
+TRANSFORMER_DTYPES = """
+import json, sys
+from seqpipe.saving import load_model
+model = load_model(sys.argv[1])
+stack = model.get_layer("encoder_transformer")
+print(json.dumps({"blocks": sorted({block.compute_dtype for block in stack.blocks}),
+                  "variables": sorted({w.dtype for w in model.weights}),
+                  "logits": model.get_layer("lm_logits").compute_dtype}))
+"""
+
+
+def test_a_transformer_language_model_trains_and_generates_in_mixed_bfloat16(tmp_path_factory):
+    run = run_smoke(tmp_path_factory, "shakespeare_char_transformer", "runtime.precision=mixed_bfloat16")
+    result = run["result"]
+    assert result["status"] == "FINISHED" and math.isfinite(result["metrics"]["test_loss"])
+    assert mlflow.MlflowClient(result["tracking_uri"]).get_run(result["run_id"]).data.tags["precision"] == \
+        "mixed_bfloat16"
+    proc = subprocess.run([sys.executable, "-c", TRANSFORMER_DTYPES, str(Path(result["run_dir"]) / "export" /
+                                                                          "model.keras")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    found = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert found == {"blocks": ["bfloat16"], "variables": ["float32"], "logits": "float32"}
+    # the exported generate signature (cached steps in bfloat16) continues the prompt as the run's sample did
+    served = seqpipe("generate", result["run_dir"], "--prompt", "ROMEO:", "--max-length", "40", "--temperature",
+                     "0.8", "--seed", "1", cwd=run["workdir"]).stdout.strip()
+    assert served == (Path(result["run_dir"]) / "samples" / "final.txt").read_text().strip()

@@ -22,7 +22,7 @@ from pydantic import Field
 
 from seqpipe.cells import CellSpec
 from seqpipe.decoding import BeamConfig, DecodingConfig, GreedyConfig
-from seqpipe.layers import ATTENTIONS, TRANSFORMER_KEYS
+from seqpipe.layers import ATTENTIONS, TRANSFORMER_KEYS, transformer_field, transformer_width_problem
 from seqpipe.pipeline.stage import Stage
 from seqpipe.schema import KindSchema, RegistryName, Schema
 from seqpipe.tasks.base import Task
@@ -48,10 +48,9 @@ class DecodeConfig(KindSchema):
                                                 "{kind: name, option: value, ...} (docs/cells.md)")
     units: int = Field(256, ge=1, description="width of every decoder layer (transformer: the model width)")
     layers: int = Field(1, ge=1, description="stacked decoder layers (transformer: blocks)")
-    heads: int = Field(4, ge=1, description="transformer: attention heads (units must be a multiple)")
-    ff_dim: int | None = Field(None, ge=1, description="transformer: the feed-forward width; default: 4 x units")
-    normalize_first: bool = Field(False, description="transformer: layer norm before each sublayer (pre-norm, with "
-                                                     "a final norm); false: after, as in Vaswani et al. 2017")
+    heads: int = transformer_field("heads")
+    ff_dim: int | None = transformer_field("ff_dim")
+    normalize_first: bool = transformer_field("normalize_first")
     embed_dim: int | None = Field(None, ge=1, description="target embedding width; default: stages.embed.dim "
                                                           "(transformer: projected to units when it differs)")
     attention: Annotated[str, RegistryName(ATTENTIONS)] = Field(
@@ -97,9 +96,9 @@ class DecoderStage(Stage):
         decode = config.stage(cls.name)
         if decode is None:
             return
-        if decode.kind == "transformer" and decode.units % decode.heads:
-            yield (("stages", cls.name, "heads"), f"the width (units: {decode.units}) must be a multiple of heads; "
-                                                  f"got {decode.heads}")
+        problem = transformer_width_problem(decode, cls.name)
+        if problem:
+            yield problem
         train = config.stage("train")
         if decode.kind == "transformer" and train is not None and train.scheduled_sampling is not None:
             yield (("stages", "train", "scheduled_sampling"), "feeds a recurrent decoder its own tokens step by step; "

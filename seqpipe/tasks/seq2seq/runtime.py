@@ -125,7 +125,7 @@ def transformer_decoder(cfg, target_encoder, memory, states):
 
     return TransformerDecoderStack(
         vocab_size=target_encoder.vocabulary_size, embed_dim=cfg.embed_dim or cfg.units, units=cfg.units,
-        layers=cfg.layers, heads=cfg.heads, ff_dim=cfg.ff_dim or 4 * cfg.units, dropout=cfg.dropout,
+        layers=cfg.layers, heads=cfg.heads, ff_dim=cfg.ff_dim, dropout=cfg.dropout,
         normalize_first=cfg.normalize_first, max_length=target_encoder.max_length, memory_dim=memory.shape[-1],
         name="decoder")
 
