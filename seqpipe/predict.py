@@ -248,8 +248,9 @@ def predict_table(export: Path, texts: list[str], n_best: int | None = None, par
         raise SeqpipeError(f"{export}: seqpipe.json names no known task (got {task!r}); {TASKS.unknown_message(task)}")
     if expected is not None and task != expected:
         raise SeqpipeError(f"{export}: a {task} model; this command needs a {expected} model")
+    tf = import_tensorflow()  # after the cheap checks of its seqpipe.json; before the runtime imports Keras noisily
     runtime = TASKS.get(task)().runtime
-    model = import_tensorflow().saved_model.load(str(export))  # after the cheap checks of its seqpipe.json
+    model = tf.saved_model.load(str(export))
     try:
         if n_best is not None:
             return runtime.predict_nbest(model, texts, meta, int(n_best))
